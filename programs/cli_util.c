@@ -1,0 +1,2 @@
+/* placeholder */
+typedef int zt__cli_util_placeholder;

@@ -1,0 +1,104 @@
+/* Key/byte-range store interface. One small vtable (like netCDF's zmap and
+ * TensorStore's kvstore) with back ends: file, memory, and the network stores
+ * (http, s3, gcs, azure). Arrays never know which store they sit on.
+ *
+ * A store is opened on a root URL. Keys are relative to the root and use '/'
+ * separators; the empty key "" names the root object itself (how a single
+ * HDF5 file is read). */
+#ifndef ZT_STORE_H
+#define ZT_STORE_H
+
+#include "util/util.h"
+
+#include <stdatomic.h>
+
+typedef struct zt_store zt_store;
+
+/* Byte-range conventions for requests. */
+#define ZT_WHOLE ((int64_t)-1)  /* offset: the whole object */
+#define ZT_SUFFIX ((int64_t)-2) /* offset: the last `length` bytes */
+
+typedef struct zt_stat {
+    int64_t size;      /* bytes, -1 when unknown */
+    char etag[128];    /* "" when the store has none */
+    int64_t mtime;     /* seconds since epoch, 0 when unknown */
+} zt_stat;
+
+/* One read in a batch. The caller fills key/offset/length (and optionally
+ * etag to pin the object version); the store fills out and status. */
+typedef struct zt_req {
+    const char *key;
+    int64_t offset;   /* >= 0, ZT_WHOLE or ZT_SUFFIX */
+    int64_t length;   /* bytes for a range or suffix; ignored for ZT_WHOLE */
+    const char *etag; /* if non-NULL and non-empty: fail with ZT_ECHANGED when
+                         the object no longer has this ETag */
+    zt_buf out;       /* response body; the caller frees it (zt__buf_free) */
+    int status;       /* 0, ZT_ENOTFOUND, or another negative error */
+    void *user;       /* caller data */
+} zt_req;
+
+/* Completion callback: called once per request, in the thread that called
+ * zt__store_get_batch, as each request completes (any order). */
+typedef void (*zt_req_done)(zt_req *req, void *ud);
+
+typedef struct zt_store_vt {
+    const char *scheme;
+    /* Whole object (offset ZT_WHOLE) or byte range. ZT_ENOTFOUND when absent.
+     * A range past the end returns the bytes that exist (possibly fewer). */
+    int (*get)(zt_store *s, const char *key, int64_t offset, int64_t length, zt_buf *out);
+    int (*head)(zt_store *s, const char *key, zt_stat *st);
+    int (*put)(zt_store *s, const char *key, const void *data, size_t n);
+    int (*del)(zt_store *s, const char *key);
+    /* List keys under prefix (relative to root). With delim, keys directly
+     * under prefix go to keys and deeper "directories" (ending in '/') to
+     * prefixes; without, every key under prefix goes to keys. Paginates
+     * internally. NULL when the store cannot list (plain HTTP). */
+    int (*list)(zt_store *s, const char *prefix, bool delim, zt_strlist *keys,
+                zt_strlist *prefixes);
+    /* Optional concurrent batch; NULL = sequential loop over get. */
+    int (*get_batch)(zt_store *s, zt_req *reqs, size_t n, zt_req_done cb, void *ud);
+    /* Optional: upload a large object from a local file (multipart). NULL =
+     * read the file and put. */
+    int (*put_file)(zt_store *s, const char *key, const char *local_path,
+                    void (*progress)(void *ud, uint64_t done, uint64_t total), void *ud);
+    void (*close)(zt_store *s);
+} zt_store_vt;
+
+struct zt_store {
+    const zt_store_vt *vt;
+    char *url;     /* root URL as given (for messages; never holds secrets) */
+    bool is_local; /* a local filesystem path (libhdf5 can open it directly) */
+    char *local_path; /* when is_local: the root path on disk */
+    _Atomic uint64_t n_requests;
+    _Atomic uint64_t n_bytes;
+};
+
+/* Open a store on url (plain path, file://, memory://, http(s)://, s3://,
+ * gs://, gcs://, az://, abfs://). opts may be NULL. */
+int zt__store_open(const char *url, const zt_options_t *opts, zt_store **out);
+void zt__store_close(zt_store *s);
+
+/* Wrappers that count requests and bytes. */
+int zt__store_get(zt_store *s, const char *key, zt_buf *out);
+int zt__store_get_range(zt_store *s, const char *key, int64_t offset, int64_t length,
+                        zt_buf *out);
+int zt__store_head(zt_store *s, const char *key, zt_stat *st);
+int zt__store_put(zt_store *s, const char *key, const void *data, size_t n);
+int zt__store_del(zt_store *s, const char *key);
+int zt__store_list(zt_store *s, const char *prefix, bool delim, zt_strlist *keys,
+                   zt_strlist *prefixes);
+int zt__store_get_batch(zt_store *s, zt_req *reqs, size_t n, zt_req_done cb, void *ud);
+int zt__store_put_file(zt_store *s, const char *key, const char *local_path,
+                       void (*progress)(void *ud, uint64_t done, uint64_t total), void *ud);
+/* Delete every key under prefix (used by writers with overwrite). */
+int zt__store_del_prefix(zt_store *s, const char *prefix);
+
+/* Back ends. */
+int zt__store_file_open(const char *path, const zt_options_t *opts, zt_store **out);
+int zt__store_memory_open(const char *name, const zt_options_t *opts, zt_store **out);
+
+/* Split a URL into scheme ("file" for plain paths) and the rest. Returns the
+ * scheme in buf (lower case). */
+void zt__url_scheme(const char *url, char *buf, size_t bufsz);
+
+#endif
