@@ -1,0 +1,358 @@
+/* Chunked-array geometry, chunk decoding and hyperslab reads. */
+#include "array/array.h"
+
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static atomic_uint_fast64_t zt__uid_next = 1;
+
+zt_array *zt__array_new(const char *path) {
+    zt_array *a = calloc(1, sizeof *a);
+    if (!a) return NULL;
+    a->path = strdup(path ? path : "");
+    if (!a->path) {
+        free(a);
+        return NULL;
+    }
+    a->uid = atomic_fetch_add(&zt__uid_next, 1);
+    return a;
+}
+
+void zt__array_free(zt_array *a) {
+    if (!a) return;
+    if (a->vt && a->vt->free) a->vt->free(a);
+    zt__pipeline_free(a->pipeline);
+    free(a->codecs_desc);
+    free(a->path);
+    free(a);
+}
+
+/* Limits that keep every size computation in range: 2^40 elements per array
+ * dimension product and 2 GiB per decoded chunk. */
+#define ZT_MAX_CHUNK_BYTES ((int64_t)1 << 31)
+
+int zt__array_validate(const zt_array *a) {
+    if (a->ndim < 0 || a->ndim > ZT_MAXDIM)
+        return zt__err(ZT_ESHAPE, "%s: rank %d not supported", a->path, a->ndim);
+    int64_t total = 1, chunk = a->dtype.size;
+    for (int d = 0; d < a->ndim; d++) {
+        if (a->shape[d] < 0)
+            return zt__err(ZT_EFORMAT, "%s: negative shape", a->path);
+        if (a->chunks[d] <= 0)
+            return zt__err(ZT_EFORMAT, "%s: chunk length must be positive", a->path);
+        if (!zt__mul_ok(total, a->shape[d], &total) || total > ((int64_t)1 << 50))
+            return zt__err(ZT_EOVERFLOW, "%s: absurd shape (element count overflows)", a->path);
+        if (!zt__mul_ok(chunk, a->chunks[d], &chunk) || chunk > ZT_MAX_CHUNK_BYTES)
+            return zt__err(ZT_EOVERFLOW, "%s: chunk too large (over 2 GiB decoded)", a->path);
+    }
+    if (!a->pipeline) return zt__err(ZT_EINVAL, "%s: no codec pipeline", a->path);
+    return 0;
+}
+
+int64_t zt__array_nchunks_dim(const zt_array *a, int d) {
+    return (a->shape[d] + a->chunks[d] - 1) / a->chunks[d];
+}
+
+int64_t zt__array_nchunks(const zt_array *a) {
+    int64_t n = 1;
+    for (int d = 0; d < a->ndim; d++) n *= zt__array_nchunks_dim(a, d);
+    return n;
+}
+
+size_t zt__array_chunk_nelems(const zt_array *a) {
+    size_t n = 1;
+    for (int d = 0; d < a->ndim; d++) n *= (size_t)a->chunks[d];
+    return n;
+}
+
+size_t zt__array_chunk_nbytes(const zt_array *a) {
+    return zt__array_chunk_nelems(a) * a->dtype.size;
+}
+
+int64_t zt__array_nelems(const zt_array *a) {
+    int64_t n = 1;
+    for (int d = 0; d < a->ndim; d++) n *= a->shape[d];
+    return n;
+}
+
+int64_t zt__array_chunk_linear(const zt_array *a, const int64_t *cidx) {
+    int64_t lin = 0;
+    for (int d = 0; d < a->ndim; d++) lin = lin * zt__array_nchunks_dim(a, d) + cidx[d];
+    return lin;
+}
+
+void zt__array_chunk_index(const zt_array *a, int64_t lin, int64_t *cidx) {
+    for (int d = a->ndim - 1; d >= 0; d--) {
+        int64_t n = zt__array_nchunks_dim(a, d);
+        cidx[d] = lin % n;
+        lin /= n;
+    }
+}
+
+void zt__array_fill_chunk(const zt_array *a, void *out) {
+    size_t n = zt__array_chunk_nelems(a), sz = a->dtype.size;
+    if (!a->has_fill) {
+        memset(out, 0, n * sz);
+        return;
+    }
+    bool zero = true;
+    for (size_t i = 0; i < sz; i++)
+        if (a->fill[i]) zero = false;
+    if (zero) {
+        memset(out, 0, n * sz);
+        return;
+    }
+    uint8_t *p = out;
+    for (size_t i = 0; i < n; i++) memcpy(p + i * sz, a->fill, sz);
+}
+
+static void zt__chunk_name(const zt_array *a, const int64_t *cidx, char *buf, size_t n) {
+    size_t k = 0;
+    buf[0] = 0;
+    if (a->ndim == 0) {
+        snprintf(buf, n, "0");
+        return;
+    }
+    for (int d = 0; d < a->ndim && k < n; d++)
+        k += (size_t)snprintf(buf + k, n - k, d ? ".%lld" : "%lld", (long long)cidx[d]);
+}
+
+int zt__array_decode_chunk(const zt_array *a, const int64_t *cidx, const zt_chunk_loc *loc,
+                           const void *raw, size_t n, void *out) {
+    size_t nbytes = zt__array_chunk_nbytes(a);
+    if (loc->missing) {
+        zt__array_fill_chunk(a, out);
+        return 0;
+    }
+    int rc = zt__pipeline_decode(a->pipeline, loc->filter_mask, raw, n, out, nbytes);
+    if (rc) {
+        char name[128];
+        zt__chunk_name(a, cidx, name, sizeof name);
+        return zt__err_prefix(rc, "%s: %s: chunk %s: ", a->file ? a->file : "", a->path, name);
+    }
+    return 0;
+}
+
+int zt__array_read_chunk(const zt_array *a, const int64_t *cidx, void *out) {
+    zt_chunk_loc loc;
+    memset(&loc, 0, sizeof loc);
+    int rc = a->vt->locate(a, cidx, &loc);
+    if (rc) return rc;
+    if (loc.missing) return zt__array_decode_chunk(a, cidx, &loc, NULL, 0, out);
+    if (loc.inline_data) return zt__array_decode_chunk(a, cidx, &loc, loc.inline_data, loc.inline_len, out);
+    zt_buf raw;
+    zt__buf_init(&raw);
+    if (loc.offset == ZT_WHOLE) rc = zt__store_get(a->store, loc.key, &raw);
+    else {
+        rc = zt__store_get_range(a->store, loc.key, loc.offset, loc.length, &raw);
+        if (!rc && (int64_t)raw.len != loc.length)
+            rc = zt__err(ZT_ETRUNCATED, "%s: %s: chunk at byte %lld: file ends early (got %zu of %lld bytes)",
+                         a->file ? a->file : "", a->path, (long long)loc.offset, raw.len,
+                         (long long)loc.length);
+    }
+    if (rc == ZT_ENOTFOUND && loc.offset == ZT_WHOLE) {
+        /* Zarr: a chunk that was never written reads as the fill value. */
+        loc.missing = true;
+        rc = 0;
+    }
+    if (!rc) rc = zt__array_decode_chunk(a, cidx, &loc, raw.data, raw.len, out);
+    zt__buf_free(&raw);
+    return rc;
+}
+
+void zt__copy_box_conv(const zt_array *a, const uint8_t *chunk, const int64_t *corg,
+                       const int64_t *start, const int64_t *count, void *out, char conv) {
+    int nd = a->ndim;
+    size_t sz = a->dtype.size;
+    size_t osz = conv == 'f' ? 4 : conv == 'd' ? 8 : sz;
+    uint8_t *o = out;
+    if (nd == 0) {
+        if (conv == 'f') zt__convert_f32(chunk, a->dtype, 1, (float *)out);
+        else if (conv == 'd') zt__convert_f64(chunk, a->dtype, 1, (double *)out);
+        else memcpy(out, chunk, sz);
+        return;
+    }
+    int64_t lo[ZT_MAXDIM], hi[ZT_MAXDIM], idx[ZT_MAXDIM];
+    for (int d = 0; d < nd; d++) {
+        lo[d] = start[d] > corg[d] ? start[d] : corg[d];
+        int64_t e1 = start[d] + count[d], e2 = corg[d] + a->chunks[d];
+        hi[d] = e1 < e2 ? e1 : e2;
+        if (hi[d] <= lo[d]) return;
+        idx[d] = lo[d];
+    }
+    /* Iterate over all but the last dimension; convert contiguous runs. */
+    int64_t run = hi[nd - 1] - lo[nd - 1];
+    for (;;) {
+        int64_t coff = 0, ooff = 0;
+        for (int d = 0; d < nd; d++) {
+            coff = coff * a->chunks[d] + (idx[d] - corg[d]);
+            ooff = ooff * count[d] + (idx[d] - start[d]);
+        }
+        const uint8_t *src = chunk + (size_t)coff * sz;
+        uint8_t *dst = o + (size_t)ooff * osz;
+        if (conv == 'f') zt__convert_f32(src, a->dtype, (size_t)run, (float *)dst);
+        else if (conv == 'd') zt__convert_f64(src, a->dtype, (size_t)run, (double *)dst);
+        else memcpy(dst, src, (size_t)run * sz);
+        int d = nd - 2;
+        for (; d >= 0; d--) {
+            if (++idx[d] < hi[d]) break;
+            idx[d] = lo[d];
+        }
+        if (d < 0) break;
+    }
+}
+
+static void zt__copy_box(const zt_array *a, const uint8_t *chunk, const int64_t *corg,
+                         const int64_t *start, const int64_t *count, uint8_t *out) {
+    zt__copy_box_conv(a, chunk, corg, start, count, out, 'r');
+}
+
+typedef struct zt_rd_ctx {
+    const zt_array *a;
+    zt_chunk_loc *locs;
+    int64_t *cidx; /* n * ndim */
+    const int64_t *start, *count;
+    uint8_t *out, *tmp;
+    int rc;
+} zt_rd_ctx;
+
+/* Decode chunk i of the request from data and copy its part of the box. */
+static void zt__rd_apply(zt_rd_ctx *c, size_t i, const void *data, size_t len) {
+    const zt_array *a = c->a;
+    int64_t *ci = c->cidx + i * (size_t)(a->ndim ? a->ndim : 1);
+    int rc = zt__array_decode_chunk(a, ci, &c->locs[i], data, len, c->tmp);
+    if (rc) {
+        c->rc = rc;
+        return;
+    }
+    int64_t corg[ZT_MAXDIM];
+    for (int d = 0; d < a->ndim; d++) corg[d] = ci[d] * a->chunks[d];
+    zt__copy_box(a, c->tmp, corg, c->start, c->count, c->out);
+}
+
+static void zt__rd_done(zt_req *req, void *ud) {
+    zt_rd_ctx *c = ud;
+    size_t i = (size_t)(uintptr_t)req->user;
+    const zt_array *a = c->a;
+    if (c->rc) return;
+    int rc = req->status;
+    if (rc == ZT_ENOTFOUND && c->locs[i].offset == ZT_WHOLE) {
+        c->locs[i].missing = true; /* Zarr: unwritten chunk = fill value */
+    } else if (rc) {
+        c->rc = zt__err_prefix(rc, "%s: %s: ", a->file ? a->file : "", a->path);
+        return;
+    } else if (c->locs[i].offset >= 0 && (int64_t)req->out.len != c->locs[i].length) {
+        c->rc = zt__err(ZT_ETRUNCATED, "%s: %s: chunk at byte %lld: file ends early",
+                        a->file ? a->file : "", a->path, (long long)c->locs[i].offset);
+        return;
+    }
+    zt__rd_apply(c, i, req->out.data, req->out.len);
+    zt__buf_free(&req->out);
+}
+
+int zt__array_read(const zt_array *a, const int64_t *start, const int64_t *count, void *out) {
+    int nd = a->ndim;
+    int64_t c0[ZT_MAXDIM], c1[ZT_MAXDIM];
+    size_t nch = 1;
+    for (int d = 0; d < nd; d++) {
+        if (start[d] < 0 || count[d] < 0 || start[d] > a->shape[d] - count[d])
+            return zt__err(ZT_ERANGE, "%s: %s: selection out of bounds", a->file ? a->file : "", a->path);
+        if (count[d] == 0) return 0;
+        c0[d] = start[d] / a->chunks[d];
+        c1[d] = (start[d] + count[d] - 1) / a->chunks[d];
+        nch *= (size_t)(c1[d] - c0[d] + 1);
+    }
+    size_t cn = zt__array_chunk_nbytes(a);
+    zt_rd_ctx c = {a, NULL, NULL, start, count, out, NULL, 0};
+    c.locs = calloc(nch, sizeof *c.locs);
+    c.cidx = calloc(nch * (size_t)(nd ? nd : 1), sizeof(int64_t));
+    c.tmp = malloc(cn ? cn : 1);
+    zt_req *reqs = calloc(nch, sizeof *reqs);
+    int rc = 0;
+    if (!c.locs || !c.cidx || !c.tmp || !reqs) {
+        rc = zt__err(ZT_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* Enumerate chunks; inline/missing ones are decoded right away. */
+    size_t nreq = 0;
+    int64_t idx[ZT_MAXDIM];
+    for (int d = 0; d < nd; d++) idx[d] = c0[d];
+    for (size_t i = 0; i < nch; i++) {
+        int64_t *ci = c.cidx + i * (size_t)(nd ? nd : 1);
+        memcpy(ci, idx, sizeof(int64_t) * (size_t)nd);
+        rc = a->vt->locate(a, ci, &c.locs[i]);
+        if (rc) goto done;
+        if (c.locs[i].missing || c.locs[i].inline_data) {
+            zt__rd_apply(&c, i, c.locs[i].inline_data, c.locs[i].inline_len);
+            if (c.rc) {
+                rc = c.rc;
+                goto done;
+            }
+        } else {
+            zt_req *r = &reqs[nreq++];
+            r->key = c.locs[i].key;
+            r->offset = c.locs[i].offset;
+            r->length = c.locs[i].length;
+            r->user = (void *)(uintptr_t)i;
+        }
+        for (int d = nd - 1; d >= 0; d--) {
+            if (++idx[d] <= c1[d]) break;
+            idx[d] = c0[d];
+        }
+    }
+    rc = zt__store_get_batch(a->store, reqs, nreq, zt__rd_done, &c);
+    if (!rc) rc = c.rc;
+done:
+    if (reqs)
+        for (size_t i = 0; i < nch; i++) zt__buf_free(&reqs[i].out);
+    free(reqs);
+    free(c.locs);
+    free(c.cidx);
+    free(c.tmp);
+    return rc;
+}
+
+static int zt__read_all_raw(const zt_array *a, uint8_t **raw, size_t *n) {
+    int64_t ne = zt__array_nelems(a);
+    if (ne > ((int64_t)1 << 31)) return zt__err(ZT_EOVERFLOW, "%s: array too large to read whole", a->path);
+    int64_t start[ZT_MAXDIM] = {0};
+    *raw = malloc((size_t)(ne ? ne : 1) * a->dtype.size);
+    if (!*raw) return zt__err(ZT_ENOMEM, "out of memory");
+    int rc = zt__array_read(a, start, a->shape, *raw);
+    if (rc) {
+        free(*raw);
+        *raw = NULL;
+    }
+    *n = (size_t)ne;
+    return rc;
+}
+
+int zt__array_read_all_f64(const zt_array *a, double **out, size_t *n) {
+    uint8_t *raw;
+    int rc = zt__read_all_raw(a, &raw, n);
+    if (rc) return rc;
+    *out = malloc((*n ? *n : 1) * sizeof(double));
+    if (!*out) {
+        free(raw);
+        return zt__err(ZT_ENOMEM, "out of memory");
+    }
+    zt__convert_f64(raw, a->dtype, *n, *out);
+    free(raw);
+    return 0;
+}
+
+int zt__array_read_all_i64(const zt_array *a, int64_t **out, size_t *n) {
+    uint8_t *raw;
+    int rc = zt__read_all_raw(a, &raw, n);
+    if (rc) return rc;
+    *out = malloc((*n ? *n : 1) * sizeof(int64_t));
+    if (!*out) {
+        free(raw);
+        return zt__err(ZT_ENOMEM, "out of memory");
+    }
+    zt__convert_i64(raw, a->dtype, *n, *out);
+    free(raw);
+    return 0;
+}

@@ -1,0 +1,477 @@
+/* Decoded-chunk cache with LRU eviction and buffer reuse, and the fetch
+ * engine (see cache.h). */
+#include "traj/cache.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Neighbouring byte ranges of one object closer than this are fetched in one
+ * request (HDF5 chunks are often adjacent); merged requests stay below
+ * ZT_COALESCE_MAX so that large reads still run in parallel. */
+#define ZT_COALESCE_GAP ((int64_t)256 << 10)
+#define ZT_COALESCE_MAX ((int64_t)16 << 20)
+/* Freed chunk buffers kept for reuse (fresh memory is expensive here). */
+#define ZT_SPARE_MAX 8
+
+struct zt_cache {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t budget, used;
+    zt_centry **buckets;
+    size_t nbuckets, count;
+    zt_centry *lru_head, *lru_tail; /* head = most recent */
+    uint8_t *spare[ZT_SPARE_MAX];
+    size_t spare_n[ZT_SPARE_MAX];
+    int nspare;
+    zt_cache_stats st;
+};
+
+static size_t zt__hash(uint64_t uid, int64_t lin) {
+    uint64_t h = uid * 0x9E3779B97F4A7C15ull ^ ((uint64_t)lin + 0x632BE59BD9B4E019ull) * 0xBF58476D1CE4E5B9ull;
+    return (size_t)(h ^ (h >> 31));
+}
+
+int zt__cache_create(size_t budget, zt_cache **out) {
+    zt_cache *c = calloc(1, sizeof *c);
+    if (!c) return zt__err(ZT_ENOMEM, "out of memory");
+    c->nbuckets = 256;
+    c->buckets = calloc(c->nbuckets, sizeof *c->buckets);
+    if (!c->buckets) {
+        free(c);
+        return zt__err(ZT_ENOMEM, "out of memory");
+    }
+    c->budget = budget;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    *out = c;
+    return 0;
+}
+
+void zt__cache_free(zt_cache *c) {
+    if (!c) return;
+    for (size_t i = 0; i < c->nbuckets; i++) {
+        zt_centry *e = c->buckets[i];
+        while (e) {
+            zt_centry *n = e->hnext;
+            free(e->data);
+            free(e);
+            e = n;
+        }
+    }
+    for (int i = 0; i < c->nspare; i++) free(c->spare[i]);
+    free(c->buckets);
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
+
+size_t zt__cache_budget(const zt_cache *c) { return c->budget; }
+size_t zt__cache_used(const zt_cache *c) { return c->used; }
+
+void zt__cache_stats(zt_cache *c, zt_cache_stats *st) {
+    pthread_mutex_lock(&c->mu);
+    *st = c->st;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ---- internals (mutex held) ---------------------------------------------------- */
+
+static zt_centry *zt__lookup(zt_cache *c, uint64_t uid, int64_t lin) {
+    for (zt_centry *e = c->buckets[zt__hash(uid, lin) & (c->nbuckets - 1)]; e; e = e->hnext)
+        if (e->uid == uid && e->lin == lin) return e;
+    return NULL;
+}
+
+static void zt__grow(zt_cache *c) {
+    size_t nb = c->nbuckets * 2;
+    zt_centry **b = calloc(nb, sizeof *b);
+    if (!b) return; /* keep the old table: only slower */
+    for (size_t i = 0; i < c->nbuckets; i++) {
+        zt_centry *e = c->buckets[i];
+        while (e) {
+            zt_centry *n = e->hnext;
+            size_t h = zt__hash(e->uid, e->lin) & (nb - 1);
+            e->hnext = b[h];
+            b[h] = e;
+            e = n;
+        }
+    }
+    free(c->buckets);
+    c->buckets = b;
+    c->nbuckets = nb;
+}
+
+static void zt__lru_unlink(zt_cache *c, zt_centry *e) {
+    if (e->lprev) e->lprev->lnext = e->lnext;
+    else if (c->lru_head == e) c->lru_head = e->lnext;
+    if (e->lnext) e->lnext->lprev = e->lprev;
+    else if (c->lru_tail == e) c->lru_tail = e->lprev;
+    e->lprev = e->lnext = NULL;
+}
+
+static void zt__lru_push(zt_cache *c, zt_centry *e) {
+    e->lprev = NULL;
+    e->lnext = c->lru_head;
+    if (c->lru_head) c->lru_head->lprev = e;
+    c->lru_head = e;
+    if (!c->lru_tail) c->lru_tail = e;
+}
+
+static void zt__put_spare(zt_cache *c, uint8_t *p, size_t n) {
+    if (!p) return;
+    if (c->nspare < ZT_SPARE_MAX) {
+        c->spare[c->nspare] = p;
+        c->spare_n[c->nspare] = n;
+        c->nspare++;
+        return;
+    }
+    free(p);
+}
+
+static uint8_t *zt__get_buffer(zt_cache *c, size_t n) {
+    for (int i = 0; i < c->nspare; i++)
+        if (c->spare_n[i] == n) {
+            uint8_t *p = c->spare[i];
+            c->nspare--;
+            c->spare[i] = c->spare[c->nspare];
+            c->spare_n[i] = c->spare_n[c->nspare];
+            return p;
+        }
+    return malloc(n ? n : 1);
+}
+
+static void zt__remove(zt_cache *c, zt_centry *e) {
+    size_t h = zt__hash(e->uid, e->lin) & (c->nbuckets - 1);
+    zt_centry **pp = &c->buckets[h];
+    while (*pp && *pp != e) pp = &(*pp)->hnext;
+    if (*pp) *pp = e->hnext;
+    zt__lru_unlink(c, e);
+    c->count--;
+    if (e->state == 1) c->used -= e->nbytes;
+    zt__put_spare(c, e->data, e->nbytes);
+    free(e);
+}
+
+static void zt__evict(zt_cache *c) {
+    while (c->used > c->budget && c->lru_tail) zt__remove(c, c->lru_tail);
+}
+
+static void zt__unpin(zt_cache *c, zt_centry *e) {
+    if (--e->refs > 0) return;
+    if (e->state < 0) {
+        zt__remove(c, e);
+        return;
+    }
+    zt__lru_push(c, e);
+}
+
+void zt__cache_release(zt_cache *c, zt_centry **es, size_t n) {
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < n; i++)
+        if (es[i]) zt__unpin(c, es[i]);
+    zt__evict(c);
+    pthread_mutex_unlock(&c->mu);
+}
+
+bool zt__cache_contains(zt_cache *c, uint64_t uid, int64_t lin) {
+    pthread_mutex_lock(&c->mu);
+    bool r = zt__lookup(c, uid, lin) != NULL;
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
+/* ---- fetch ---------------------------------------------------------------------- */
+
+typedef struct zt_miss {
+    zt_centry *e;
+    const zt_array *a;
+    int64_t cidx[ZT_MAXDIM];
+    zt_chunk_loc loc;
+} zt_miss;
+
+/* One store request serving one or more misses (coalesced ranges). */
+typedef struct zt_rgroup {
+    zt_miss **members;
+    size_t n;
+    int64_t offset; /* of the request */
+    atomic_int pending; /* decodes still using the response buffer */
+    zt_req *req;
+} zt_rgroup;
+
+typedef struct zt_fctx {
+    zt_cache *c;
+    zt_latch *latch;
+    atomic_int rc;
+    zt_pool *pool;
+} zt_fctx;
+
+typedef struct zt_dtask {
+    zt_fctx *f;
+    zt_miss *m;
+    const uint8_t *raw;
+    size_t n;
+    zt_rgroup *g; /* NULL for inline/missing chunks */
+} zt_dtask;
+
+static void zt__set_rc(zt_fctx *f, int rc) {
+    int zero = 0;
+    atomic_compare_exchange_strong(&f->rc, &zero, rc);
+}
+
+static void zt__decode_task(void *arg) {
+    zt_dtask *t = arg;
+    zt_miss *m = t->m;
+    int rc = 0;
+    if (atomic_load(&t->f->rc) == 0)
+        rc = zt__array_decode_chunk(m->a, m->cidx, &m->loc, t->raw, t->n, m->e->data);
+    else
+        rc = ZT_ECANCELED;
+    if (rc && rc != ZT_ECANCELED) zt__set_rc(t->f, rc);
+    m->e->state = rc ? rc : 2; /* 2 = decoded, published as ready by the fetcher */
+    if (t->g && atomic_fetch_sub(&t->g->pending, 1) == 1) zt__buf_free(&t->g->req->out);
+    zt__latch_done(t->f->latch);
+    free(t);
+}
+
+static void zt__submit_decode(zt_fctx *f, zt_miss *m, const uint8_t *raw, size_t n, zt_rgroup *g) {
+    zt_dtask *t = malloc(sizeof *t);
+    zt__latch_add(f->latch, 1);
+    if (!t) {
+        zt__set_rc(f, zt__err(ZT_ENOMEM, "out of memory"));
+        m->e->state = ZT_ENOMEM;
+        if (g && atomic_fetch_sub(&g->pending, 1) == 1) zt__buf_free(&g->req->out);
+        zt__latch_done(f->latch);
+        return;
+    }
+    t->f = f;
+    t->m = m;
+    t->raw = raw;
+    t->n = n;
+    t->g = g;
+    if (!f->pool || zt__pool_submit(f->pool, zt__decode_task, t) != 0) zt__decode_task(t);
+}
+
+static void zt__req_done(zt_req *r, void *ud) {
+    zt_fctx *f = ud;
+    zt_rgroup *g = r->user;
+    int rc = r->status;
+    bool missing = rc == ZT_ENOTFOUND && r->offset == ZT_WHOLE;
+    if (missing) rc = 0; /* Zarr: a chunk never written reads as the fill value */
+    if (!rc && r->offset >= 0 && (int64_t)r->out.len != r->length) {
+        const zt_array *a = g->members[0]->a;
+        rc = zt__err(ZT_ETRUNCATED, "%s: %s: chunk data at byte %lld: file ends early (got %zu of %lld bytes)",
+                     a->file ? a->file : "", a->path, (long long)r->offset, r->out.len, (long long)r->length);
+    } else if (rc) {
+        const zt_array *a = g->members[0]->a;
+        rc = zt__err_prefix(rc, "%s: %s: ", a->file ? a->file : "", a->path);
+    }
+    if (rc) {
+        zt__set_rc(f, rc);
+        for (size_t i = 0; i < g->n; i++) g->members[i]->e->state = rc;
+        zt__buf_free(&r->out);
+        return;
+    }
+    atomic_store(&g->pending, (int)g->n);
+    for (size_t i = 0; i < g->n; i++) {
+        zt_miss *m = g->members[i];
+        if (missing) m->loc.missing = true;
+        const uint8_t *raw = missing ? NULL : r->out.data + (r->offset >= 0 ? m->loc.offset - g->offset : 0);
+        size_t n = missing ? 0 : (r->offset >= 0 ? (size_t)m->loc.length : r->out.len);
+        zt__submit_decode(f, m, raw, n, g);
+    }
+}
+
+static int zt__cmp_miss(const void *pa, const void *pb) {
+    const zt_miss *a = *(zt_miss *const *)pa, *b = *(zt_miss *const *)pb;
+    if (a->a->store != b->a->store) return a->a->store < b->a->store ? -1 : 1;
+    int k = strcmp(a->loc.key, b->loc.key);
+    if (k) return k;
+    if (a->loc.offset != b->loc.offset) return a->loc.offset < b->loc.offset ? -1 : 1;
+    return 0;
+}
+
+/* Fetch and decode the misses; entries end in state 2 (ok) or < 0. */
+static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
+    zt_fctx f;
+    f.c = c;
+    f.latch = zt__latch_new();
+    atomic_init(&f.rc, 0);
+    f.pool = zt__pool_global();
+    zt_miss **order = calloc(nm, sizeof *order);
+    zt_rgroup *groups = calloc(nm, sizeof *groups);
+    zt_miss **members = calloc(nm, sizeof *members);
+    zt_req *reqs = calloc(nm, sizeof *reqs);
+    int rc = 0;
+    if (!f.latch || !order || !groups || !members || !reqs) {
+        rc = zt__err(ZT_ENOMEM, "out of memory");
+        goto done;
+    }
+    /* Locate every chunk; inline and never-allocated chunks decode at once. */
+    size_t no = 0;
+    for (size_t i = 0; i < nm; i++) {
+        zt_miss *m = &ms[i];
+        memset(&m->loc, 0, sizeof m->loc);
+        rc = m->a->vt->locate(m->a, m->cidx, &m->loc);
+        if (rc) {
+            zt__set_rc(&f, rc);
+            m->e->state = rc;
+            continue;
+        }
+        if (m->loc.missing || m->loc.inline_data) zt__submit_decode(&f, m, m->loc.inline_data, m->loc.inline_len, NULL);
+        else order[no++] = m;
+    }
+    qsort(order, no, sizeof *order, zt__cmp_miss);
+    /* Group into requests, coalescing neighbouring ranges of one object. */
+    size_t ng = 0, nmem = 0;
+    for (size_t i = 0; i < no;) {
+        zt_miss *m = order[i];
+        zt_rgroup *g = &groups[ng];
+        g->members = &members[nmem];
+        g->members[g->n++] = m;
+        nmem++;
+        g->offset = m->loc.offset;
+        int64_t end = m->loc.offset >= 0 ? m->loc.offset + m->loc.length : 0;
+        size_t j = i + 1;
+        if (m->loc.offset >= 0) {
+            while (j < no) {
+                zt_miss *x = order[j];
+                if (x->a->store != m->a->store || strcmp(x->loc.key, m->loc.key) || x->loc.offset < 0) break;
+                int64_t xend = x->loc.offset + x->loc.length;
+                if (x->loc.offset - end > ZT_COALESCE_GAP || xend - g->offset > ZT_COALESCE_MAX) break;
+                g->members[g->n++] = x;
+                nmem++;
+                if (xend > end) end = xend;
+                j++;
+            }
+        }
+        zt_req *r = &reqs[ng];
+        r->key = m->loc.key;
+        r->offset = m->loc.offset;
+        r->length = m->loc.offset >= 0 ? end - g->offset : 0;
+        r->user = g;
+        g->req = r;
+        ng++;
+        i = j;
+    }
+    /* One batch per store (normally one store per trajectory). */
+    for (size_t i = 0; i < ng;) {
+        size_t j = i + 1;
+        zt_store *s = groups[i].members[0]->a->store;
+        while (j < ng && groups[j].members[0]->a->store == s) j++;
+        int brc = zt__store_get_batch(s, reqs + i, j - i, zt__req_done, &f);
+        if (brc) zt__set_rc(&f, brc);
+        pthread_mutex_lock(&c->mu);
+        c->st.requests += j - i;
+        for (size_t k = i; k < j; k++) c->st.bytes += reqs[k].out.len;
+        pthread_mutex_unlock(&c->mu);
+        i = j;
+    }
+    zt__latch_wait(f.latch);
+    rc = atomic_load(&f.rc);
+done:
+    if (reqs)
+        for (size_t i = 0; i < nm; i++) zt__buf_free(&reqs[i].out);
+    free(reqs);
+    free(members);
+    free(groups);
+    free(order);
+    zt__latch_free(f.latch);
+    return rc;
+}
+
+int zt__fetch(zt_cache *c, const zt_chunkref *refs, size_t n, zt_centry **out) {
+    if (n == 0) return 0;
+    zt_miss *ms = NULL;
+    size_t nm = 0;
+    int rc = 0;
+    bool wait_others = false;
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < n; i++) {
+        const zt_array *a = refs[i].a;
+        zt_centry *e = zt__lookup(c, a->uid, refs[i].lin);
+        if (e) {
+            if (e->refs++ == 0 && e->state == 1) zt__lru_unlink(c, e);
+            if (e->state == 0) wait_others = true; /* possibly loading in another thread */
+            else c->st.hits++;
+            out[i] = e;
+            continue;
+        }
+        e = calloc(1, sizeof *e);
+        if (!e) {
+            rc = zt__err(ZT_ENOMEM, "out of memory");
+            out[i] = NULL;
+            break;
+        }
+        e->uid = a->uid;
+        e->lin = refs[i].lin;
+        e->nbytes = zt__array_chunk_nbytes(a);
+        e->refs = 1;
+        e->state = 0;
+        e->data = zt__get_buffer(c, e->nbytes);
+        if (!e->data) {
+            free(e);
+            rc = zt__err(ZT_ENOMEM, "out of memory");
+            out[i] = NULL;
+            break;
+        }
+        size_t h = zt__hash(e->uid, e->lin) & (c->nbuckets - 1);
+        e->hnext = c->buckets[h];
+        c->buckets[h] = e;
+        if (++c->count > c->nbuckets) zt__grow(c);
+        c->st.misses++;
+        out[i] = e;
+        zt_miss *nms = realloc(ms, (nm + 1) * sizeof *ms);
+        if (!nms) {
+            e->state = ZT_ENOMEM;
+            rc = zt__err(ZT_ENOMEM, "out of memory");
+            break;
+        }
+        ms = nms;
+        memset(&ms[nm], 0, sizeof ms[nm]);
+        ms[nm].e = e;
+        ms[nm].a = a;
+        zt__array_chunk_index(a, refs[i].lin, ms[nm].cidx);
+        nm++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (rc) {
+        /* pinned so far: release (entries we created in state 0 get removed) */
+        for (size_t i = 0; i < nm; i++) ms[i].e->state = rc;
+        size_t k = 0;
+        while (k < n && out[k]) k++;
+        zt__cache_release(c, out, k);
+        free(ms);
+        return rc;
+    }
+    if (nm) rc = zt__load(c, ms, nm);
+    pthread_mutex_lock(&c->mu);
+    for (size_t i = 0; i < nm; i++) {
+        zt_centry *e = ms[i].e;
+        if (e->state == 2) {
+            e->state = 1;
+            c->used += e->nbytes;
+            c->st.decodes++;
+        } else if (e->state == 0) {
+            e->state = rc ? rc : ZT_EIO;
+        }
+    }
+    pthread_cond_broadcast(&c->cv);
+    if (wait_others)
+        for (size_t i = 0; i < n; i++)
+            while (out[i]->state == 0) pthread_cond_wait(&c->cv, &c->mu);
+    if (!rc)
+        for (size_t i = 0; i < n; i++)
+            if (out[i]->state < 0) {
+                rc = out[i]->state;
+                break;
+            }
+    pthread_mutex_unlock(&c->mu);
+    free(ms);
+    if (rc) {
+        zt__cache_release(c, out, n);
+        for (size_t i = 0; i < n; i++) out[i] = NULL;
+    }
+    return rc;
+}

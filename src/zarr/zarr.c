@@ -1,0 +1,412 @@
+/* Zarr v2 reader: hierarchy -> zt_tree, .zarray -> zt_array. */
+#include "zarr/zarr.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct zt_zimpl {
+    char sep;     /* dimension separator: '.' or '/' */
+} zt_zimpl;
+
+void zt__zarr_chunk_key(const zt_array *a, const int64_t *cidx, char *buf, size_t n) {
+    zt_zimpl *z = a->impl;
+    size_t k = (size_t)snprintf(buf, n, "%s%s", a->path, a->path[0] ? "/" : "");
+    if (a->ndim == 0) {
+        snprintf(buf + k, n > k ? n - k : 0, "0");
+        return;
+    }
+    for (int d = 0; d < a->ndim && k < n; d++) {
+        if (d) buf[k++] = z->sep;
+        k += (size_t)snprintf(buf + k, n - k, "%lld", (long long)cidx[d]);
+    }
+}
+
+static int zt__zlocate(const zt_array *a, const int64_t *cidx, zt_chunk_loc *loc) {
+    memset(loc, 0, sizeof *loc);
+    zt__zarr_chunk_key(a, cidx, loc->key, sizeof loc->key);
+    loc->offset = ZT_WHOLE;
+    return 0;
+}
+
+static void zt__zfree(zt_array *a) { free(a->impl); }
+
+static const zt_array_vt zt__zarr_vt = {zt__zlocate, zt__zfree};
+
+/* Fill value of .zarray: number, null, "NaN", "Infinity", "-Infinity", bool. */
+static int zt__parse_fill(zt_array *a, const json_t *fv, const char *file) {
+    a->has_fill = false;
+    memset(a->fill, 0, sizeof a->fill);
+    if (!fv || json_is_null(fv)) return 0;
+    double d = 0;
+    int64_t i = 0;
+    bool is_int = false;
+    if (json_is_string(fv)) {
+        const char *s = json_string_value(fv);
+        if (!strcmp(s, "NaN")) d = NAN;
+        else if (!strcmp(s, "Infinity")) d = INFINITY;
+        else if (!strcmp(s, "-Infinity")) d = -INFINITY;
+        else return zt__err(ZT_EFORMAT, "%s: %s/.zarray: unsupported fill_value \"%s\"", file, a->path, s);
+        if (a->dtype.kind != 'f')
+            return zt__err(ZT_EFORMAT, "%s: %s/.zarray: fill_value \"%s\" for a non-float dtype", file, a->path, s);
+    } else if (json_is_true(fv) || json_is_false(fv)) {
+        i = json_is_true(fv);
+        d = (double)i;
+        is_int = true;
+    } else if (json_is_integer(fv)) {
+        i = json_integer_value(fv);
+        d = (double)i;
+        is_int = true;
+    } else if (json_is_real(fv)) {
+        d = json_real_value(fv);
+        i = (int64_t)d;
+    } else {
+        return zt__err(ZT_EFORMAT, "%s: %s/.zarray: bad fill_value", file, a->path);
+    }
+    uint8_t b[8];
+    switch (a->dtype.kind) {
+    case 'f':
+        if (a->dtype.size == 4) {
+            float f = (float)d;
+            memcpy(b, &f, 4);
+        } else {
+            memcpy(b, &d, 8);
+        }
+        break;
+    default: {
+        int64_t v = is_int ? i : (int64_t)d;
+        /* little-endian truncation to the element size */
+        for (int k = 0; k < 8; k++) b[k] = (uint8_t)((uint64_t)v >> (8 * k));
+        break;
+    }
+    }
+    if (a->dtype.big_endian)
+        for (int k = 0; k < a->dtype.size / 2; k++) {
+            uint8_t t = b[k];
+            b[k] = b[a->dtype.size - 1 - k];
+            b[a->dtype.size - 1 - k] = t;
+        }
+    memcpy(a->fill, b, a->dtype.size);
+    a->has_fill = true;
+    return 0;
+}
+
+static int zt__json_dims(const json_t *v, int64_t *out, int *nd, const char *what,
+                         const char *file, const char *path) {
+    if (!json_is_array(v))
+        return zt__err(ZT_EFORMAT, "%s: %s/.zarray: '%s' must be a list", file, path, what);
+    size_t n = json_array_size(v);
+    if (n > ZT_MAXDIM) return zt__err(ZT_EUNSUPPORTED, "%s: %s: rank %zu not supported", file, path, n);
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, i);
+        if (!json_is_integer(e) || json_integer_value(e) < 0)
+            return zt__err(ZT_EFORMAT, "%s: %s/.zarray: '%s' must hold non-negative integers", file,
+                           path, what);
+        out[i] = json_integer_value(e);
+    }
+    *nd = (int)n;
+    return 0;
+}
+
+int zt__zarr_array_from_json(const json_t *zj, const char *path, const char *file, zt_store *s,
+                             zt_array **out) {
+    if (!json_is_object(zj)) return zt__err(ZT_EFORMAT, "%s: %s/.zarray: not a JSON object", file, path);
+    json_t *fmt = json_object_get(zj, "zarr_format");
+    if (fmt && (!json_is_integer(fmt) || json_integer_value(fmt) != 2))
+        return zt__err(ZT_EUNSUPPORTED, "%s: %s/.zarray: only zarr_format 2 is supported", file, path);
+    zt_array *a = zt__array_new(path);
+    if (!a) return zt__err(ZT_ENOMEM, "out of memory");
+    a->file = file;
+    a->store = s;
+    a->vt = &zt__zarr_vt;
+    zt_zimpl *z = calloc(1, sizeof *z);
+    int rc = 0;
+    if (!z) {
+        rc = zt__err(ZT_ENOMEM, "out of memory");
+        goto fail;
+    }
+    z->sep = '.';
+    a->impl = z;
+    int nd = 0, ncd = 0;
+    if ((rc = zt__json_dims(json_object_get(zj, "shape"), a->shape, &nd, "shape", file, path))) goto fail;
+    if ((rc = zt__json_dims(json_object_get(zj, "chunks"), a->chunks, &ncd, "chunks", file, path))) goto fail;
+    if (nd != ncd) {
+        rc = zt__err(ZT_EFORMAT, "%s: %s/.zarray: shape has rank %d but chunks rank %d", file, path, nd, ncd);
+        goto fail;
+    }
+    a->ndim = nd;
+    json_t *dt = json_object_get(zj, "dtype");
+    if (!json_is_string(dt)) {
+        rc = zt__err(ZT_EUNSUPPORTED, "%s: %s/.zarray: structured dtypes are not supported", file, path);
+        goto fail;
+    }
+    if ((rc = zt__dtype_parse(json_string_value(dt), &a->dtype))) {
+        rc = zt__err_prefix(rc, "%s: %s: ", file, path);
+        goto fail;
+    }
+    json_t *order = json_object_get(zj, "order");
+    if (order && (!json_is_string(order) || strcmp(json_string_value(order), "C") != 0)) {
+        rc = zt__err(ZT_EUNSUPPORTED, "%s: %s/.zarray: order '%s' not supported (only C order)", file,
+                     path, json_is_string(order) ? json_string_value(order) : "?");
+        goto fail;
+    }
+    json_t *sep = json_object_get(zj, "dimension_separator");
+    if (sep && !json_is_null(sep)) {
+        const char *sv = json_is_string(sep) ? json_string_value(sep) : "";
+        if (strcmp(sv, ".") && strcmp(sv, "/")) {
+            rc = zt__err(ZT_EFORMAT, "%s: %s/.zarray: bad dimension_separator '%s'", file, path, sv);
+            goto fail;
+        }
+        z->sep = sv[0];
+    }
+    if ((rc = zt__parse_fill(a, json_object_get(zj, "fill_value"), file))) goto fail;
+    if ((rc = zt__pipeline_from_zarr(json_object_get(zj, "compressor"), json_object_get(zj, "filters"),
+                                     &a->pipeline))) {
+        rc = zt__err_prefix(rc, "%s: %s: ", file, path);
+        goto fail;
+    }
+    a->codecs_desc = zt__pipeline_describe(a->pipeline);
+    if ((rc = zt__array_validate(a))) {
+        rc = zt__err_prefix(rc, "%s: ", file);
+        goto fail;
+    }
+    *out = a;
+    return 0;
+fail:
+    zt__array_free(a);
+    return rc;
+}
+
+/* ---- hierarchy ------------------------------------------------------------------ */
+
+/* Node for path, creating missing parent groups. */
+static int zt__ensure_node(zt_tree *t, const char *path, bool is_array, zt_node **out) {
+    zt_node *cur = t->root;
+    const char *p = path;
+    char part[256];
+    while (*p) {
+        const char *e = strchr(p, '/');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == 0 || l >= sizeof part) return zt__err(ZT_EFORMAT, "%s: bad key '%s'", t->url, path);
+        memcpy(part, p, l);
+        part[l] = 0;
+        zt_node *c = zt__node_child(cur, part);
+        bool last = !e;
+        if (!c) {
+            c = zt__node_new(part, cur, last && is_array);
+            if (!c) return zt__err(ZT_ENOMEM, "out of memory");
+            int rc = zt__node_add_child(cur, c);
+            if (rc) {
+                zt__node_free(c);
+                return rc;
+            }
+        } else if (last && is_array) {
+            c->is_array = true;
+        }
+        if (c->is_array && !last)
+            return zt__err(ZT_EFORMAT, "%s: '%s' is inside array '%s'", t->url, path, c->path);
+        cur = c;
+        p += l;
+        if (*p == '/') p++;
+    }
+    *out = cur;
+    return 0;
+}
+
+static int zt__parse_doc(zt_tree *t, const char *key, const uint8_t *data, size_t n, json_t **out) {
+    json_error_t err;
+    *out = json_loadb((const char *)data, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+    if (!*out)
+        return zt__err(ZT_EFORMAT, "%s: %s: not valid JSON (line %d column %d: %s)", t->url, key,
+                       err.line, err.column, err.text);
+    return 0;
+}
+
+/* Apply one metadata document (key ends in .zgroup, .zarray or .zattrs). */
+static int zt__apply_doc(zt_tree *t, const char *key, json_t *doc) {
+    const char *slash = strrchr(key, '/');
+    const char *base = slash ? slash + 1 : key;
+    char *dir = slash ? zt__strndup(key, (size_t)(slash - key)) : strdup("");
+    if (!dir) return zt__err(ZT_ENOMEM, "out of memory");
+    int rc = 0;
+    zt_node *n = NULL;
+    if (!strcmp(base, ".zarray")) {
+        rc = zt__ensure_node(t, dir, true, &n);
+        if (!rc && n == t->root) rc = zt__err(ZT_EUNSUPPORTED, "%s: root is an array, not a group", t->url);
+        if (!rc) {
+            zt__array_free(n->array);
+            n->array = NULL;
+            rc = zt__zarr_array_from_json(doc, n->path, t->url, t->store, &n->array);
+        }
+    } else if (!strcmp(base, ".zgroup")) {
+        rc = zt__ensure_node(t, dir, false, &n);
+        if (!rc && (!json_is_object(doc) || !json_is_integer(json_object_get(doc, "zarr_format"))))
+            rc = zt__err(ZT_EFORMAT, "%s: %s: not a .zgroup document", t->url, key);
+        else if (!rc && json_integer_value(json_object_get(doc, "zarr_format")) != 2)
+            rc = zt__err(ZT_EUNSUPPORTED, "%s: %s: only zarr_format 2 is supported", t->url, key);
+    } else if (!strcmp(base, ".zattrs")) {
+        rc = zt__ensure_node(t, dir, false, &n);
+        if (!rc && !json_is_object(doc)) rc = zt__err(ZT_EFORMAT, "%s: %s: attributes must be a JSON object", t->url, key);
+        if (!rc) json_object_update(n->attrs, doc);
+    }
+    free(dir);
+    return rc;
+}
+
+static bool zt__is_meta_key(const char *k) {
+    const char *slash = strrchr(k, '/');
+    const char *b = slash ? slash + 1 : k;
+    return !strcmp(b, ".zgroup") || !strcmp(b, ".zarray") || !strcmp(b, ".zattrs");
+}
+
+/* A node that has only .zattrs but neither .zgroup nor .zarray is implicit;
+ * arrays must have their .zarray. */
+static int zt__check_arrays(zt_tree *t, zt_node *n) {
+    if (n->is_array && !n->array)
+        return zt__err(ZT_EFORMAT, "%s: %s: array without metadata", t->url, n->path);
+    for (size_t i = 0; i < n->n_children; i++) {
+        int rc = zt__check_arrays(t, n->children[i]);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+typedef struct zt_zload {
+    zt_tree *t;
+    int rc;
+    zt_strlist *keys;
+} zt_zload;
+
+static void zt__zload_done(zt_req *r, void *ud) {
+    zt_zload *L = ud;
+    if (L->rc) return;
+    if (r->status == ZT_ENOTFOUND) return; /* listed then deleted: ignore */
+    if (r->status) {
+        L->rc = r->status;
+        return;
+    }
+    json_t *doc = NULL;
+    int rc = zt__parse_doc(L->t, r->key, r->out.data, r->out.len, &doc);
+    if (!rc) rc = zt__apply_doc(L->t, r->key, doc);
+    json_decref(doc);
+    if (rc) L->rc = rc;
+}
+
+static int zt__sort_docs_first(const void *a, const void *b) {
+    /* .zgroup/.zarray before .zattrs so nodes get their kind first */
+    const char *x = *(char *const *)a, *y = *(char *const *)b;
+    bool ax = zt__str_endswith(x, ".zattrs"), ay = zt__str_endswith(y, ".zattrs");
+    if (ax != ay) return ax ? 1 : -1;
+    return strcmp(x, y);
+}
+
+int zt__zarr_open_tree(zt_store *s, const char *url, zt_tree **out) {
+    zt_tree *t = calloc(1, sizeof *t);
+    if (!t) return zt__err(ZT_ENOMEM, "out of memory");
+    t->url = strdup(url);
+    t->store = s;
+    t->format = "zarrmd";
+    t->root = zt__node_new("", NULL, false);
+    int rc = (!t->url || !t->root) ? zt__err(ZT_ENOMEM, "out of memory") : 0;
+    zt_buf b;
+    zt__buf_init(&b);
+    json_t *cons = NULL;
+    if (rc) goto fail;
+
+    /* Consolidated metadata: one request for the whole hierarchy. */
+    rc = zt__store_get(s, ".zmetadata", &b);
+    if (rc == 0) {
+        rc = zt__parse_doc(t, ".zmetadata", b.data, b.len, &cons);
+        json_t *md = rc ? NULL : json_object_get(cons, "metadata");
+        if (!rc && !json_is_object(md)) rc = zt__err(ZT_EFORMAT, "%s: .zmetadata: no 'metadata' object", url);
+        if (!rc) {
+            zt_strlist keys;
+            zt__strlist_init(&keys);
+            const char *k;
+            json_t *v;
+            json_object_foreach(md, k, v) {
+                if (zt__is_meta_key(k) && (rc = zt__strlist_push(&keys, k))) break;
+            }
+            if (keys.n > 1) qsort(keys.items, keys.n, sizeof(char *), zt__sort_docs_first);
+            bool root_group = false;
+            for (size_t i = 0; !rc && i < keys.n; i++) {
+                if (!strcmp(keys.items[i], ".zgroup")) root_group = true;
+                rc = zt__apply_doc(t, keys.items[i], json_object_get(md, keys.items[i]));
+            }
+            zt__strlist_free(&keys);
+            if (!rc && !root_group) rc = zt__err(ZT_EFORMAT, "%s: .zmetadata has no root .zgroup", url);
+        }
+        if (rc) goto fail;
+        goto done;
+    }
+    if (rc != ZT_ENOTFOUND) goto fail;
+
+    rc = zt__store_get(s, ".zgroup", &b);
+    if (rc == ZT_ENOTFOUND) {
+        rc = zt__err(ZT_ENOTFOUND, "%s: not found (no .zgroup or .zmetadata)", url);
+        goto fail;
+    }
+    if (rc) goto fail;
+    json_t *g = NULL;
+    rc = zt__parse_doc(t, ".zgroup", b.data, b.len, &g);
+    if (!rc) rc = zt__apply_doc(t, ".zgroup", g);
+    json_decref(g);
+    if (rc) goto fail;
+
+    /* Without consolidated metadata: one listing, then every metadata
+     * document in one concurrent batch. */
+    zt_strlist all, keys;
+    zt__strlist_init(&all);
+    zt__strlist_init(&keys);
+    rc = zt__store_list(s, "", false, &all, NULL);
+    if (rc == ZT_EUNSUPPORTED) {
+        rc = zt__err(ZT_EUNSUPPORTED,
+                     "%s: this store cannot list keys and the hierarchy has no consolidated "
+                     ".zmetadata (write one with zarr.consolidate_metadata or zarrtraj convert)", url);
+    }
+    for (size_t i = 0; !rc && i < all.n; i++)
+        if (zt__is_meta_key(all.items[i]) && strcmp(all.items[i], ".zgroup") != 0)
+            rc = zt__strlist_push(&keys, all.items[i]);
+    zt__strlist_free(&all);
+    if (!rc && keys.n > 1) qsort(keys.items, keys.n, sizeof(char *), zt__sort_docs_first);
+    if (!rc && keys.n) {
+        /* .zgroup/.zarray first (one batch), then .zattrs (second batch). */
+        size_t split = 0;
+        while (split < keys.n && !zt__str_endswith(keys.items[split], ".zattrs")) split++;
+        zt_zload L = {t, 0, &keys};
+        size_t parts[3] = {0, split, keys.n};
+        for (int p = 0; p < 2 && !rc; p++) {
+            size_t n = parts[p + 1] - parts[p];
+            if (!n) continue;
+            zt_req *reqs = calloc(n, sizeof *reqs);
+            if (!reqs) {
+                rc = zt__err(ZT_ENOMEM, "out of memory");
+                break;
+            }
+            for (size_t i = 0; i < n; i++) {
+                reqs[i].key = keys.items[parts[p] + i];
+                reqs[i].offset = ZT_WHOLE;
+            }
+            rc = zt__store_get_batch(s, reqs, n, zt__zload_done, &L);
+            for (size_t i = 0; i < n; i++) zt__buf_free(&reqs[i].out);
+            free(reqs);
+            if (!rc) rc = L.rc;
+        }
+    }
+    zt__strlist_free(&keys);
+    if (rc) goto fail;
+done:
+    rc = zt__check_arrays(t, t->root);
+    if (rc) goto fail;
+    json_decref(cons);
+    zt__buf_free(&b);
+    *out = t;
+    return 0;
+fail:
+    json_decref(cons);
+    zt__buf_free(&b);
+    t->store = NULL; /* the caller keeps the store on failure */
+    zt__tree_free(t);
+    return rc;
+}

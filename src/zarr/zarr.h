@@ -1,0 +1,25 @@
+/* Zarr v2: hierarchy reading (with or without consolidated .zmetadata) and
+ * the metadata/chunk writing used by the zarrmd writer. */
+#ifndef ZT_ZARR_H
+#define ZT_ZARR_H
+
+#include "array/array.h"
+
+/* Build a zt_array from a parsed .zarray document. path is the array's path
+ * in the hierarchy (chunk keys are path/i.j.k). */
+int zt__zarr_array_from_json(const json_t *zarray, const char *path, const char *file,
+                             zt_store *s, zt_array **out);
+
+/* .zarray document for an array (new reference). */
+json_t *zt__zarr_array_to_json(const zt_array *a);
+
+/* Serialise JSON the way zarr-python does (indent 4, sorted keys). malloc'd. */
+char *zt__zarr_dumps(const json_t *j);
+
+/* Store key of chunk cidx of array a into buf. */
+void zt__zarr_chunk_key(const zt_array *a, const int64_t *cidx, char *buf, size_t n);
+
+/* Encode (pipeline) and put one chunk; scratch is reused between calls. */
+int zt__zarr_write_chunk(zt_array *a, const int64_t *cidx, const void *data, zt_buf *scratch);
+
+#endif
