@@ -123,6 +123,19 @@ int zt__store_get_batch(zt_store *s, zt_req *reqs, size_t n, zt_req_done cb, voi
     return 0;
 }
 
+int zt__store_put_batch(zt_store *s, zt_put_req *reqs, size_t n, zt_put_done cb, void *ud) {
+    if (n == 0) return 0;
+    if (!s->vt->put) return zt__err(ZT_EUNSUPPORTED, "%s: store is read-only", s->url);
+    if (s->vt->put_batch) return s->vt->put_batch(s, reqs, n, cb, ud);
+    int first = 0;
+    for (size_t i = 0; i < n; i++) {
+        reqs[i].status = zt__store_put(s, reqs[i].key, reqs[i].data, reqs[i].n);
+        if (reqs[i].status && !first) first = reqs[i].status;
+        if (cb) cb(&reqs[i], ud);
+    }
+    return first;
+}
+
 int zt__store_put_file(zt_store *s, const char *key, const char *local_path,
                        void (*progress)(void *ud, uint64_t done, uint64_t total), void *ud) {
     if (s->vt->put_file) return s->vt->put_file(s, key, local_path, progress, ud);

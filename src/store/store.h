@@ -41,6 +41,19 @@ typedef struct zt_req {
  * zt__store_get_batch, as each request completes (any order). */
 typedef void (*zt_req_done)(zt_req *req, void *ud);
 
+/* One upload in a batch (zt__store_put_batch). data must stay valid until the
+ * batch returns; the store fills status. */
+typedef struct zt_put_req {
+    const char *key;
+    const void *data;
+    size_t n;
+    int status; /* 0 or a negative error */
+    void *user; /* caller data */
+} zt_put_req;
+
+/* Called once per upload, in the thread that called zt__store_put_batch. */
+typedef void (*zt_put_done)(zt_put_req *req, void *ud);
+
 typedef struct zt_store_vt {
     const char *scheme;
     /* Whole object (offset ZT_WHOLE) or byte range. ZT_ENOTFOUND when absent.
@@ -62,6 +75,8 @@ typedef struct zt_store_vt {
     int (*put_file)(zt_store *s, const char *key, const char *local_path,
                     void (*progress)(void *ud, uint64_t done, uint64_t total), void *ud);
     void (*close)(zt_store *s);
+    /* Optional concurrent uploads; NULL = sequential loop over put. */
+    int (*put_batch)(zt_store *s, zt_put_req *reqs, size_t n, zt_put_done cb, void *ud);
 } zt_store_vt;
 
 struct zt_store {
@@ -90,6 +105,10 @@ int zt__store_list(zt_store *s, const char *prefix, bool delim, zt_strlist *keys
 int zt__store_get_batch(zt_store *s, zt_req *reqs, size_t n, zt_req_done cb, void *ud);
 int zt__store_put_file(zt_store *s, const char *key, const char *local_path,
                        void (*progress)(void *ud, uint64_t done, uint64_t total), void *ud);
+/* Upload n objects concurrently (network stores; at most max_concurrency in
+ * flight); cb (may be NULL) runs in this thread as each completes. Returns 0
+ * when all succeeded, else the error of one that failed (each status is set). */
+int zt__store_put_batch(zt_store *s, zt_put_req *reqs, size_t n, zt_put_done cb, void *ud);
 /* Delete every key under prefix (used by writers with overwrite). */
 int zt__store_del_prefix(zt_store *s, const char *prefix);
 
