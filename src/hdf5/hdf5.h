@@ -1,0 +1,123 @@
+/* HDF5 layer internals: a (remote) HDF5 file becomes a node tree whose arrays
+ * point at chunk byte ranges of the file, as kerchunk does. libhdf5 only reads
+ * metadata, through our virtual file driver (vfd.c) on a zt_store; chunk bytes
+ * are then fetched and decoded by the shared array path, never by libhdf5.
+ *
+ * Files: vfd.c (driver + block cache + the process-wide libhdf5 lock),
+ * h5tree.c (walk, attributes, chunk index, locate), h5cache.c (tree
+ * serialisation and the on-disk index cache), kerchunk.c (reference sets),
+ * refs.c (a read-only store serving a reference set). */
+#ifndef ZT_HDF5_H
+#define ZT_HDF5_H
+
+#include "array/array.h"
+
+#include <jansson.h>
+
+/* ---- libhdf5 access --------------------------------------------------------- */
+/* Every call into libhdf5 runs under this one process-wide mutex (Debian's
+ * libhdf5 must not be entered from two threads). zt__hdf5_lock also
+ * initialises the library and our driver on first use and silences the
+ * automatic error printing (restored by unlock). */
+void zt__hdf5_lock(void);
+void zt__hdf5_unlock(void);
+
+/* Byte source for the driver: a store object read through a block cache. */
+typedef struct zt_h5io zt_h5io;
+typedef struct zt_h5io_opts {
+    size_t block;        /* cache block size (bytes, power of two) */
+    size_t initial;      /* first request: bytes from offset 0 */
+    size_t readahead;    /* max bytes per miss when reads are sequential */
+    size_t max_cache;    /* cache budget in bytes */
+} zt_h5io_opts;
+void zt__h5io_opts_default(const zt_options_t *opts, zt_h5io_opts *o);
+int zt__h5io_new(zt_store *s, const char *url, int64_t size, const zt_h5io_opts *o, zt_h5io **out);
+void zt__h5io_free(zt_h5io *io);
+/* Read [off, off+n) (bytes past EOF read as zero). */
+int zt__h5io_read(zt_h5io *io, uint64_t off, size_t n, void *dst);
+/* Last store error seen by the driver (0 = none); message saved at that time. */
+int zt__h5io_error(const zt_h5io *io, const char **msg);
+/* A file access property list (caller closes) using our driver on io.
+ * Requires the lock. */
+int64_t zt__h5io_fapl(zt_h5io *io);
+
+/* ---- arrays ------------------------------------------------------------------ */
+enum { ZT_H5_NONE = 0, ZT_H5_CHUNKED, ZT_H5_CONTIG, ZT_H5_COMPACT, ZT_H5_UNSUPPORTED };
+
+typedef struct zt_h5chunk {
+    int64_t lin;      /* linear chunk number in the grid (C order) */
+    uint64_t off;     /* file offset */
+    uint32_t size;    /* stored bytes (HDF5 chunks are < 4 GiB) */
+    uint32_t mask;    /* filter mask */
+} zt_h5chunk;
+
+/* Storage of one HDF5 dataset; shared (refcounted) by the arrays of all its
+ * hard links. */
+typedef struct zt_h5data {
+    int refs;
+    int layout;            /* ZT_H5_* */
+    int64_t file_size;     /* -1 unknown */
+    uint64_t base;         /* contiguous: address (UINT64_MAX = never written) */
+    zt_h5chunk *tab;       /* chunked: sorted by lin */
+    size_t n;
+    uint8_t *inline_data;  /* compact: the raw bytes */
+    size_t inline_len;
+    json_t *filters;       /* [{"id":1,"name":"deflate","flags":0,"cd":[6]}, ...] */
+    char *error;           /* ZT_H5_UNSUPPORTED: why */
+    int id;                /* serialisation id (h5cache.c) */
+} zt_h5data;
+
+zt_h5data *zt__h5data_new(void);
+void zt__h5data_unref(zt_h5data *d);
+
+/* Create the array of a dataset: geometry, dtype and fill are set by the
+ * caller afterwards? No: all in one go so the cache loader shares the path.
+ * chunks may be NULL for contiguous/compact (then chosen here). Takes a
+ * reference on d. */
+typedef struct zt_h5meta {
+    zt_dtype dtype;
+    int ndim;
+    int64_t shape[ZT_MAXDIM];
+    int64_t chunks[ZT_MAXDIM];
+    bool has_fill;
+    uint8_t fill[8];
+} zt_h5meta;
+int zt__h5_make_array(const char *path, const char *file, zt_store *s, const zt_h5meta *m,
+                      zt_h5data *d, zt_array **out);
+/* Whether a is an HDF5 array; returns its storage or NULL. */
+zt_h5data *zt__h5_array_data(const zt_array *a);
+/* Synthetic chunk grid of contiguous storage: chunks along axis 0 of at most
+ * target bytes (a divisor of the row count so every chunk is whole). */
+void zt__h5_contig_grid(const zt_h5meta *m, size_t target, int64_t *chunks);
+
+/* Build the tree from an open file (h5tree.c; lock held). */
+int zt__h5_build_tree(int64_t fid, zt_tree *t, int64_t file_size);
+
+/* ---- index cache (h5cache.c) ----------------------------------------------------- */
+/* Serialise the whole tree (nodes, attrs, array metadata, chunk tables). */
+int zt__h5_tree_to_json(const zt_tree *t, json_t **out);
+/* Rebuild t->root from zt__h5_tree_to_json output (t->store/url set). */
+int zt__h5_tree_from_json(zt_tree *t, const json_t *j, int64_t file_size);
+/* Whether the index cache is on for these options (and env). */
+bool zt__h5_index_cache_enabled(const zt_options_t *opts);
+/* Cache file path for url (malloc'd), NULL when no cache directory. */
+char *zt__h5_index_cache_path(const char *url);
+int zt__h5_index_cache_load(const char *url, const zt_stat *st, zt_tree *t);
+int zt__h5_index_cache_save(const char *url, const zt_stat *st, const zt_tree *t);
+
+/* ---- base64 (kerchunk.c) ------------------------------------------------------------ */
+char *zt__b64_encode(const void *data, size_t n);
+int zt__b64_decode(const char *s, size_t len, zt_buf *out);
+
+/* ---- kerchunk ------------------------------------------------------------------------ */
+/* Reference set (kerchunk version 1) of an HDF5 tree; chunks point at target_url. */
+int zt__hdf5_kerchunk_refs(zt_tree *t, const char *target_url, json_t **refs);
+
+/* A read-only store serving a kerchunk reference file (v0 or v1). */
+int zt__store_refs_open(const char *refs_url, const zt_options_t *opts, zt_store **out);
+/* Same from an already parsed reference set; base_url resolves relative
+ * targets (may be NULL). Takes no ownership of refs (copies). */
+int zt__store_refs_from_json(const json_t *refs, const char *base_url, const zt_options_t *opts,
+                             zt_store **out);
+
+#endif
