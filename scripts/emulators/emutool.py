@@ -2,7 +2,8 @@
 """Helpers for run.sh and the store tests (Python standard library only):
   freeport                       print a free TCP port on 127.0.0.1
   wait PORT SECONDS              wait until 127.0.0.1:PORT accepts connections
-  azure-mkcontainer EP ACCT KEY CONTAINER
+  azure-mkcontainer EP ACCT KEY CONTAINER [public]
+  azure-sas ACCT KEY             print an account SAS (blob service, rwdlac)
   azure-put EP ACCT KEY CONTAINER BLOB FILE   upload a block blob (an
                                  independent client for the tests: SharedKey
                                  signed here, not by zarrtraj)
@@ -77,8 +78,17 @@ def main(argv):
         return wait(argv[2], argv[3])
     if cmd == "azure-mkcontainer":
         ep, acct, key, cont = argv[2:6]
-        st = azure_request("PUT", ep, acct, key, "/" + cont, {"restype": "container"})
+        hdrs = {"x-ms-blob-public-access": "container"} if argv[6:7] == ["public"] else {}
+        st = azure_request("PUT", ep, acct, key, "/" + cont, {"restype": "container"}, b"", hdrs)
         return 0 if st in (201, 409) else 1
+    if cmd == "azure-sas":
+        acct, key = argv[2:4]
+        f = {"sv": "2019-12-12", "ss": "b", "srt": "sco", "sp": "rwdlac",
+             "se": "2035-01-01T00:00:00Z", "spr": "https,http"}
+        sts = "\n".join([acct, f["sp"], f["ss"], f["srt"], "", f["se"], "", f["spr"], f["sv"], ""])
+        f["sig"] = base64.b64encode(hmac.new(base64.b64decode(key), sts.encode(), hashlib.sha256).digest()).decode()
+        print(urllib.parse.urlencode(f))
+        return 0
     if cmd == "azure-put":
         ep, acct, key, cont, blob, path = argv[2:8]
         with open(path, "rb") as f:

@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static void st_load_env(const char *path) {
+static inline void st_load_env(const char *path) {
     FILE *f = fopen(path, "r");
     if (!f) return;
     char line[1024];
@@ -34,7 +34,7 @@ static void st_load_env(const char *path) {
 /* Make sure the services (space separated: s3 azure gcs https) run and their
  * variables are in the environment; `need` is a variable that must then exist.
  * Returns 0, or exits 77 (skip) / 1 (required but unavailable). */
-static int st_emulators(const char *services, const char *need) {
+static inline int st_emulators(const char *services, const char *need) {
     const char *envf = getenv("ZT_EMU_ENV");
     if (envf && *envf) st_load_env(envf);
     if (getenv(need)) return 0;
@@ -58,7 +58,7 @@ static int st_emulators(const char *services, const char *need) {
 }
 
 /* Deterministic test bytes. */
-static void st_fill(uint8_t *p, size_t n, uint32_t seed) {
+static inline void st_fill(uint8_t *p, size_t n, uint32_t seed) {
     uint32_t x = seed * 2654435761u + 12345u;
     for (size_t i = 0; i < n; i++) {
         x ^= x << 13;
@@ -68,11 +68,11 @@ static void st_fill(uint8_t *p, size_t n, uint32_t seed) {
     }
 }
 
-static bool st_same(const zt_buf *b, const uint8_t *p, size_t n) {
+static inline bool st_same(const zt_buf *b, const uint8_t *p, size_t n) {
     return b->len == n && (n == 0 || memcmp(b->data, p, n) == 0);
 }
 
-static double st_time(void) {
+static inline double st_time(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
@@ -84,7 +84,7 @@ typedef struct {
     const uint8_t *data;
 } st_batch_state;
 
-static void st_batch_cb(zt_req *r, void *ud) {
+static inline void st_batch_cb(zt_req *r, void *ud) {
     st_batch_state *s = ud;
     s->n_done++;
     size_t i = (size_t)(uintptr_t)r->user;
@@ -105,7 +105,7 @@ typedef struct {
     int rc;
 } st_thread_arg;
 
-static void *st_put_thread(void *a) {
+static inline void *st_put_thread(void *a) {
     st_thread_arg *t = a;
     uint8_t buf[3000];
     for (int i = 0; i < 8 && !t->rc; i++) {
@@ -121,7 +121,7 @@ static void *st_put_thread(void *a) {
  * pagination (page size forced by the caller's options), ETag pinning,
  * not-found, delete, put_batch, put_file (multipart when the options make
  * parts small), concurrent puts from several threads. */
-static void st_roundtrip(zt_store *s) {
+static inline void st_roundtrip(zt_store *s) {
     static const size_t sizes[] = {0, 1, 1000, 300000, 2100000};
     uint8_t *data[5];
     char key[64];
