@@ -4,6 +4,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -205,6 +206,7 @@ typedef struct zt_fctx {
     zt_latch *latch;
     atomic_int rc;
     zt_pool *pool;
+    char msg[1024]; /* message of the first error (errors are thread-local; decodes run on the pool) */
 } zt_fctx;
 
 typedef struct zt_dtask {
@@ -217,7 +219,7 @@ typedef struct zt_dtask {
 
 static void zt__set_rc(zt_fctx *f, int rc) {
     int zero = 0;
-    atomic_compare_exchange_strong(&f->rc, &zero, rc);
+    if (atomic_compare_exchange_strong(&f->rc, &zero, rc)) snprintf(f->msg, sizeof f->msg, "%s", zt_last_error());
 }
 
 static void zt__decode_task(void *arg) {
@@ -299,6 +301,7 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
     f.latch = zt__latch_new();
     atomic_init(&f.rc, 0);
     f.pool = zt__pool_global();
+    f.msg[0] = 0;
     zt_miss **order = calloc(nm, sizeof *order);
     zt_rgroup *groups = calloc(nm, sizeof *groups);
     zt_miss **members = calloc(nm, sizeof *members);
@@ -370,6 +373,7 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
     }
     zt__latch_wait(f.latch);
     rc = atomic_load(&f.rc);
+    if (rc) zt__err(rc, "%s", f.msg);
 done:
     if (reqs)
         for (size_t i = 0; i < nm; i++) zt__buf_free(&reqs[i].out);

@@ -135,7 +135,7 @@ static int zt__setup_data(zt_reader_t *r) {
             d->shape[k] = e->value->shape[base + k];
             d->sample_size *= d->shape[k];
         }
-        zt__dtype_str(e->value->dtype, d->dtype);
+        zt__dtype_to_str(e->value->dtype, d->dtype);
         r->n_data++;
     }
     return 0;
@@ -242,7 +242,7 @@ int zt_reader_array_info(const zt_reader_t *r, zt_element_t el, zt_array_info_t 
     zt_array *a = e->value;
     memset(info, 0, sizeof *info);
     info->path = a->path;
-    info->dtype = zt__dtype_str(a->dtype, ((zt_reader_t *)r)->dtype_buf[el]);
+    info->dtype = zt__dtype_to_str(a->dtype, ((zt_reader_t *)r)->dtype_buf[el]);
     info->ndim = a->ndim;
     for (int d = 0; d < a->ndim && d < 8; d++) {
         info->shape[d] = a->shape[d];

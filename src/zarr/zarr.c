@@ -141,7 +141,7 @@ int zt__zarr_array_from_json(const json_t *zj, const char *path, const char *fil
         rc = zt__err(ZT_EUNSUPPORTED, "%s: %s/.zarray: structured dtypes are not supported", file, path);
         goto fail;
     }
-    if ((rc = zt__dtype_parse(json_string_value(dt), &a->dtype))) {
+    if ((rc = zt__dtype_from_str(json_string_value(dt), &a->dtype))) {
         rc = zt__err_prefix(rc, "%s: %s: ", file, path);
         goto fail;
     }

@@ -57,7 +57,7 @@ json_t *zt__zarr_array_to_json(const zt_array *a) {
     char dt[8];
     json_object_set_new(j, "chunks", chunks);
     json_object_set_new(j, "compressor", comp ? comp : json_null());
-    json_object_set_new(j, "dtype", json_string(zt__dtype_str(a->dtype, dt)));
+    json_object_set_new(j, "dtype", json_string(zt__dtype_to_str(a->dtype, dt)));
     json_object_set_new(j, "fill_value", zt__fill_json(a));
     json_object_set_new(j, "filters", filt ? filt : json_null());
     json_object_set_new(j, "order", json_string("C"));

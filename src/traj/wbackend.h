@@ -1,0 +1,51 @@
+/* Writer back ends: the format-independent writer (writer.c) buffers frames
+ * per element and hands whole chunks of rows to a back end that knows the
+ * container (Zarr: zwriter.c; HDF5: src/hdf5/). Arrays grow along axis 0. */
+#ifndef ZT_WBACKEND_H
+#define ZT_WBACKEND_H
+
+#include "array/array.h"
+
+typedef struct zt_wbackend zt_wbackend;
+typedef struct zt_warr zt_warr; /* back-end array handle */
+
+typedef struct zt_warr_spec {
+    const char *path;       /* "particles/trajectory/position/value" */
+    zt_dtype dtype;
+    int ndim;               /* >= 0; axis 0 grows (for ndim >= 1) */
+    int64_t chunks[ZT_MAXDIM];
+    int64_t shape[ZT_MAXDIM]; /* initial shape (axis 0 usually 0) */
+    const json_t *compressor; /* numcodecs config or NULL (none) */
+    int precision;          /* >= 0: quantize to this many decimal digits */
+    const json_t *attrs;    /* object or NULL */
+} zt_warr_spec;
+
+typedef struct zt_wbackend_vt {
+    int (*create_group)(zt_wbackend *b, const char *path, const json_t *attrs);
+    int (*create_array)(zt_wbackend *b, const zt_warr_spec *spec, zt_warr **out);
+    /* Write rows [row0, row0+nrows) from data (packed rows). row0 is always a
+     * multiple of chunks[0]; a call may rewrite the last, partial chunk. */
+    int (*write_rows)(zt_wbackend *b, zt_warr *a, int64_t row0, int64_t nrows, const void *data);
+    /* Write a 0-d array's value. */
+    int (*write_scalar)(zt_wbackend *b, zt_warr *a, const void *value);
+    /* Commit: make the file valid with each array holding `rows` rows as last
+     * set by set_rows. Called at every chunk flush and at close. */
+    int (*set_rows)(zt_wbackend *b, zt_warr *a, int64_t rows);
+    int (*sync)(zt_wbackend *b);
+    /* Finish (ok = false: abandon after an error) and free. */
+    int (*close)(zt_wbackend *b, bool ok);
+} zt_wbackend_vt;
+
+struct zt_wbackend {
+    const zt_wbackend_vt *vt;
+    char *url;
+};
+
+/* Zarr (zarrmd) back end on any writable store. */
+int zt__zwriter_open(const char *url, const zt_options_t *opts, bool overwrite, zt_wbackend **out);
+#ifdef ZT_HAVE_HDF5
+/* HDF5 (H5MD) back end: local path, or a temporary file uploaded at close. */
+int zt__h5writer_open(const char *url, const zt_options_t *opts, bool overwrite, zt_wbackend **out);
+#endif
+
+#endif

@@ -1,0 +1,431 @@
+/* Trajectory writer: H5MD layout, one element per sampled quantity, each with
+ * its own step/time; rows are buffered per chunk and handed to a back end
+ * (Zarr or HDF5). After every chunk flush the file is valid and holds every
+ * flushed frame. */
+#include "traj/wbackend.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One growable array with a row buffer from its current chunk start. */
+typedef struct zt_wcol {
+    zt_warr *h;
+    size_t rowbytes;
+    int64_t chunk_rows;
+    int64_t start;   /* first row held in buf (a chunk boundary) */
+    int64_t nbuf;    /* rows in buf */
+    uint8_t *buf;
+} zt_wcol;
+
+typedef struct zt_welem {
+    char *path;      /* element group path */
+    bool big;        /* per-atom data: flushed only in whole chunks */
+    int64_t n;       /* samples appended */
+    int64_t committed;
+    int64_t last_step;
+    bool has_time;
+    size_t sample_n; /* values per sample */
+    zt_wcol value, step, time;
+} zt_welem;
+
+struct zt_writer {
+    zt_wbackend *b;
+    char *url;
+    int64_t n_atoms;
+    int64_t n_frames_hint;
+    size_t chunk_bytes;
+    int precision;
+    json_t *compressor; /* NULL = none */
+    char *group;
+    char *units[4];     /* length, time, velocity, force */
+    zt_welem *el[4];    /* position, velocity, force, box */
+    zt_welem **obs;
+    char **obs_names;
+    size_t n_obs;
+    int64_t frames;
+    bool failed;
+    bool dirty;         /* something was flushed since the last sync */
+};
+
+static const char *zt__el_path[4] = {"position", "velocity", "force", "box/edges"};
+
+static int zt__wfail(zt_writer_t *w, int rc) {
+    w->failed = true;
+    return rc;
+}
+
+static int zt__col_init(zt_writer_t *w, zt_wcol *c, const char *path, zt_dtype dt, int ndim,
+                        const int64_t *sample_shape, int64_t chunk_rows, bool quantize, const json_t *attrs) {
+    zt_warr_spec sp;
+    memset(&sp, 0, sizeof sp);
+    sp.path = path;
+    sp.dtype = dt;
+    sp.ndim = ndim + 1;
+    sp.chunks[0] = chunk_rows;
+    sp.shape[0] = 0;
+    size_t rowbytes = dt.size;
+    for (int d = 0; d < ndim; d++) {
+        sp.chunks[d + 1] = sp.shape[d + 1] = sample_shape[d];
+        rowbytes *= (size_t)sample_shape[d];
+    }
+    sp.compressor = w->compressor;
+    sp.precision = quantize ? w->precision : -1;
+    sp.attrs = attrs;
+    c->rowbytes = rowbytes;
+    c->chunk_rows = chunk_rows;
+    size_t bytes;
+    if (!zt__mulz_ok(rowbytes, (size_t)chunk_rows, &bytes)) return zt__err(ZT_EOVERFLOW, "%s: chunk too large", path);
+    c->buf = malloc(bytes ? bytes : 1);
+    if (!c->buf) return zt__err(ZT_ENOMEM, "out of memory");
+    return w->b->vt->create_array(w->b, &sp, &c->h);
+}
+
+static void zt__col_free(zt_wcol *c) { free(c->buf); }
+
+/* Write the buffered rows (a whole chunk, or the partial last one). */
+static int zt__col_write(zt_writer_t *w, zt_wcol *c) {
+    if (c->nbuf == 0) return 0;
+    int rc = w->b->vt->write_rows(w->b, c->h, c->start, c->nbuf, c->buf);
+    if (!rc && c->nbuf == c->chunk_rows) {
+        c->start += c->nbuf;
+        c->nbuf = 0;
+    }
+    return rc;
+}
+
+static int zt__col_append(zt_writer_t *w, zt_wcol *c, const void *row, bool *full) {
+    memcpy(c->buf + (size_t)c->nbuf * c->rowbytes, row, c->rowbytes);
+    c->nbuf++;
+    *full = c->nbuf == c->chunk_rows;
+    (void)w;
+    return 0;
+}
+
+static void zt__welem_free(zt_welem *e) {
+    if (!e) return;
+    zt__col_free(&e->value);
+    zt__col_free(&e->step);
+    zt__col_free(&e->time);
+    free(e->path);
+    free(e);
+}
+
+/* Rows per value chunk: chunk_bytes / bytes per frame, capped by n_frames. */
+static int64_t zt__rows_for(const zt_writer_t *w, size_t rowbytes) {
+    int64_t r = rowbytes ? (int64_t)(w->chunk_bytes / rowbytes) : 1;
+    if (r < 1) r = 1;
+    if (w->n_frames_hint > 0 && r > w->n_frames_hint) r = w->n_frames_hint;
+    return r;
+}
+
+/* step/time (and small elements): long chunks, rewritten while partial. */
+static int64_t zt__small_rows(const zt_writer_t *w, int64_t value_rows) {
+    int64_t r = value_rows * 256;
+    if (r < 1024) r = 1024;
+    if (r > 65536) r = 65536;
+    if (w->n_frames_hint > 0 && r > w->n_frames_hint) r = w->n_frames_hint;
+    return r;
+}
+
+static int zt__welem_create(zt_writer_t *w, const char *path, bool big, int ndim, const int64_t *shape,
+                            zt_dtype vdt, const char *unit, bool has_time, bool quantize, zt_welem **out) {
+    zt_welem *e = calloc(1, sizeof *e);
+    if (!e) return zt__err(ZT_ENOMEM, "out of memory");
+    e->path = strdup(path);
+    e->big = big;
+    e->has_time = has_time;
+    e->last_step = INT64_MIN;
+    e->sample_n = 1;
+    for (int d = 0; d < ndim; d++) e->sample_n *= (size_t)shape[d];
+    int rc = e->path ? w->b->vt->create_group(w->b, path, NULL) : zt__err(ZT_ENOMEM, "out of memory");
+    int64_t vrows = big ? zt__rows_for(w, e->sample_n * vdt.size) : 0;
+    int64_t srows = zt__small_rows(w, big ? vrows : 1);
+    if (!big) vrows = srows;
+    json_t *uattr = unit && *unit ? json_pack("{s:s}", "unit", unit) : NULL;
+    char *p = zt__path_join(path, "value");
+    if (!rc) rc = zt__col_init(w, &e->value, p, vdt, ndim, shape, vrows, quantize, uattr);
+    free(p);
+    json_decref(uattr);
+    zt_dtype i8 = {'i', 8, false}, f8 = {'f', 8, false};
+    p = zt__path_join(path, "step");
+    if (!rc) rc = zt__col_init(w, &e->step, p, i8, 0, NULL, srows, false, NULL);
+    free(p);
+    if (has_time) {
+        const char *tu = w->units[1];
+        json_t *ta = tu && *tu ? json_pack("{s:s}", "unit", tu) : NULL;
+        p = zt__path_join(path, "time");
+        if (!rc) rc = zt__col_init(w, &e->time, p, f8, 0, NULL, srows, false, ta);
+        free(p);
+        json_decref(ta);
+    }
+    if (rc) {
+        zt__welem_free(e);
+        return rc;
+    }
+    *out = e;
+    return 0;
+}
+
+/* Flush: big elements write whole chunks only; small ones (partial=true)
+ * rewrite their partial last chunk, so they never lag behind. */
+static int zt__welem_flush(zt_writer_t *w, zt_welem *e, bool partial) {
+    int rc = 0;
+    int64_t committed = e->n;
+    if (e->big && !partial) committed = e->value.start + (e->value.nbuf == e->value.chunk_rows ? e->value.nbuf : 0);
+    if (e->value.nbuf == e->value.chunk_rows || partial) rc = zt__col_write(w, &e->value);
+    if (!rc && committed != e->committed) {
+        /* step/time must cover [0, committed): write their buffered rows */
+        rc = zt__col_write(w, &e->step);
+        if (!rc && e->has_time) rc = zt__col_write(w, &e->time);
+    }
+    if (!rc && committed != e->committed) {
+        rc = w->b->vt->set_rows(w->b, e->value.h, committed);
+        if (!rc) rc = w->b->vt->set_rows(w->b, e->step.h, committed);
+        if (!rc && e->has_time) rc = w->b->vt->set_rows(w->b, e->time.h, committed);
+        if (!rc) {
+            e->committed = committed;
+            w->dirty = true;
+        }
+    }
+    return rc;
+}
+
+static int zt__welem_append(zt_writer_t *w, zt_welem *e, int64_t step, double time, const void *row) {
+    if (e->n > 0 && step <= e->last_step)
+        return zt__err(ZT_EINVAL, "%s: step %lld does not increase (previous %lld)", e->path, (long long)step,
+                       (long long)e->last_step);
+    bool full = false, sfull = false, tfull = false;
+    zt__col_append(w, &e->value, row, &full);
+    zt__col_append(w, &e->step, &step, &sfull);
+    if (e->has_time) zt__col_append(w, &e->time, &time, &tfull);
+    e->n++;
+    e->last_step = step;
+    int rc = 0;
+    /* A full step/time chunk must go out before its buffer is reused. */
+    if (sfull) rc = zt__col_write(w, &e->step);
+    if (!rc && tfull) rc = zt__col_write(w, &e->time);
+    if (!rc && full) rc = zt__welem_flush(w, e, !e->big);
+    return rc;
+}
+
+static char *zt__unit_or(const char *given, const char *dflt) { return strdup(given ? given : dflt); }
+
+int zt_writer_create(const char *url, int64_t n_atoms, const zt_writer_opts_t *opts, zt_writer_t **out) {
+    if (!url || !out) return zt__err(ZT_EINVAL, "zt_writer_create: NULL argument");
+    *out = NULL;
+    if (n_atoms < 0) return zt__err(ZT_EINVAL, "n_atoms must not be negative");
+    zt_writer_opts_t o = ZT_WRITER_OPTS_DEFAULTS;
+    if (opts) o = *opts;
+    if (o.precision < -1) return zt__err(ZT_EINVAL, "precision must be >= 0 (got %d)", o.precision);
+    if (o.n_frames < 0) return zt__err(ZT_EINVAL, "n_frames must not be negative");
+    if (o.boundary && strcmp(o.boundary, "periodic") && strcmp(o.boundary, "none"))
+        return zt__err(ZT_EINVAL, "boundary must be 'periodic' or 'none'");
+    zt_writer_t *w = calloc(1, sizeof *w);
+    if (!w) return zt__err(ZT_ENOMEM, "out of memory");
+    w->url = strdup(url);
+    w->n_atoms = n_atoms;
+    w->n_frames_hint = o.n_frames;
+    w->chunk_bytes = o.chunk_bytes ? o.chunk_bytes : (size_t)12 << 20;
+    w->precision = o.precision;
+    w->group = strdup(o.group && *o.group ? o.group : "trajectory");
+    w->units[0] = zt__unit_or(o.length_unit, "Angstrom");
+    w->units[1] = zt__unit_or(o.time_unit, "ps");
+    w->units[2] = zt__unit_or(o.velocity_unit, "Angstrom ps-1");
+    w->units[3] = zt__unit_or(o.force_unit, "kJ mol-1 Angstrom-1");
+    int rc = 0;
+    for (int i = 0; i < 4; i++)
+        if (!w->units[i]) rc = zt__err(ZT_ENOMEM, "out of memory");
+    if (!w->url || !w->group) rc = zt__err(ZT_ENOMEM, "out of memory");
+    if (!rc) {
+        json_t *cfg = NULL;
+        rc = zt__codec_spec_parse(o.compressor ? o.compressor : "blosc:cname=lz4,clevel=5,shuffle=1", &cfg);
+        if (!rc && cfg) {
+            /* Validate now (bad parameters fail at create, not at the first flush). */
+            zt_codec *c = NULL;
+            rc = zt__codec_from_json(cfg, &c);
+            zt__codec_free(c);
+        }
+        w->compressor = cfg;
+    }
+    if (!rc) {
+        bool h5 = false;
+        const char *q = strchr(url, '?');
+        size_t n = q ? (size_t)(q - url) : strlen(url);
+        static const char *ext[] = {".h5md", ".h5", ".hdf5"};
+        for (size_t i = 0; i < 3; i++) {
+            size_t l = strlen(ext[i]);
+            if (n >= l && !strncmp(url + n - l, ext[i], l)) h5 = true;
+        }
+        if (h5) {
+#ifdef ZT_HAVE_HDF5
+            rc = zt__h5writer_open(url, o.storage, o.overwrite != 0, &w->b);
+#else
+            rc = zt__err(ZT_EUNSUPPORTED, "%s: writing H5MD needs HDF5 support", url);
+#endif
+        } else {
+            rc = zt__zwriter_open(url, o.storage, o.overwrite != 0, &w->b);
+        }
+    }
+    if (!rc) {
+        /* H5MD skeleton */
+        json_t *ver = json_pack("{s:[i,i]}", "version", 1, 1);
+        rc = w->b->vt->create_group(w->b, "h5md", ver);
+        json_decref(ver);
+        json_t *au = json_pack("{s:s}", "name", o.author ? o.author : "N/A");
+        if (o.author_email) json_object_set_new(au, "email", json_string(o.author_email));
+        if (!rc) rc = w->b->vt->create_group(w->b, "h5md/author", au);
+        json_decref(au);
+        json_t *cr = json_pack("{s:s,s:s}", "name", o.creator ? o.creator : "zarrtraj", "version",
+                               o.creator_version ? o.creator_version : ZT_VERSION_STRING);
+        if (!rc) rc = w->b->vt->create_group(w->b, "h5md/creator", cr);
+        json_decref(cr);
+        if (!rc) rc = w->b->vt->create_group(w->b, "particles", NULL);
+        char *gp = zt__path_join("particles", w->group);
+        if (!rc) rc = w->b->vt->create_group(w->b, gp, NULL);
+        const char *bd = o.boundary ? o.boundary : "periodic";
+        json_t *ba = json_pack("{s:i,s:[s,s,s]}", "dimension", 3, "boundary", bd, bd, bd);
+        char *bp = zt__path_join(gp, "box");
+        if (!rc) rc = w->b->vt->create_group(w->b, bp, ba);
+        json_decref(ba);
+        free(bp);
+        free(gp);
+        if (!rc) rc = w->b->vt->sync(w->b);
+    }
+    if (rc) {
+        if (w->b) w->b->vt->close(w->b, false);
+        w->b = NULL;
+        zt_writer_close(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+int64_t zt_writer_n_frames(const zt_writer_t *w) { return w ? w->frames : 0; }
+
+static int zt__obs_elem(zt_writer_t *w, const zt_obs_t *ob, double time, zt_welem **out) {
+    for (size_t i = 0; i < w->n_obs; i++)
+        if (!strcmp(w->obs_names[i], ob->name)) {
+            if (w->obs[i]->sample_n != ob->n)
+                return zt__err(ZT_EINVAL, "observable '%s': %zu values, earlier frames had %zu", ob->name, ob->n,
+                               w->obs[i]->sample_n);
+            *out = w->obs[i];
+            return 0;
+        }
+    if (!ob->name || !*ob->name || ob->name[0] == '/' || strstr(ob->name, ".."))
+        return zt__err(ZT_EINVAL, "bad observable name '%s'", ob->name ? ob->name : "");
+    if (ob->n == 0 || !ob->values) return zt__err(ZT_EINVAL, "observable '%s' has no values", ob->name);
+    char *gp = zt__asprintf("observables/%s", w->group);
+    char *p = gp ? zt__path_join(gp, ob->name) : NULL;
+    int rc = p ? 0 : zt__err(ZT_ENOMEM, "out of memory");
+    if (!rc && w->n_obs == 0) {
+        rc = w->b->vt->create_group(w->b, "observables", NULL);
+        if (!rc) rc = w->b->vt->create_group(w->b, gp, NULL);
+    }
+    /* intermediate groups of nested names ("a/b") */
+    for (char *s = p ? p + strlen(gp) + 1 : NULL; !rc && s && (s = strchr(s, '/')) != NULL; s++) {
+        *s = 0;
+        rc = w->b->vt->create_group(w->b, p, NULL);
+        *s = '/';
+    }
+    zt_welem *e = NULL;
+    int64_t shape[1] = {(int64_t)ob->n};
+    zt_dtype f8 = {'f', 8, false};
+    if (!rc) rc = zt__welem_create(w, p, false, ob->n > 1 ? 1 : 0, shape, f8, NULL, !isnan(time), false, &e);
+    free(gp);
+    free(p);
+    if (rc) return rc;
+    zt_welem **no = realloc(w->obs, (w->n_obs + 1) * sizeof *no);
+    char **nn = realloc(w->obs_names, (w->n_obs + 1) * sizeof *nn);
+    if (no) w->obs = no;
+    if (nn) w->obs_names = nn;
+    char *name = strdup(ob->name);
+    if (!no || !nn || !name) {
+        free(name);
+        zt__welem_free(e);
+        return zt__err(ZT_ENOMEM, "out of memory");
+    }
+    w->obs[w->n_obs] = e;
+    w->obs_names[w->n_obs] = name;
+    w->n_obs++;
+    *out = e;
+    return 0;
+}
+
+static int zt__sync(zt_writer_t *w) {
+    /* Small elements catch up (partial chunks), then metadata is committed. */
+    int rc = 0;
+    for (int k = 0; k < 4 && !rc; k++)
+        if (w->el[k] && !w->el[k]->big) rc = zt__welem_flush(w, w->el[k], true);
+    for (size_t i = 0; i < w->n_obs && !rc; i++) rc = zt__welem_flush(w, w->obs[i], true);
+    if (!rc) rc = w->b->vt->sync(w->b);
+    w->dirty = false;
+    return rc;
+}
+
+int zt_writer_write_frame(zt_writer_t *w, const zt_wframe_t *f) {
+    if (!w || !f) return zt__err(ZT_EINVAL, "zt_writer_write_frame: NULL argument");
+    if (w->failed) return zt__err(ZT_ESTATE, "%s: writer failed earlier; close it", w->url);
+    const void *rows[4] = {f->position, f->velocity, f->force, NULL};
+    float box32[9];
+    if (f->box) {
+        for (int i = 0; i < 9; i++) box32[i] = (float)f->box[i];
+        rows[3] = box32;
+    }
+    int rc = 0;
+    for (int k = 0; k < 4 && !rc; k++) {
+        if (!rows[k]) continue;
+        if (!w->el[k]) {
+            char *gp = zt__path_join("particles", w->group);
+            char *p = gp ? zt__path_join(gp, zt__el_path[k]) : NULL;
+            int64_t shape[2] = {k == 3 ? 3 : w->n_atoms, 3};
+            zt_dtype f4 = {'f', 4, false};
+            const char *unit = w->units[k == 0 || k == 3 ? 0 : k == 1 ? 2 : 3];
+            rc = p ? zt__welem_create(w, p, k < 3, 2, shape, f4, unit, !isnan(f->time), true, &w->el[k])
+                   : zt__err(ZT_ENOMEM, "out of memory");
+            free(gp);
+            free(p);
+            if (rc) break;
+        }
+        rc = zt__welem_append(w, w->el[k], f->step, f->time, rows[k]);
+    }
+    for (size_t i = 0; i < f->n_obs && !rc; i++) {
+        zt_welem *e = NULL;
+        rc = zt__obs_elem(w, &f->obs[i], f->time, &e);
+        if (!rc) rc = zt__welem_append(w, e, f->step, f->time, f->obs[i].values);
+    }
+    if (!rc && w->dirty) rc = zt__sync(w);
+    if (rc) return zt__wfail(w, zt__err_prefix(rc, "%s: ", w->url));
+    w->frames++;
+    return 0;
+}
+
+int zt_writer_close(zt_writer_t *w) {
+    if (!w) return 0;
+    int rc = 0;
+    if (w->b) {
+        if (!w->failed) {
+            for (int k = 0; k < 4 && !rc; k++)
+                if (w->el[k]) rc = zt__welem_flush(w, w->el[k], true);
+            for (size_t i = 0; i < w->n_obs && !rc; i++) rc = zt__welem_flush(w, w->obs[i], true);
+        }
+        int crc = w->b->vt->close(w->b, !w->failed && !rc);
+        if (!rc) rc = crc;
+        if (rc) rc = zt__err_prefix(rc, "%s: ", w->url);
+    }
+    for (int k = 0; k < 4; k++) zt__welem_free(w->el[k]);
+    for (size_t i = 0; i < w->n_obs; i++) {
+        zt__welem_free(w->obs[i]);
+        free(w->obs_names[i]);
+    }
+    free(w->obs);
+    free(w->obs_names);
+    for (int i = 0; i < 4; i++) free(w->units[i]);
+    json_decref(w->compressor);
+    free(w->group);
+    free(w->url);
+    free(w);
+    return rc;
+}

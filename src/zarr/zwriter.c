@@ -1,0 +1,245 @@
+/* Zarr back end of the trajectory writer: .zgroup/.zattrs/.zarray documents,
+ * encoded chunks, and consolidated .zmetadata rewritten at every sync so a
+ * writer killed mid-run leaves a valid hierarchy. */
+#include "traj/wbackend.h"
+#include "zarr/zarr.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct zt_warr {
+    zt_array *a;
+    json_t *attrs;
+    bool dirty;
+};
+
+typedef struct zt_znode {
+    char *path;
+    json_t *attrs;
+} zt_znode;
+
+typedef struct zt_zwriter {
+    zt_wbackend base;
+    zt_store *s;
+    zt_znode *groups;
+    size_t ngroups;
+    zt_warr **arrays;
+    size_t narrays;
+    zt_buf enc, chunk;
+} zt_zwriter;
+
+static char *zt__key(const char *path, const char *name) { return zt__path_join(path, name); }
+
+static int zt__put_json(zt_zwriter *w, const char *path, const char *name, const json_t *j) {
+    char *key = zt__key(path, name);
+    char *txt = zt__zarr_dumps(j);
+    int rc = (!key || !txt) ? zt__err(ZT_ENOMEM, "out of memory") : zt__store_put(w->s, key, txt, strlen(txt));
+    free(key);
+    free(txt);
+    return rc;
+}
+
+static int zt__zw_group(zt_wbackend *b, const char *path, const json_t *attrs) {
+    zt_zwriter *w = (zt_zwriter *)b;
+    zt_znode *g = realloc(w->groups, (w->ngroups + 1) * sizeof *g);
+    if (!g) return zt__err(ZT_ENOMEM, "out of memory");
+    w->groups = g;
+    g = &w->groups[w->ngroups];
+    g->path = strdup(path);
+    g->attrs = attrs ? json_deep_copy(attrs) : json_object();
+    if (!g->path || !g->attrs) {
+        free(g->path);
+        json_decref(g->attrs);
+        return zt__err(ZT_ENOMEM, "out of memory");
+    }
+    w->ngroups++;
+    json_t *zg = json_pack("{s:i}", "zarr_format", 2);
+    int rc = zt__put_json(w, path, ".zgroup", zg);
+    json_decref(zg);
+    if (!rc && json_object_size(g->attrs)) rc = zt__put_json(w, path, ".zattrs", g->attrs);
+    return rc;
+}
+
+static int zt__zw_array(zt_wbackend *b, const zt_warr_spec *sp, zt_warr **out) {
+    zt_zwriter *w = (zt_zwriter *)b;
+    json_t *j = json_object(), *shape = json_array(), *chunks = json_array();
+    for (int d = 0; d < sp->ndim; d++) {
+        json_array_append_new(shape, json_integer(sp->shape[d]));
+        json_array_append_new(chunks, json_integer(sp->chunks[d]));
+    }
+    char dt[8];
+    zt__dtype_to_str(sp->dtype, dt);
+    json_object_set_new(j, "zarr_format", json_integer(2));
+    json_object_set_new(j, "shape", shape);
+    json_object_set_new(j, "chunks", chunks);
+    json_object_set_new(j, "dtype", json_string(dt));
+    json_object_set_new(j, "order", json_string("C"));
+    json_object_set_new(j, "fill_value", sp->dtype.kind == 'f' ? json_real(0.0) : json_integer(0));
+    json_object_set_new(j, "compressor", sp->compressor ? json_deep_copy(sp->compressor) : json_null());
+    if (sp->precision >= 0 && sp->dtype.kind == 'f')
+        json_object_set_new(j, "filters",
+                            json_pack("[{s:s,s:i,s:s,s:s}]", "id", "quantize", "digits", sp->precision, "dtype", dt,
+                                      "astype", dt));
+    else
+        json_object_set_new(j, "filters", json_null());
+    zt_warr *wa = calloc(1, sizeof *wa);
+    int rc = wa ? 0 : zt__err(ZT_ENOMEM, "out of memory");
+    if (!rc) rc = zt__zarr_array_from_json(j, sp->path, w->base.url, w->s, &wa->a);
+    json_decref(j);
+    if (!rc) {
+        wa->attrs = sp->attrs ? json_deep_copy(sp->attrs) : json_object();
+        zt_warr **p = realloc(w->arrays, (w->narrays + 1) * sizeof *p);
+        if (!p || !wa->attrs) rc = zt__err(ZT_ENOMEM, "out of memory");
+        else {
+            w->arrays = p;
+            w->arrays[w->narrays++] = wa;
+        }
+    }
+    if (rc) {
+        if (wa) {
+            zt__array_free(wa->a);
+            json_decref(wa->attrs);
+            free(wa);
+        }
+        return rc;
+    }
+    json_t *doc = zt__zarr_array_to_json(wa->a);
+    rc = zt__put_json(w, sp->path, ".zarray", doc);
+    json_decref(doc);
+    if (!rc && json_object_size(wa->attrs)) rc = zt__put_json(w, sp->path, ".zattrs", wa->attrs);
+    *out = wa;
+    return rc;
+}
+
+static int zt__zw_rows(zt_wbackend *b, zt_warr *wa, int64_t row0, int64_t nrows, const void *data) {
+    zt_zwriter *w = (zt_zwriter *)b;
+    zt_array *a = wa->a;
+    if (a->ndim < 1) return zt__err(ZT_EINVAL, "%s: write_rows on a scalar", a->path);
+    size_t rowbytes = zt__array_chunk_nbytes(a) / (size_t)a->chunks[0];
+    int64_t c0 = a->chunks[0];
+    if (row0 % c0) return zt__err(ZT_EINVAL, "%s: unaligned write at row %lld", a->path, (long long)row0);
+    /* Other axes are never split by this writer: one chunk per row block. */
+    for (int d = 1; d < a->ndim; d++)
+        if (a->chunks[d] != a->shape[d] && a->shape[d] != 0)
+            return zt__err(ZT_EINVAL, "%s: writer needs whole rows per chunk", a->path);
+    size_t cb = zt__array_chunk_nbytes(a);
+    int rc = zt__buf_resize(&w->chunk, cb);
+    for (int64_t r = 0; !rc && r < nrows; r += c0) {
+        int64_t k = nrows - r < c0 ? nrows - r : c0;
+        const uint8_t *src = (const uint8_t *)data + (size_t)r * rowbytes;
+        const void *chunk = src;
+        if (k < c0) { /* pad a partial chunk with the fill value (zero) */
+            memcpy(w->chunk.data, src, (size_t)k * rowbytes);
+            memset(w->chunk.data + (size_t)k * rowbytes, 0, cb - (size_t)k * rowbytes);
+            chunk = w->chunk.data;
+        }
+        int64_t cidx[ZT_MAXDIM] = {0};
+        cidx[0] = (row0 + r) / c0;
+        rc = zt__zarr_write_chunk(a, cidx, chunk, &w->enc);
+    }
+    return rc;
+}
+
+static int zt__zw_scalar(zt_wbackend *b, zt_warr *wa, const void *value) {
+    zt_zwriter *w = (zt_zwriter *)b;
+    int64_t cidx[1] = {0};
+    return zt__zarr_write_chunk(wa->a, cidx, value, &w->enc);
+}
+
+static int zt__zw_set_rows(zt_wbackend *b, zt_warr *wa, int64_t rows) {
+    (void)b;
+    if (wa->a->ndim < 1) return 0;
+    if (wa->a->shape[0] != rows) {
+        wa->a->shape[0] = rows;
+        wa->dirty = true;
+    }
+    return 0;
+}
+
+static int zt__zw_sync(zt_wbackend *b) {
+    zt_zwriter *w = (zt_zwriter *)b;
+    int rc = 0;
+    json_t *md = json_object();
+    json_object_set_new(md, ".zgroup", json_pack("{s:i}", "zarr_format", 2));
+    for (size_t i = 0; i < w->ngroups; i++) {
+        char *k = zt__key(w->groups[i].path, ".zgroup");
+        json_object_set_new(md, k, json_pack("{s:i}", "zarr_format", 2));
+        free(k);
+        if (json_object_size(w->groups[i].attrs)) {
+            k = zt__key(w->groups[i].path, ".zattrs");
+            json_object_set(md, k, w->groups[i].attrs);
+            free(k);
+        }
+    }
+    for (size_t i = 0; i < w->narrays; i++) {
+        zt_warr *wa = w->arrays[i];
+        json_t *doc = zt__zarr_array_to_json(wa->a);
+        if (wa->dirty && !rc) {
+            rc = zt__put_json(w, wa->a->path, ".zarray", doc);
+            if (!rc) wa->dirty = false;
+        }
+        char *k = zt__key(wa->a->path, ".zarray");
+        json_object_set_new(md, k, doc);
+        free(k);
+        if (json_object_size(wa->attrs)) {
+            k = zt__key(wa->a->path, ".zattrs");
+            json_object_set(md, k, wa->attrs);
+            free(k);
+        }
+    }
+    json_t *cons = json_pack("{s:o,s:i}", "metadata", md, "zarr_consolidated_format", 1);
+    if (!rc) rc = zt__put_json(w, "", ".zmetadata", cons);
+    json_decref(cons);
+    return rc;
+}
+
+static int zt__zw_close(zt_wbackend *b, bool ok) {
+    zt_zwriter *w = (zt_zwriter *)b;
+    int rc = ok ? zt__zw_sync(b) : 0;
+    for (size_t i = 0; i < w->ngroups; i++) {
+        free(w->groups[i].path);
+        json_decref(w->groups[i].attrs);
+    }
+    free(w->groups);
+    for (size_t i = 0; i < w->narrays; i++) {
+        zt__array_free(w->arrays[i]->a);
+        json_decref(w->arrays[i]->attrs);
+        free(w->arrays[i]);
+    }
+    free(w->arrays);
+    zt__buf_free(&w->enc);
+    zt__buf_free(&w->chunk);
+    zt__store_close(w->s);
+    free(w->base.url);
+    free(w);
+    return rc;
+}
+
+static const zt_wbackend_vt zt__zw_vt = {zt__zw_group, zt__zw_array, zt__zw_rows, zt__zw_scalar,
+                                         zt__zw_set_rows, zt__zw_sync, zt__zw_close};
+
+int zt__zwriter_open(const char *url, const zt_options_t *opts, bool overwrite, zt_wbackend **out) {
+    zt_zwriter *w = calloc(1, sizeof *w);
+    if (!w) return zt__err(ZT_ENOMEM, "out of memory");
+    w->base.vt = &zt__zw_vt;
+    w->base.url = strdup(url);
+    int rc = w->base.url ? zt__store_open(url, opts, &w->s) : zt__err(ZT_ENOMEM, "out of memory");
+    if (!rc) {
+        zt_stat st;
+        bool exists = zt__store_head(w->s, ".zgroup", &st) == 0 || zt__store_head(w->s, ".zmetadata", &st) == 0;
+        if (exists && !overwrite)
+            rc = zt__err(ZT_EEXIST, "%s: a Zarr hierarchy already exists (use overwrite)", url);
+        else if (exists) { /* only ever delete what is a Zarr hierarchy */
+            rc = zt__store_del_prefix(w->s, "");
+            if (rc == ZT_EUNSUPPORTED) rc = 0;
+        }
+    }
+    if (rc) {
+        zt__store_close(w->s);
+        free(w->base.url);
+        free(w);
+        return rc;
+    }
+    *out = &w->base;
+    return 0;
+}
