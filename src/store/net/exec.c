@@ -796,6 +796,7 @@ static int zt__stat_from_headers(zt_hreq *h, zt_stat *st) {
 int zt__net_head(zt_netstore *ns, const zt_objops *o, const char *key, zt_stat *st) {
     zt_hreq h;
     zt__hreq_init(&h, o->head_is_get ? "GET" : "HEAD");
+    h.meta = true;
     int rc = o->object(ns, &h, key);
     if (!rc) rc = zt__net_run1(ns, &h);
     if (!rc) rc = o->stat ? o->stat(ns, &h, st) : zt__stat_from_headers(&h, st);

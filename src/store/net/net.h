@@ -51,6 +51,7 @@ typedef struct zt_hreq {
     int64_t off, len;        /* byte range: off >= 0, ZT_WHOLE or ZT_SUFFIX */
     const char *pin;         /* ETag/generation the object must still have */
     const char *what;        /* object name for messages ("s3://b/k") */
+    bool meta;               /* metadata request (GCS JSON metadata, not media) */
 
     /* Per attempt, built by exec.c and the back end's sign(). */
     char *url;
