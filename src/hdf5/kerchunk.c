@@ -182,6 +182,51 @@ static int zt__kc_reencode(zt_kc *k, const char *path, const zt_array *a, const 
     return rc;
 }
 
+/* The bytes of a chunk full of the fill value, encoded with the reference
+ * pipeline (codecs not skipped by use_mask). */
+static int zt__kc_fill_chunk(const zt_array *a, uint32_t use_mask, zt_buf *out) {
+    size_t nb = zt__array_chunk_nbytes(a);
+    uint8_t *raw = malloc(nb ? nb : 1);
+    if (!raw) return zt__err(ZT_ENOMEM, "out of memory");
+    zt__array_fill_chunk(a, raw);
+    zt_codec *sel[32];
+    zt_pipeline sub = {sel, 0};
+    for (size_t i = 0; i < a->pipeline->n && i < 32; i++)
+        if (!(use_mask & (1u << i))) sel[sub.n++] = a->pipeline->codecs[i];
+    int rc = sub.n ? zt__pipeline_encode(&sub, raw, nb, out) : zt__buf_append(out, raw, nb);
+    free(raw);
+    return rc;
+}
+
+/* Inline fill chunks for the chunks the file never wrote: fsspec's
+ * ReferenceFileSystem (2022.11, Debian 12) raises KeyError for a missing key
+ * inside zarr's getitems instead of letting zarr use the fill value. */
+#define ZT_KC_MAX_FILL_CHUNKS 100000
+static int zt__kc_fill_missing(zt_kc *k, const char *path, const zt_array *a, uint32_t use_mask) {
+    int64_t nch = zt__array_nchunks(a);
+    if (nch > ZT_KC_MAX_FILL_CHUNKS) {
+        ZT_WARN("%s: %s: unwritten chunks left out of the references (read as fill value by Zarr)", k->t->url, path);
+        return 0;
+    }
+    zt_buf fill;
+    zt__buf_init(&fill);
+    int rc = 0;
+    bool made = false;
+    int64_t cidx[ZT_MAXDIM];
+    for (int64_t j = 0; !rc && j < nch; j++) {
+        zt__array_chunk_index(a, j, cidx);
+        char *key = zt__kc_chunk_key(path, a, cidx);
+        if (!key) return zt__err(ZT_ENOMEM, "out of memory");
+        if (!json_object_get(k->refs, key)) {
+            if (!made && !(rc = zt__kc_fill_chunk(a, use_mask, &fill))) made = true;
+            if (!rc) rc = zt__kc_inline(k, path, a, cidx, fill.data, fill.len);
+        }
+        free(key);
+    }
+    zt__buf_free(&fill);
+    return rc;
+}
+
 static int zt__kc_array(zt_kc *k, const zt_node *n) {
     const zt_array *a = n->array;
     zt_h5data *d = zt__h5_array_data(a);
@@ -255,6 +300,7 @@ static int zt__kc_array(zt_kc *k, const zt_node *n) {
     } else if (!rc && d->layout == ZT_H5_COMPACT) {
         rc = zt__kc_inline(k, n->path, a, cidx, d->inline_data, d->inline_len);
     }
+    if (!rc) rc = zt__kc_fill_missing(k, n->path, a, mask);
     return rc;
 }
 

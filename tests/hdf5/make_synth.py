@@ -40,9 +40,15 @@ with h5py.File(out, "w") as f:
     p["time"].attrs["unit"] = "ps"
 
     v = g.create_group("velocity")
-    v.create_dataset("value", data=rng.standard_normal((7, 50, 3)), chunks=(3, 16, 3), compression="lzf")
+    # compressible, so that LZF is really applied (h5py skips it per chunk otherwise)
+    v.create_dataset("value", data=rng.integers(0, 4, (7, 50, 3)).astype("f8") / 4, chunks=(3, 16, 3),
+                     compression="lzf")
     v["step"] = p["step"]  # hard link
     v["time"] = h5py.SoftLink("/particles/all/position/time")
+
+    im = g.create_group("image")  # gzip + shuffle only: readable by zarr-python too
+    im.create_dataset("value", data=rng.integers(-3, 3, (7, 50, 3)).astype("i4"), chunks=(3, 20, 3),
+                      compression="gzip", shuffle=True)
 
     fo = g.create_group("force")
     fo.create_dataset("value", data=rng.standard_normal((7, 50, 3)).astype(">f8"))  # contiguous, big-endian
