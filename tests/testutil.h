@@ -6,6 +6,8 @@
 #include "zarrtraj.h"
 
 #include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 

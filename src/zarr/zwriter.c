@@ -234,6 +234,11 @@ int zt__zwriter_open(const char *url, const zt_options_t *opts, bool overwrite, 
             if (rc == ZT_EUNSUPPORTED) rc = 0;
         }
     }
+    if (!rc) {
+        json_t *zg = json_pack("{s:i}", "zarr_format", 2);
+        rc = zt__put_json(w, "", ".zgroup", zg);
+        json_decref(zg);
+    }
     if (rc) {
         zt__store_close(w->s);
         free(w->base.url);
