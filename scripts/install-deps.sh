@@ -9,7 +9,7 @@ libcurl4-openssl-dev libssl-dev libhdf5-dev liblzf-dev
 python3 python3-dev python3-numpy python3-zarr python3-numcodecs python3-h5py
 python3-mdanalysis python3-dask python3-distributed python3-fsspec python3-pytest python3-boto3
 python3-pip python3-setuptools
-nginx-light openssl curl hdf5-tools"
+nginx-light openssl curl time hdf5-tools"
 
 missing=""
 for p in $PKGS; do

@@ -1,0 +1,145 @@
+/* Zarr v2 layer: metadata variants and bad metadata, on the memory store. */
+#include "testutil.h"
+
+#include "array/array.h"
+#include "zarr/zarr.h"
+
+#include <string.h>
+
+static void put(zt_store *s, const char *key, const char *text) {
+    CHECK_OK(zt__store_put(s, key, text, strlen(text)));
+}
+
+static zt_array *parse(zt_store *s, const char *json, int want_rc) {
+    json_error_t e;
+    json_t *j = json_loads(json, 0, &e);
+    CHECK(j != NULL);
+    zt_array *a = NULL;
+    int rc = zt__zarr_array_from_json(j, "x", "mem", s, &a);
+    if (rc != want_rc) {
+        fprintf(stderr, "parse %s: got %s (%s), want %s\n", json, zt_err_name(rc), zt_last_error(), zt_err_name(want_rc));
+        zt_test_failures++;
+    }
+    json_decref(j);
+    return a;
+}
+
+#define ZA(shape, chunks, dtype, fill, extra)                                                           \
+    "{\"zarr_format\": 2, \"shape\": " shape ", \"chunks\": " chunks ", \"dtype\": \"" dtype "\", "     \
+    "\"fill_value\": " fill ", \"order\": \"C\", \"compressor\": null, \"filters\": null" extra "}"
+
+int main(void) {
+    zt_store *s = NULL;
+    CHECK_OK(zt__store_open("memory://zarr-test", NULL, &s));
+
+    /* fill values: null, NaN, Infinity, numbers; missing chunks read as fill */
+    const char *fills[] = {"null", "\"NaN\"", "\"Infinity\"", "\"-Infinity\"", "2.5"};
+    double want[] = {0, NAN, INFINITY, -INFINITY, 2.5};
+    for (int i = 0; i < 5; i++) {
+        char doc[512];
+        snprintf(doc, sizeof doc, ZA("[4]", "[2]", "<f8", "%s", ""), fills[i]);
+        zt_array *a = parse(s, doc, 0);
+        if (!a) continue;
+        double out[4];
+        int64_t st[1] = {0}, ct[1] = {4};
+        CHECK_OK(zt__array_read(a, st, ct, out)); /* no chunk objects at all */
+        for (int k = 0; k < 4; k++) {
+            if (isnan(want[i])) CHECK(isnan(out[k]));
+            else CHECK(out[k] == want[i]);
+        }
+        zt__array_free(a);
+    }
+
+    /* dimension_separator "/" and big-endian data; partial edge chunks */
+    zt_array *a = parse(s, ZA("[3, 2]", "[2, 2]", ">i4", "0", ", \"dimension_separator\": \"/\""), 0);
+    if (a) {
+        uint8_t c0[16] = {0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4};
+        uint8_t c1[16] = {0xff, 0xff, 0xff, 0xfb, 0, 0, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0};
+        CHECK_OK(zt__store_put(s, "x/0/0", c0, 16));
+        CHECK_OK(zt__store_put(s, "x/1/0", c1, 16));
+        int32_t out[6];
+        int64_t st[2] = {0, 0}, ct[2] = {3, 2};
+        CHECK_OK(zt__array_read(a, st, ct, out));
+        int64_t conv[6];
+        zt__convert_i64(out, a->dtype, 6, conv);
+        int64_t w[6] = {1, 2, 3, 4, -5, 6};
+        for (int k = 0; k < 6; k++) CHECK_EQ_INT(conv[k], w[k]);
+        zt__array_free(a);
+    }
+
+    /* 0-d arrays (fixed step/time) use chunk key "0" */
+    a = parse(s, ZA("[]", "[]", "<i8", "null", ""), 0);
+    if (a) {
+        int64_t v = 42;
+        CHECK_OK(zt__store_put(s, "x/0", &v, 8));
+        int64_t *all = NULL;
+        size_t n = 0;
+        CHECK_OK(zt__array_read_all_i64(a, &all, &n));
+        CHECK_EQ_INT(n, 1);
+        if (all) CHECK_EQ_INT(all[0], 42);
+        free(all);
+        zt__array_free(a);
+    }
+
+    /* bad metadata: each a specific error naming the problem */
+    parse(s, ZA("[4]", "[2]", "<f4", "0", "") /* ok baseline */, 0);
+    zt_array *b = parse(s, "{\"zarr_format\": 2, \"shape\": [4], \"chunks\": [2], \"dtype\": \"<f4\", \"order\": \"F\", \"compressor\": null, \"fill_value\": 0}", ZT_EUNSUPPORTED);
+    CHECK(strstr(zt_last_error(), "order") != NULL);
+    zt__array_free(b);
+    b = parse(s, ZA("[4]", "[2]", "<c8", "0", ""), ZT_EUNSUPPORTED);
+    zt__array_free(b);
+    b = parse(s, ZA("[4]", "[2]", "<U4", "0", ""), ZT_EUNSUPPORTED);
+    zt__array_free(b);
+    b = parse(s, ZA("[4, 4]", "[2]", "<f4", "0", ""), ZT_EFORMAT);
+    zt__array_free(b);
+    b = parse(s, ZA("[4]", "[0]", "<f4", "0", ""), ZT_EFORMAT);
+    zt__array_free(b);
+    b = parse(s, ZA("[-4]", "[2]", "<f4", "0", ""), ZT_EFORMAT);
+    zt__array_free(b);
+    /* absurd shapes are refused before any allocation */
+    b = parse(s, ZA("[9223372036854775807, 9223372036854775807]", "[1, 1]", "<f4", "0", ""), ZT_EOVERFLOW);
+    zt__array_free(b);
+    b = parse(s, ZA("[1000000000000]", "[1000000000000]", "<f8", "0", ""), ZT_EOVERFLOW);
+    zt__array_free(b);
+    b = parse(s, "{\"zarr_format\": 2, \"shape\": [4], \"chunks\": [2], \"dtype\": \"<f4\", \"compressor\": {\"id\": \"foo\"}, \"fill_value\": 0}", ZT_EUNSUPPORTED);
+    CHECK(strstr(zt_last_error(), "foo") != NULL);
+    CHECK(strstr(zt_last_error(), "x") != NULL);
+    zt__array_free(b);
+    b = parse(s, "{\"zarr_format\": 3, \"shape\": [4], \"chunks\": [2], \"dtype\": \"<f4\"}", ZT_EUNSUPPORTED);
+    zt__array_free(b);
+
+    /* a chunk whose size does not match: corrupt, not a crash */
+    a = parse(s, ZA("[4]", "[4]", "<f4", "0", ""), 0);
+    if (a) {
+        CHECK_OK(zt__store_put(s, "x/0", "abc", 3));
+        float out[4];
+        int64_t st[1] = {0}, ct[1] = {4};
+        CHECK_RC(zt__array_read(a, st, ct, out), ZT_ECORRUPT);
+        CHECK(strstr(zt_last_error(), "x") != NULL);
+        zt__array_free(a);
+    }
+
+    /* hierarchy: consolidated and listed trees agree; malformed .zgroup */
+    zt__store_close(s);
+    CHECK_OK(zt__store_open("memory://zarr-tree", NULL, &s));
+    put(s, ".zgroup", "{\"zarr_format\": 2}");
+    put(s, "g/.zgroup", "{\"zarr_format\": 2}");
+    put(s, "g/.zattrs", "{\"unit\": \"nm\", \"n\": [1, 2]}");
+    put(s, "g/a/.zarray", ZA("[2]", "[2]", "<i4", "0", ""));
+    zt_tree *t = NULL;
+    CHECK_OK(zt__zarr_open_tree(s, "memory://zarr-tree", &t));
+    if (t) {
+        zt_node *g = zt__node_find(t->root, "g");
+        CHECK(g && !g->is_array && !strcmp(zt__attr_str(g, "unit"), "nm"));
+        zt_node *n = zt__node_find(t->root, "g/a");
+        CHECK(n && n->is_array && n->array && n->array->shape[0] == 2);
+        t->store = NULL; /* owned by this test */
+        zt__tree_free(t);
+    }
+    put(s, "g/b/.zarray", "{\"zarr_format\": 2, \"shape\": [2],");
+    t = NULL;
+    CHECK_RC(zt__zarr_open_tree(s, "memory://zarr-tree", &t), ZT_EFORMAT);
+    CHECK(strstr(zt_last_error(), "g/b/.zarray") != NULL);
+    zt__store_close(s);
+    TEST_DONE();
+}
