@@ -70,10 +70,8 @@ typedef struct zt_h5data {
 zt_h5data *zt__h5data_new(void);
 void zt__h5data_unref(zt_h5data *d);
 
-/* Create the array of a dataset: geometry, dtype and fill are set by the
- * caller afterwards? No: all in one go so the cache loader shares the path.
- * chunks may be NULL for contiguous/compact (then chosen here). Takes a
- * reference on d. */
+/* Geometry, dtype and fill of a dataset's array (chunks: the dataset's, or
+ * the synthetic grid for contiguous/compact storage). */
 typedef struct zt_h5meta {
     zt_dtype dtype;
     int ndim;
@@ -82,6 +80,8 @@ typedef struct zt_h5meta {
     bool has_fill;
     uint8_t fill[8];
 } zt_h5meta;
+/* Create the array of a dataset (also used by the cache loader and for hard
+ * links); takes a reference on d. Errors name file and path. */
 int zt__h5_make_array(const char *path, const char *file, zt_store *s, const zt_h5meta *m,
                       zt_h5data *d, zt_array **out);
 /* Whether a is an HDF5 array; returns its storage or NULL. */
