@@ -395,6 +395,26 @@ static int zt__on_seek(void *ud, curl_off_t off, int origin) {
     return CURL_SEEKFUNC_OK;
 }
 
+/* Stall detection on the I/O thread: libcurl's low-speed check averages over
+ * several seconds, so a server that goes silent after a burst would hold a
+ * request for much longer than `timeout`. */
+static int zt__on_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un) {
+    (void)dt;
+    (void)ut;
+    zt_hreq *h = ud;
+    double now = zt__now();
+    if (dn + un != h->last_bytes || h->last_progress == 0) {
+        h->last_bytes = dn + un;
+        h->last_progress = now;
+        return 0;
+    }
+    if (now - h->last_progress > h->stall_limit) {
+        h->stalled = true;
+        return 1;
+    }
+    return 0;
+}
+
 static int zt__hdr_add(zt_hreq *h, const char *line) {
     struct curl_slist *t = curl_slist_append(h->sent, line);
     if (!t) return zt__err(ZT_ENOMEM, "out of memory");
@@ -443,7 +463,16 @@ static int zt__prepare(zt_netstore *ns, zt_hreq *h, double deadline_left) {
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, zt__on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, h);
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
-    curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    /* Wait for a multiplexed HTTP/2 connection rather than opening more; on
+     * plain http (HTTP/1.1) this would serialise requests. */
+    if (!strncmp(h->url, "https:", 6)) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+    h->stalled = false;
+    h->last_progress = 0;
+    h->last_bytes = 0;
+    h->stall_limit = ns->cfg.timeout;
+    curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, zt__on_progress);
+    curl_easy_setopt(e, CURLOPT_XFERINFODATA, h);
+    curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_USERAGENT, "zarrtraj/" ZT_VERSION_STRING);
@@ -588,6 +617,10 @@ static int zt__complete(zt_netstore *ns, zt_hreq *h) {
     if (h->cc != CURLE_OK) {
         const char *ce = h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->cc);
         snprintf(why, sizeof why, "%s", ce);
+        if (h->cc == CURLE_ABORTED_BY_CALLBACK && h->stalled) {
+            h->cc = CURLE_OPERATION_TIMEDOUT;
+            snprintf(why, sizeof why, "no data for %.1f s (stalled)", h->stall_limit);
+        }
         if (h->cc == CURLE_PEER_FAILED_VERIFICATION || h->cc == CURLE_SSL_CACERT_BADFILE ||
             h->cc == CURLE_SSL_CERTPROBLEM) {
             code = ZT_ENET;

@@ -82,7 +82,10 @@ typedef struct zt_hreq {
     CURL *easy;
     zt_waiter *waiter;
     struct zt_hreq *qnext;
-    bool in_flight;
+    double last_progress;    /* time bytes last moved (stall detection) */
+    curl_off_t last_bytes;
+    double stall_limit;
+    bool stalled;
 } zt_hreq;
 
 void zt__hreq_init(zt_hreq *h, const char *method);
