@@ -82,4 +82,17 @@ int zt__codec_spec_parse(const char *spec, json_t **config);
  * numcodecs Quantize(digits, dtype, astype=dtype). */
 int zt__codec_quantize_new(int digits, const char *dtype, zt_codec **out);
 
+/* ---- additions -------------------------------------------------------------- */
+
+/* Item size of the data a codec receives. numcodecs' Blosc compresses with
+ * the numpy buffer's itemsize as typesize (for a Zarr chunk: the dtype size,
+ * or the output dtype of the preceding filter); blosc honours it, the other
+ * codecs ignore it. Default 1. Set before the codec is shared between threads. */
+int zt__codec_set_typesize(zt_codec *c, size_t typesize);
+/* Set the item size of the data entering the pipeline (the Zarr dtype's
+ * itemsize) and propagate it through the filters (Quantize/Delta/
+ * FixedScaleOffset/AsType emit their astype, Shuffle and compressors emit
+ * bytes), so encoding matches zarr-python byte for byte. */
+int zt__pipeline_set_typesize(zt_pipeline *p, size_t itemsize);
+
 #endif
