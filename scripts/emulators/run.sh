@@ -51,7 +51,8 @@ port_of() { cat "$STATE/$1.port"; }
 # Start "$@" in its own session (so stop can kill the whole group), logging to $STATE/$svc.log.
 spawn() {
     svc=$1; shift
-    setsid "$@" >"$STATE/$svc.log" 2>&1 </dev/null &
+    # 9>&-: the server must not inherit (and so hold) the lock of this script.
+    setsid "$@" >"$STATE/$svc.log" 2>&1 </dev/null 9>&- &
     echo $! >"$STATE/$svc.pid"
 }
 
@@ -227,7 +228,7 @@ start)
         # Bounded lifetime when a test started the servers on its own.
         [ -f "$STATE/watchdog.pid" ] && stop_pid "$(cat "$STATE/watchdog.pid")"
         setsid sh -c 'sleep "$1"; ZT_EMU_WATCHDOG=$$ exec sh "$2" stop' sh "$ttl" "$0" \
-            >/dev/null 2>&1 </dev/null &
+            >/dev/null 2>&1 </dev/null 9>&- &
         echo $! >"$STATE/watchdog.pid"
     fi
     echo "$ENVF"
