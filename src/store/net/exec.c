@@ -607,9 +607,12 @@ static int zt__complete(zt_netstore *ns, zt_hreq *h) {
     if (h->cc != CURLE_OK)
         ZT_DEBUG("%s %s -> %s, %.0f ms, attempt %d", h->method, u,
                  h->errbuf[0] ? h->errbuf : curl_easy_strerror(h->cc), ms, h->attempt + 1);
-    else
-        ZT_DEBUG("%s %s -> %ld, %zu B, %.0f ms, attempt %d", h->method, u, st, h->resp.len, ms,
-                 h->attempt + 1);
+    else if (zt__log_level() <= ZT_LOG_DEBUG) {
+        long hv = 0;
+        curl_easy_getinfo(h->easy, CURLINFO_HTTP_VERSION, &hv);
+        ZT_DEBUG("%s %s -> %ld, %zu B, %.0f ms, attempt %d%s", h->method, u, st, h->resp.len, ms,
+                 h->attempt + 1, hv == CURL_HTTP_VERSION_2_0 ? ", HTTP/2" : "");
+    }
 
     int code = 0;
     bool retry = false;
