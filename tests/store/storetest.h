@@ -1,7 +1,7 @@
 /* Shared helpers of the store tests: the local test servers
  * (scripts/emulators/run.sh) and a round trip every writable store must pass.
  *
- * Servers: when ZT_EMU_ENV names an env file (written by `run.sh start`, as the
+ * Servers: when ZT_EMU_ENV (or ZT_EMULATOR_ENV) names an env file (written by `run.sh start`, as the
  * top-level check does), it is used; otherwise the test starts what it needs
  * through run.sh with a bounded lifetime (--ttl), so `ctest -R store` works on
  * its own. When the servers cannot be started (no node/npm) the test is skipped
@@ -35,7 +35,9 @@ static inline void st_load_env(const char *path) {
  * variables are in the environment; `need` is a variable that must then exist.
  * Returns 0, or exits 77 (skip) / 1 (required but unavailable). */
 static inline int st_emulators(const char *services, const char *need) {
+    /* scripts/check.sh exports ZT_EMULATOR_ENV; ZT_EMU_ENV is the short form. */
     const char *envf = getenv("ZT_EMU_ENV");
+    if (!envf || !*envf) envf = getenv("ZT_EMULATOR_ENV");
     if (envf && *envf) st_load_env(envf);
     if (getenv(need)) return 0;
     const char *src = getenv("ZT_SOURCE_DIR");
