@@ -22,9 +22,9 @@ typedef struct zt_dtype {
 
 /* Parse a numpy dtype string ("<f4", ">i8", "|u1", "|b1"). ZT_EUNSUPPORTED
  * for anything else (strings, structured, complex). */
-int zt__dtype_parse(const char *s, zt_dtype *out);
+int zt__dtype_from_str(const char *s, zt_dtype *out);
 /* numpy-style string of a dtype into buf (at least 8 bytes). */
-const char *zt__dtype_str(zt_dtype dt, char *buf);
+const char *zt__dtype_to_str(zt_dtype dt, char *buf);
 /* Convert n elements stored as dt (byte order included) to native types. */
 void zt__convert_f32(const void *src, zt_dtype dt, size_t n, float *dst);
 void zt__convert_f64(const void *src, zt_dtype dt, size_t n, double *dst);

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-int zt__dtype_parse(const char *s, zt_dtype *out) {
+int zt__dtype_from_str(const char *s, zt_dtype *out) {
     if (!s || strlen(s) != 3) return zt__err(ZT_EUNSUPPORTED, "unsupported dtype '%s'", s ? s : "(null)");
     char bo = s[0], kind = s[1], sz = s[2];
     if (bo != '<' && bo != '>' && bo != '|' && bo != '=')
@@ -21,7 +21,7 @@ int zt__dtype_parse(const char *s, zt_dtype *out) {
     return 0;
 }
 
-const char *zt__dtype_str(zt_dtype dt, char *buf) {
+const char *zt__dtype_to_str(zt_dtype dt, char *buf) {
     buf[0] = dt.size == 1 ? '|' : (dt.big_endian ? '>' : '<');
     buf[1] = dt.kind;
     buf[2] = (char)('0' + dt.size);

@@ -155,10 +155,24 @@ static int zt__open_hdf5(zt_store *s, const char *url, const zt_options_t *opts,
 
 int zt__tree_open(const char *url, const zt_options_t *opts, zt_tree **out) {
     zt_store *s = NULL;
-    int rc = zt__store_open(url, opts, &s);
+    int rc;
+    /* A kerchunk reference set (reference://URL or a .json file) is a Zarr
+     * hierarchy whose chunks are byte ranges of other files. */
+    if (zt__str_startswith(url, "reference://") || zt__str_endswith(url, ".json")) {
+        rc = zt__store_refs_open(url, opts, &s);
+        if (rc) return rc;
+        rc = zt__zarr_open_tree(s, url, out);
+        if (rc) zt__store_close(s);
+        return rc;
+    }
+    rc = zt__store_open(url, opts, &s);
     if (rc) return rc;
     bool is_hdf5 = false, exists = false;
-    if (zt__hdf5_name(url)) {
+    if (zt__hdf5_name(url) && !s->is_local) {
+        /* Remote .h5md: no separate signature probe (one round trip saved);
+         * the HDF5 layer reports a missing signature itself. */
+        rc = zt__open_hdf5(s, url, opts, out);
+    } else if (zt__hdf5_name(url)) {
         rc = zt__probe_hdf5(s, &is_hdf5, &exists);
         if (!rc && is_hdf5) rc = zt__open_hdf5(s, url, opts, out);
         else if (!rc && exists) rc = zt__err(ZT_ENOTHDF5, "%s: not an HDF5 file (no HDF5 signature)", url);

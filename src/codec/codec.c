@@ -417,6 +417,15 @@ static int build_fletcher32(const json_t *cfg, const char *id, zt__codec **out) 
     return rc ? rc : make_simple(ZT__C_FLETCHER32, ZT__KIND_CHECKSUM, "fletcher32", out);
 }
 
+#ifdef ZT_HAVE_HDF5
+/* h5py's LZF filter under the id our kerchunk references use (raw LZF block). */
+static int build_lzf(const json_t *cfg, const char *id, zt__codec **out) {
+    static const char *const keys[] = {NULL};
+    int rc = check_keys(cfg, id, keys);
+    return rc ? rc : make_simple(ZT__C_LZF, ZT__KIND_COMPRESSOR, "lzf", out);
+}
+#endif
+
 typedef struct reg_entry {
     const char *id;
     int kind;
@@ -436,6 +445,9 @@ static const reg_entry zt__registry[] = {
     {"shuffle", ZT__KIND_FILTER, build_shuffle},
     {"astype", ZT__KIND_FILTER, build_astype},
     {"fletcher32", ZT__KIND_CHECKSUM, build_fletcher32},
+#ifdef ZT_HAVE_HDF5
+    {"lzf", ZT__KIND_COMPRESSOR, build_lzf},
+#endif
 };
 
 static const reg_entry *reg_find(const char *id) {

@@ -105,19 +105,8 @@ char *zt__h5_index_cache_path(const char *url);
 int zt__h5_index_cache_load(const char *url, const zt_stat *st, zt_tree *t);
 int zt__h5_index_cache_save(const char *url, const zt_stat *st, const zt_tree *t);
 
-/* ---- base64 (kerchunk.c) ------------------------------------------------------------ */
-char *zt__b64_encode(const void *data, size_t n);
-int zt__b64_decode(const char *s, size_t len, zt_buf *out);
-
 /* ---- kerchunk ------------------------------------------------------------------------ */
 /* Reference set (kerchunk version 1) of an HDF5 tree; chunks point at target_url. */
 int zt__hdf5_kerchunk_refs(zt_tree *t, const char *target_url, json_t **refs);
-
-/* A read-only store serving a kerchunk reference file (v0 or v1). */
-int zt__store_refs_open(const char *refs_url, const zt_options_t *opts, zt_store **out);
-/* Same from an already parsed reference set; base_url resolves relative
- * targets (may be NULL). Takes no ownership of refs (copies). */
-int zt__store_refs_from_json(const json_t *refs, const char *base_url, const zt_options_t *opts,
-                             zt_store **out);
 
 #endif

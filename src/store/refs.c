@@ -3,7 +3,9 @@
  * [url, offset, length] (or a whole object [url]) of a target, read through a
  * store opened on that target (cached by URL). The Zarr layer reads it like
  * any hierarchy. Format: https://fsspec.github.io/kerchunk/spec.html */
-#include "hdf5/hdf5.h"
+#include "store/store.h"
+
+#include <jansson.h>
 
 #include <pthread.h>
 #include <stdio.h>

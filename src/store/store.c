@@ -36,6 +36,8 @@ int zt__store_open(const char *url, const zt_options_t *opts, zt_store **out) {
         const char *path = url;
         if (zt__str_startswith(url, "file://")) path = url + 7;
         rc = zt__store_file_open(path, opts, out);
+    } else if (!strcmp(scheme, "reference")) {
+        rc = zt__store_refs_open(url, opts, out);
     } else if (!strcmp(scheme, "memory")) {
         rc = zt__store_memory_open(url + 9, opts, out);
     }

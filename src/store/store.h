@@ -116,6 +116,15 @@ int zt__store_del_prefix(zt_store *s, const char *prefix);
 int zt__store_file_open(const char *path, const zt_options_t *opts, zt_store **out);
 int zt__store_memory_open(const char *name, const zt_options_t *opts, zt_store **out);
 
+/* kerchunk reference sets (store/refs.c); jansson's json_t. */
+struct json_t;
+/* A read-only store serving a kerchunk reference file (v0 or v1). */
+int zt__store_refs_open(const char *refs_url, const zt_options_t *opts, zt_store **out);
+/* Same from an already parsed reference set; base_url resolves relative
+ * targets (may be NULL). Takes no ownership of refs (copies). */
+int zt__store_refs_from_json(const struct json_t *refs, const char *base_url, const zt_options_t *opts,
+                             zt_store **out);
+
 /* Split a URL into scheme ("file" for plain paths) and the rest. Returns the
  * scheme in buf (lower case). */
 void zt__url_scheme(const char *url, char *buf, size_t bufsz);

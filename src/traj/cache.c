@@ -15,6 +15,7 @@
 #define ZT_COALESCE_MAX ((int64_t)16 << 20)
 /* Freed chunk buffers kept for reuse (fresh memory is expensive here). */
 #define ZT_SPARE_MAX 8
+#define ZT_RAW_SPARE 4
 
 struct zt_cache {
     pthread_mutex_t mu;
@@ -26,6 +27,8 @@ struct zt_cache {
     uint8_t *spare[ZT_SPARE_MAX];
     size_t spare_n[ZT_SPARE_MAX];
     int nspare;
+    zt_buf raw[ZT_RAW_SPARE];   /* response buffers kept for reuse */
+    int nraw;
     zt_cache_stats st;
 };
 
@@ -62,6 +65,7 @@ void zt__cache_free(zt_cache *c) {
         }
     }
     for (int i = 0; i < c->nspare; i++) free(c->spare[i]);
+    for (int i = 0; i < c->nraw; i++) zt__buf_free(&c->raw[i]);
     free(c->buckets);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
@@ -143,6 +147,34 @@ static uint8_t *zt__get_buffer(zt_cache *c, size_t n) {
     return malloc(n ? n : 1);
 }
 
+/* A response buffer (the largest kept one, so a read rarely reallocates). */
+static zt_buf zt__raw_get(zt_cache *c) {
+    zt_buf b;
+    zt__buf_init(&b);
+    pthread_mutex_lock(&c->mu);
+    int best = -1;
+    for (int i = 0; i < c->nraw; i++)
+        if (best < 0 || c->raw[i].cap > c->raw[best].cap) best = i;
+    if (best >= 0) {
+        b = c->raw[best];
+        c->raw[best] = c->raw[--c->nraw];
+    }
+    pthread_mutex_unlock(&c->mu);
+    b.len = 0;
+    return b;
+}
+
+static void zt__raw_put(zt_cache *c, zt_buf *b) {
+    if (!b->data) return;
+    pthread_mutex_lock(&c->mu);
+    if (c->nraw < ZT_RAW_SPARE) {
+        c->raw[c->nraw++] = *b;
+        zt__buf_init(b);
+    }
+    pthread_mutex_unlock(&c->mu);
+    zt__buf_free(b);
+}
+
 static void zt__remove(zt_cache *c, zt_centry *e) {
     size_t h = zt__hash(e->uid, e->lin) & (c->nbuckets - 1);
     zt_centry **pp = &c->buckets[h];
@@ -199,6 +231,7 @@ typedef struct zt_rgroup {
     int64_t offset; /* of the request */
     atomic_int pending; /* decodes still using the response buffer */
     zt_req *req;
+    bool direct;        /* raw chunk read straight into the cache entry (no codecs) */
 } zt_rgroup;
 
 typedef struct zt_fctx {
@@ -226,13 +259,17 @@ static void zt__decode_task(void *arg) {
     zt_dtask *t = arg;
     zt_miss *m = t->m;
     int rc = 0;
-    if (atomic_load(&t->f->rc) == 0)
-        rc = zt__array_decode_chunk(m->a, m->cidx, &m->loc, t->raw, t->n, m->e->data);
-    else
+    if (atomic_load(&t->f->rc) != 0)
         rc = ZT_ECANCELED;
+    else if (t->raw && t->raw == m->e->data) /* read in place: only the size to check */
+        rc = t->n == m->e->nbytes ? 0
+                                  : zt__err(ZT_ECORRUPT, "%s: %s: chunk has %zu bytes, expected %zu", m->a->file ? m->a->file : "",
+                                            m->a->path, t->n, m->e->nbytes);
+    else
+        rc = zt__array_decode_chunk(m->a, m->cidx, &m->loc, t->raw, t->n, m->e->data);
     if (rc && rc != ZT_ECANCELED) zt__set_rc(t->f, rc);
     m->e->state = rc ? rc : 2; /* 2 = decoded, published as ready by the fetcher */
-    if (t->g && atomic_fetch_sub(&t->g->pending, 1) == 1) zt__buf_free(&t->g->req->out);
+    if (t->g && atomic_fetch_sub(&t->g->pending, 1) == 1) zt__raw_put(t->f->c, &t->g->req->out);
     zt__latch_done(t->f->latch);
     free(t);
 }
@@ -243,7 +280,7 @@ static void zt__submit_decode(zt_fctx *f, zt_miss *m, const uint8_t *raw, size_t
     if (!t) {
         zt__set_rc(f, zt__err(ZT_ENOMEM, "out of memory"));
         m->e->state = ZT_ENOMEM;
-        if (g && atomic_fetch_sub(&g->pending, 1) == 1) zt__buf_free(&g->req->out);
+        if (g && atomic_fetch_sub(&g->pending, 1) == 1) zt__raw_put(f->c, &g->req->out);
         zt__latch_done(f->latch);
         return;
     }
@@ -259,6 +296,13 @@ static void zt__req_done(zt_req *r, void *ud) {
     zt_fctx *f = ud;
     zt_rgroup *g = r->user;
     int rc = r->status;
+    if (g->direct) {
+        /* The store may have grown the buffer (an oversized chunk object):
+         * adopt the new pointer, the size check then fails cleanly. */
+        zt_centry *e = g->members[0]->e;
+        if (r->out.data && r->out.data != e->data) e->data = r->out.data;
+        if (!r->out.data) r->out.data = e->data;
+    }
     bool missing = rc == ZT_ENOTFOUND && r->offset == ZT_WHOLE;
     if (missing) rc = 0; /* Zarr: a chunk never written reads as the fill value */
     if (!rc && r->offset >= 0 && (int64_t)r->out.len != r->length) {
@@ -272,7 +316,15 @@ static void zt__req_done(zt_req *r, void *ud) {
     if (rc) {
         zt__set_rc(f, rc);
         for (size_t i = 0; i < g->n; i++) g->members[i]->e->state = rc;
-        zt__buf_free(&r->out);
+        if (g->direct) zt__buf_init(&r->out);
+        else zt__raw_put(f->c, &r->out);
+        return;
+    }
+    if (g->direct) {
+        size_t n = r->out.len;
+        zt__buf_init(&r->out); /* the entry owns the bytes */
+        if (missing) g->members[0]->loc.missing = true;
+        zt__submit_decode(f, g->members[0], missing ? NULL : g->members[0]->e->data, missing ? 0 : n, NULL);
         return;
     }
     atomic_store(&g->pending, (int)g->n);
@@ -355,6 +407,16 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
         r->length = m->loc.offset >= 0 ? end - g->offset : 0;
         r->user = g;
         g->req = r;
+        /* Uncompressed chunk: read it straight into the cache entry. */
+        g->direct = g->n == 1 && m->a->pipeline->n == 0 &&
+                    (r->offset == ZT_WHOLE || (size_t)r->length == m->e->nbytes);
+        if (g->direct) {
+            r->out.data = m->e->data;
+            r->out.cap = m->e->nbytes;
+            r->out.len = 0;
+        } else {
+            r->out = zt__raw_get(c);
+        }
         ng++;
         i = j;
     }
@@ -376,7 +438,10 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
     if (rc) zt__err(rc, "%s", f.msg);
 done:
     if (reqs)
-        for (size_t i = 0; i < nm; i++) zt__buf_free(&reqs[i].out);
+        for (size_t i = 0; i < nm; i++) {
+            if (groups && i < nm && groups[i].direct) zt__buf_init(&reqs[i].out);
+            zt__raw_put(c, &reqs[i].out);
+        }
     free(reqs);
     free(members);
     free(groups);

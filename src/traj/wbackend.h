@@ -39,6 +39,10 @@ typedef struct zt_wbackend_vt {
 struct zt_wbackend {
     const zt_wbackend_vt *vt;
     char *url;
+    /* Observables at observables/<group>/<name> (Zarrtraj's zarrmd) rather
+     * than observables/<name> (MDAnalysis' H5MD, whose reader expects every
+     * child of observables/ to be an element). */
+    bool obs_in_group;
 };
 
 /* Zarr (zarrmd) back end on any writable store. */

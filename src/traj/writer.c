@@ -317,12 +317,12 @@ static int zt__obs_elem(zt_writer_t *w, const zt_obs_t *ob, double time, zt_wele
     if (!ob->name || !*ob->name || ob->name[0] == '/' || strstr(ob->name, ".."))
         return zt__err(ZT_EINVAL, "bad observable name '%s'", ob->name ? ob->name : "");
     if (ob->n == 0 || !ob->values) return zt__err(ZT_EINVAL, "observable '%s' has no values", ob->name);
-    char *gp = zt__asprintf("observables/%s", w->group);
+    char *gp = w->b->obs_in_group ? zt__asprintf("observables/%s", w->group) : strdup("observables");
     char *p = gp ? zt__path_join(gp, ob->name) : NULL;
     int rc = p ? 0 : zt__err(ZT_ENOMEM, "out of memory");
     if (!rc && w->n_obs == 0) {
         rc = w->b->vt->create_group(w->b, "observables", NULL);
-        if (!rc) rc = w->b->vt->create_group(w->b, gp, NULL);
+        if (!rc && w->b->obs_in_group) rc = w->b->vt->create_group(w->b, gp, NULL);
     }
     /* intermediate groups of nested names ("a/b") */
     for (char *s = p ? p + strlen(gp) + 1 : NULL; !rc && s && (s = strchr(s, '/')) != NULL; s++) {

@@ -166,6 +166,8 @@ int zt__zarr_array_from_json(const json_t *zj, const char *path, const char *fil
         rc = zt__err_prefix(rc, "%s: %s: ", file, path);
         goto fail;
     }
+    /* numcodecs' Blosc shuffles with the array's item size */
+    zt__pipeline_set_typesize(a->pipeline, a->dtype.size);
     a->codecs_desc = zt__pipeline_describe(a->pipeline);
     if ((rc = zt__array_validate(a))) {
         rc = zt__err_prefix(rc, "%s: ", file);
@@ -234,7 +236,17 @@ static int zt__apply_doc(zt_tree *t, const char *key, json_t *doc) {
     if (!strcmp(base, ".zarray")) {
         rc = zt__ensure_node(t, dir, true, &n);
         if (!rc && n == t->root) rc = zt__err(ZT_EUNSUPPORTED, "%s: root is an array, not a group", t->url);
-        if (!rc) {
+        json_t *dt = json_object_get(doc, "dtype");
+        if (!rc && json_is_string(dt) && json_string_value(dt)[0] && strchr("|<>", json_string_value(dt)[0]) &&
+            strchr("OUSV", json_string_value(dt)[1])) {
+            /* Object/string arrays (kerchunk's vlen-utf8 strings, e.g. ZnH5MD's
+             * box/boundary): a node the numeric layers skip, not an error. */
+            zt__array_free(n->array);
+            n->array = NULL;
+            n->is_array = true;
+            json_decref(n->value);
+            n->value = json_null();
+        } else if (!rc) {
             zt__array_free(n->array);
             n->array = NULL;
             rc = zt__zarr_array_from_json(doc, n->path, t->url, t->store, &n->array);
@@ -263,7 +275,7 @@ static bool zt__is_meta_key(const char *k) {
 /* A node that has only .zattrs but neither .zgroup nor .zarray is implicit;
  * arrays must have their .zarray. */
 static int zt__check_arrays(zt_tree *t, zt_node *n) {
-    if (n->is_array && !n->array)
+    if (n->is_array && !n->array && !n->value)
         return zt__err(ZT_EFORMAT, "%s: %s: array without metadata", t->url, n->path);
     for (size_t i = 0; i < n->n_children; i++) {
         int rc = zt__check_arrays(t, n->children[i]);

@@ -223,6 +223,7 @@ int zt__zwriter_open(const char *url, const zt_options_t *opts, bool overwrite, 
     if (!w) return zt__err(ZT_ENOMEM, "out of memory");
     w->base.vt = &zt__zw_vt;
     w->base.url = strdup(url);
+    w->base.obs_in_group = true;
     int rc = w->base.url ? zt__store_open(url, opts, &w->s) : zt__err(ZT_ENOMEM, "out of memory");
     if (!rc) {
         zt_stat st;
