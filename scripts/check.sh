@@ -14,7 +14,9 @@ if [ -x scripts/emulators/run.sh ]; then
     scripts/emulators/run.sh start
     trap 'scripts/emulators/run.sh stop' EXIT INT TERM
     ZT_EMULATOR_ENV=$(scripts/emulators/run.sh envfile)
-    export ZT_EMULATOR_ENV
+    # servers were started above: a test that cannot reach one must fail, not skip
+    ZT_REQUIRE_EMULATORS=1
+    export ZT_EMULATOR_ENV ZT_REQUIRE_EMULATORS
 fi
 
 echo "== release build"

@@ -8,8 +8,12 @@ libblosc-dev libzstd-dev liblz4-dev zlib1g-dev libbz2-dev libjansson-dev
 libcurl4-openssl-dev libssl-dev libhdf5-dev liblzf-dev
 python3 python3-dev python3-numpy python3-zarr python3-numcodecs python3-h5py
 python3-mdanalysis python3-dask python3-distributed python3-fsspec python3-pytest python3-boto3
-python3-pip python3-setuptools
+python3-pip python3-setuptools python3-cryptography
 nginx-light openssl curl time hdf5-tools"
+
+# The emulators need Node.js >= 20 and npm (machines of this kind ship
+# NodeSource's node 20; install Debian's only when node is missing).
+command -v node >/dev/null 2>&1 || PKGS="$PKGS nodejs npm"
 
 missing=""
 for p in $PKGS; do
