@@ -31,6 +31,8 @@ void zt_reader_close(zt_reader_t *r) {
     free(r->fstep);
     free(r->ftime);
     free(r->group);
+    free(r->refs);
+    free(r->ents);
     free(r->scratch);
     free(r->info_buf);
     free(r);
@@ -384,7 +386,8 @@ int zt_reader_read_frame(zt_reader_t *r, int64_t i, zt_frame_t *fr, float *pos, 
     f.step = r->fstep[i];
     f.time = r->ftime[i];
     f.has_time = !isnan(f.time);
-    zt__readahead_note(r, i);
+    unsigned mask = (pos ? 1u : 0) | (vel ? 2u : 0) | (force ? 4u : 0) | (r->g->el[ZT_BOX] ? 8u : 0);
+    zt__readahead_note(r, i, mask);
 
     zt_chunkref *refs = r->refs;
     size_t n = 0, cap = r->refs_cap;

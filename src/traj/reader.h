@@ -48,7 +48,8 @@ struct zt_reader {
 };
 
 /* Read-ahead (readahead.c): note an access to frame i; stop the worker. */
-void zt__readahead_note(zt_reader_t *r, int64_t i);
+/* mask: bit k set = element k is being read. */
+void zt__readahead_note(zt_reader_t *r, int64_t i, unsigned mask);
 void zt__readahead_stop(zt_reader_t *r);
 
 /* Shared helpers (reader.c). */

@@ -18,6 +18,9 @@ typedef struct zt_warr_spec {
     const json_t *compressor; /* numcodecs config or NULL (none) */
     int precision;          /* >= 0: quantize to this many decimal digits */
     const json_t *attrs;    /* object or NULL */
+    bool bulk;              /* per-atom values: written in whole chunks (the partial
+                               last one at close only); other arrays rewrite their
+                               partial last chunk at every sync */
 } zt_warr_spec;
 
 typedef struct zt_wbackend_vt {
@@ -50,6 +53,11 @@ int zt__zwriter_open(const char *url, const zt_options_t *opts, bool overwrite, 
 #ifdef ZT_HAVE_HDF5
 /* HDF5 (H5MD) back end: local path, or a temporary file uploaded at close. */
 int zt__h5writer_open(const char *url, const zt_options_t *opts, bool overwrite, zt_wbackend **out);
+/* H5MD compressor spec (NULL, "none", gzip/zlib, lzf, optionally with shuffle;
+ * short form, JSON object or JSON list) -> normalised config for the HDF5
+ * back end ({"id": "gzip", "level": 4, "shuffle": true}, NULL = none).
+ * ZT_EUNSUPPORTED naming any other compressor. */
+int zt__h5writer_compressor(const char *spec, json_t **out);
 #endif
 
 #endif

@@ -49,6 +49,13 @@ int zt__err_prefix(int code, const char *fmt, ...) {
     /* Do not repeat a prefix the message already starts with. */
     if (strncmp(zt__msg, pre, strlen(pre)) == 0) return code;
     memcpy(old, zt__msg, sizeof old);
-    snprintf(zt__msg, sizeof zt__msg, "%s%s", pre, old[0] ? old : zt_strerror(code));
+    const char *rest = old[0] ? old : zt_strerror(code);
+    /* concatenate by hand: the result is truncated to the buffer on purpose */
+    size_t a = strlen(pre), b = strlen(rest);
+    if (a > sizeof zt__msg - 1) a = sizeof zt__msg - 1;
+    if (b > sizeof zt__msg - 1 - a) b = sizeof zt__msg - 1 - a;
+    memcpy(zt__msg, pre, a);
+    memcpy(zt__msg + a, rest, b);
+    zt__msg[a + b] = 0;
     return code;
 }
