@@ -57,7 +57,8 @@ static int zt__wfail(zt_writer_t *w, int rc) {
 }
 
 static int zt__col_init(zt_writer_t *w, zt_wcol *c, const char *path, zt_dtype dt, int ndim,
-                        const int64_t *sample_shape, int64_t chunk_rows, bool quantize, const json_t *attrs) {
+                        const int64_t *sample_shape, int64_t chunk_rows, bool quantize, bool bulk,
+                        const json_t *attrs) {
     zt_warr_spec sp;
     memset(&sp, 0, sizeof sp);
     sp.path = path;
@@ -73,6 +74,7 @@ static int zt__col_init(zt_writer_t *w, zt_wcol *c, const char *path, zt_dtype d
     sp.compressor = w->compressor;
     sp.precision = quantize ? w->precision : -1;
     sp.attrs = attrs;
+    sp.bulk = bulk;
     c->rowbytes = rowbytes;
     c->chunk_rows = chunk_rows;
     size_t bytes;
@@ -145,18 +147,18 @@ static int zt__welem_create(zt_writer_t *w, const char *path, bool big, int ndim
     if (!big) vrows = srows;
     json_t *uattr = unit && *unit ? json_pack("{s:s}", "unit", unit) : NULL;
     char *p = zt__path_join(path, "value");
-    if (!rc) rc = zt__col_init(w, &e->value, p, vdt, ndim, shape, vrows, quantize, uattr);
+    if (!rc) rc = zt__col_init(w, &e->value, p, vdt, ndim, shape, vrows, quantize, big, uattr);
     free(p);
     json_decref(uattr);
     zt_dtype i8 = {'i', 8, false}, f8 = {'f', 8, false};
     p = zt__path_join(path, "step");
-    if (!rc) rc = zt__col_init(w, &e->step, p, i8, 0, NULL, srows, false, NULL);
+    if (!rc) rc = zt__col_init(w, &e->step, p, i8, 0, NULL, srows, false, false, NULL);
     free(p);
     if (has_time) {
         const char *tu = w->units[1];
         json_t *ta = tu && *tu ? json_pack("{s:s}", "unit", tu) : NULL;
         p = zt__path_join(path, "time");
-        if (!rc) rc = zt__col_init(w, &e->time, p, f8, 0, NULL, srows, false, ta);
+        if (!rc) rc = zt__col_init(w, &e->time, p, f8, 0, NULL, srows, false, false, ta);
         free(p);
         json_decref(ta);
     }
@@ -238,7 +240,22 @@ int zt_writer_create(const char *url, int64_t n_atoms, const zt_writer_opts_t *o
     for (int i = 0; i < 4; i++)
         if (!w->units[i]) rc = zt__err(ZT_ENOMEM, "out of memory");
     if (!w->url || !w->group) rc = zt__err(ZT_ENOMEM, "out of memory");
-    if (!rc) {
+    bool h5 = false;
+    const char *q = strchr(url, '?');
+    size_t n = q ? (size_t)(q - url) : strlen(url);
+    static const char *ext[] = {".h5md", ".h5", ".hdf5"};
+    for (size_t i = 0; i < 3; i++) {
+        size_t l = strlen(ext[i]);
+        if (n >= l && !strncmp(url + n - l, ext[i], l)) h5 = true;
+    }
+    if (!rc && h5) {
+        /* H5MD: HDF5 filters (gzip/lzf/shuffle); default none, as MDAnalysis */
+#ifdef ZT_HAVE_HDF5
+        rc = zt__h5writer_compressor(o.compressor, &w->compressor);
+#else
+        rc = zt__err(ZT_EUNSUPPORTED, "%s: writing H5MD needs HDF5 support", url);
+#endif
+    } else if (!rc) {
         json_t *cfg = NULL;
         rc = zt__codec_spec_parse(o.compressor ? o.compressor : "blosc:cname=lz4,clevel=5,shuffle=1", &cfg);
         if (!rc && cfg) {
@@ -250,19 +267,9 @@ int zt_writer_create(const char *url, int64_t n_atoms, const zt_writer_opts_t *o
         w->compressor = cfg;
     }
     if (!rc) {
-        bool h5 = false;
-        const char *q = strchr(url, '?');
-        size_t n = q ? (size_t)(q - url) : strlen(url);
-        static const char *ext[] = {".h5md", ".h5", ".hdf5"};
-        for (size_t i = 0; i < 3; i++) {
-            size_t l = strlen(ext[i]);
-            if (n >= l && !strncmp(url + n - l, ext[i], l)) h5 = true;
-        }
         if (h5) {
 #ifdef ZT_HAVE_HDF5
             rc = zt__h5writer_open(url, o.storage, o.overwrite != 0, &w->b);
-#else
-            rc = zt__err(ZT_EUNSUPPORTED, "%s: writing H5MD needs HDF5 support", url);
 #endif
         } else {
             rc = zt__zwriter_open(url, o.storage, o.overwrite != 0, &w->b);
