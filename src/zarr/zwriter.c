@@ -4,8 +4,18 @@
 #include "traj/wbackend.h"
 #include "zarr/zarr.h"
 
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Full chunks are encoded and uploaded in the background by a few threads
+ * (network stores overlap requests; local disks overlap encoding), with at
+ * most ZT_ZW_INFLIGHT bytes of raw chunks queued. Partial chunks, which are
+ * rewritten as rows arrive, are written synchronously so that writes of one
+ * key never race. sync() waits for the queue before committing metadata. */
+#define ZT_ZW_THREADS 4
+#define ZT_ZW_INFLIGHT ((size_t)256 << 20)
 
 struct zt_warr {
     zt_array *a;
@@ -26,7 +36,101 @@ typedef struct zt_zwriter {
     zt_warr **arrays;
     size_t narrays;
     zt_buf enc, chunk;
+    /* background uploads */
+    zt_pool *pool;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    size_t inflight_bytes;
+    int inflight;
+    int err;
+    char errmsg[1024];
+    zt_buf spare[ZT_ZW_THREADS]; /* encode buffers reused across jobs */
+    int nspare;
 } zt_zwriter;
+
+typedef struct zt_zjob {
+    zt_zwriter *w;
+    zt_array *a;
+    int64_t cidx[ZT_MAXDIM];
+    uint8_t *data;
+    size_t n;
+} zt_zjob;
+
+static void zt__zjob_run(void *arg) {
+    zt_zjob *j = arg;
+    zt_zwriter *w = j->w;
+    zt_buf enc;
+    zt__buf_init(&enc);
+    pthread_mutex_lock(&w->mu);
+    if (w->nspare > 0) enc = w->spare[--w->nspare];
+    pthread_mutex_unlock(&w->mu);
+    int rc = zt__zarr_write_chunk(j->a, j->cidx, j->data, &enc);
+    pthread_mutex_lock(&w->mu);
+    if (w->nspare < ZT_ZW_THREADS) w->spare[w->nspare++] = enc;
+    else zt__buf_free(&enc);
+    if (rc && !w->err) {
+        w->err = rc;
+        snprintf(w->errmsg, sizeof w->errmsg, "%s", zt_last_error());
+    }
+    w->inflight--;
+    w->inflight_bytes -= j->n;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    free(j->data);
+    free(j);
+}
+
+/* Wait for every queued upload; report the first failure. */
+static int zt__zw_drain(zt_zwriter *w) {
+    pthread_mutex_lock(&w->mu);
+    while (w->inflight > 0) pthread_cond_wait(&w->cv, &w->mu);
+    int rc = w->err;
+    pthread_mutex_unlock(&w->mu);
+    return rc ? zt__err(rc, "%s", w->errmsg) : 0;
+}
+
+static int zt__zw_submit(zt_zwriter *w, zt_array *a, const int64_t *cidx, const void *data, size_t n) {
+    if (!w->pool) {
+        int rc = zt__pool_create(ZT_ZW_THREADS, &w->pool);
+        if (rc) return rc;
+    }
+    zt_zjob *j = calloc(1, sizeof *j);
+    uint8_t *copy = malloc(n ? n : 1);
+    if (!j || !copy) {
+        free(j);
+        free(copy);
+        return zt__err(ZT_ENOMEM, "out of memory");
+    }
+    memcpy(copy, data, n);
+    j->w = w;
+    j->a = a;
+    memcpy(j->cidx, cidx, sizeof j->cidx);
+    j->data = copy;
+    j->n = n;
+    pthread_mutex_lock(&w->mu);
+    while (w->inflight > 0 && w->inflight_bytes + n > ZT_ZW_INFLIGHT) pthread_cond_wait(&w->cv, &w->mu);
+    int err = w->err;
+    if (!err) {
+        w->inflight++;
+        w->inflight_bytes += n;
+    }
+    pthread_mutex_unlock(&w->mu);
+    if (err) {
+        free(copy);
+        free(j);
+        return zt__err(err, "%s", w->errmsg);
+    }
+    int rc = zt__pool_submit(w->pool, zt__zjob_run, j);
+    if (rc) {
+        pthread_mutex_lock(&w->mu);
+        w->inflight--;
+        w->inflight_bytes -= n;
+        pthread_mutex_unlock(&w->mu);
+        free(copy);
+        free(j);
+    }
+    return rc;
+}
 
 static char *zt__key(const char *path, const char *name) { return zt__path_join(path, name); }
 
@@ -135,7 +239,8 @@ static int zt__zw_rows(zt_wbackend *b, zt_warr *wa, int64_t row0, int64_t nrows,
         }
         int64_t cidx[ZT_MAXDIM] = {0};
         cidx[0] = (row0 + r) / c0;
-        rc = zt__zarr_write_chunk(a, cidx, chunk, &w->enc);
+        if (k == c0) rc = zt__zw_submit(w, a, cidx, chunk, cb);
+        else rc = zt__zarr_write_chunk(a, cidx, chunk, &w->enc);
     }
     return rc;
 }
@@ -158,7 +263,9 @@ static int zt__zw_set_rows(zt_wbackend *b, zt_warr *wa, int64_t rows) {
 
 static int zt__zw_sync(zt_wbackend *b) {
     zt_zwriter *w = (zt_zwriter *)b;
-    int rc = 0;
+    /* metadata may only describe chunks that are stored */
+    int rc = zt__zw_drain(w);
+    if (rc) return rc;
     json_t *md = json_object();
     json_object_set_new(md, ".zgroup", json_pack("{s:i}", "zarr_format", 2));
     for (size_t i = 0; i < w->ngroups; i++) {
@@ -195,7 +302,11 @@ static int zt__zw_sync(zt_wbackend *b) {
 
 static int zt__zw_close(zt_wbackend *b, bool ok) {
     zt_zwriter *w = (zt_zwriter *)b;
-    int rc = ok ? zt__zw_sync(b) : 0;
+    int rc = ok ? zt__zw_sync(b) : zt__zw_drain(w);
+    zt__pool_free(w->pool);
+    for (int i = 0; i < w->nspare; i++) zt__buf_free(&w->spare[i]);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
     for (size_t i = 0; i < w->ngroups; i++) {
         free(w->groups[i].path);
         json_decref(w->groups[i].attrs);
@@ -224,6 +335,8 @@ int zt__zwriter_open(const char *url, const zt_options_t *opts, bool overwrite, 
     w->base.vt = &zt__zw_vt;
     w->base.url = strdup(url);
     w->base.obs_in_group = true;
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
     int rc = w->base.url ? zt__store_open(url, opts, &w->s) : zt__err(ZT_ENOMEM, "out of memory");
     if (!rc) {
         zt_stat st;
@@ -242,6 +355,8 @@ int zt__zwriter_open(const char *url, const zt_options_t *opts, bool overwrite, 
     }
     if (rc) {
         zt__store_close(w->s);
+        pthread_mutex_destroy(&w->mu);
+        pthread_cond_destroy(&w->cv);
         free(w->base.url);
         free(w);
         return rc;
