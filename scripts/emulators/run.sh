@@ -111,6 +111,9 @@ http {
         ssl_certificate $STATE/tls/server.pem;
         ssl_certificate_key $STATE/tls/server.key;
         root $STATE/www;
+        # directory indexes let zarrtraj list a zarrmd hierarchy over plain HTTP
+        autoindex on;
+        autoindex_format html;
     }
 }
 CONF

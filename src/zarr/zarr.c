@@ -313,6 +313,83 @@ static int zt__sort_docs_first(const void *a, const void *b) {
     return strcmp(x, y);
 }
 
+/* Fetch metadata documents (missing ones are skipped): .zgroup/.zarray in one
+ * concurrent batch, then .zattrs, so nodes know their kind first. */
+static int zt__load_docs(zt_tree *t, zt_strlist *keys) {
+    if (keys->n > 1) qsort(keys->items, keys->n, sizeof(char *), zt__sort_docs_first);
+    size_t split = 0;
+    while (split < keys->n && !zt__str_endswith(keys->items[split], ".zattrs")) split++;
+    zt_zload L = {t, 0, keys};
+    size_t parts[3] = {0, split, keys->n};
+    int rc = 0;
+    for (int p = 0; p < 2 && !rc; p++) {
+        size_t n = parts[p + 1] - parts[p];
+        if (!n) continue;
+        zt_req *reqs = calloc(n, sizeof *reqs);
+        if (!reqs) return zt__err(ZT_ENOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++) {
+            reqs[i].key = keys->items[parts[p] + i];
+            reqs[i].offset = ZT_WHOLE;
+        }
+        rc = zt__store_get_batch(t->store, reqs, n, zt__zload_done, &L);
+        for (size_t i = 0; i < n; i++) zt__buf_free(&reqs[i].out);
+        free(reqs);
+        if (!rc) rc = L.rc;
+    }
+    return rc;
+}
+
+static int zt__walk(zt_tree *t, const char *url) {
+    zt_strlist level, next, keys;
+    zt__strlist_init(&level);
+    zt__strlist_init(&next);
+    zt__strlist_init(&keys);
+    int rc = zt__strlist_push(&level, "");
+    if (!rc) rc = zt__strlist_push(&keys, ".zattrs");
+    for (int depth = 0; !rc && level.n && depth < 32; depth++) {
+        zt_strlist subs;
+        zt__strlist_init(&subs);
+        for (size_t i = 0; !rc && i < level.n; i++) {
+            zt_strlist files, dirs;
+            zt__strlist_init(&files);
+            zt__strlist_init(&dirs);
+            char *pfx = *level.items[i] ? zt__asprintf("%s/", level.items[i]) : strdup("");
+            rc = pfx ? zt__store_list(t->store, pfx, true, &files, &dirs) : zt__err(ZT_ENOMEM, "out of memory");
+            free(pfx);
+            if (rc == ZT_EUNSUPPORTED)
+                rc = zt__err(ZT_EUNSUPPORTED,
+                             "%s: this store cannot list keys and the hierarchy has no consolidated "
+                             ".zmetadata (write one with zarr.consolidate_metadata or zarrtraj convert)", url);
+            for (size_t k = 0; !rc && k < dirs.n; k++) {
+                char *d = dirs.items[k];
+                size_t l = strlen(d);
+                while (l > 0 && d[l - 1] == '/') d[--l] = 0;
+                if (l == 0) continue;
+                const char *names[3] = {".zgroup", ".zarray", ".zattrs"};
+                for (int q = 0; q < 3 && !rc; q++) rc = zt__strlist_push_own(&keys, zt__path_join(d, names[q]));
+                if (!rc) rc = zt__strlist_push(&subs, d);
+            }
+            zt__strlist_free(&files);
+            zt__strlist_free(&dirs);
+        }
+        if (!rc) rc = zt__load_docs(t, &keys);
+        zt__strlist_free(&keys);
+        /* descend into groups only: arrays hold chunks */
+        for (size_t k = 0; !rc && k < subs.n; k++) {
+            zt_node *n = zt__node_find(t->root, subs.items[k]);
+            if (n && !n->is_array) rc = zt__strlist_push(&next, subs.items[k]);
+        }
+        zt__strlist_free(&subs);
+        zt__strlist_free(&level);
+        level = next;
+        zt__strlist_init(&next);
+    }
+    zt__strlist_free(&level);
+    zt__strlist_free(&next);
+    zt__strlist_free(&keys);
+    return rc;
+}
+
 int zt__zarr_open_tree(zt_store *s, const char *url, zt_tree **out) {
     zt_tree *t = calloc(1, sizeof *t);
     if (!t) return zt__err(ZT_ENOMEM, "out of memory");
@@ -366,47 +443,24 @@ int zt__zarr_open_tree(zt_store *s, const char *url, zt_tree **out) {
     json_decref(g);
     if (rc) goto fail;
 
-    /* Without consolidated metadata: one listing, then every metadata
-     * document in one concurrent batch. */
-    zt_strlist all, keys;
-    zt__strlist_init(&all);
-    zt__strlist_init(&keys);
-    rc = zt__store_list(s, "", false, &all, NULL);
-    if (rc == ZT_EUNSUPPORTED) {
-        rc = zt__err(ZT_EUNSUPPORTED,
-                     "%s: this store cannot list keys and the hierarchy has no consolidated "
-                     ".zmetadata (write one with zarr.consolidate_metadata or zarrtraj convert)", url);
+    /* Without consolidated metadata: a local store lists every key at once;
+     * a network store is walked group by group (a flat listing of a big
+     * trajectory would page through every chunk key; plain HTTP indexes
+     * hide dot files), probing .zgroup/.zarray/.zattrs in concurrent batches. */
+    if (s->is_local) {
+        zt_strlist all, keys;
+        zt__strlist_init(&all);
+        zt__strlist_init(&keys);
+        rc = zt__store_list(s, "", false, &all, NULL);
+        for (size_t i = 0; !rc && i < all.n; i++)
+            if (zt__is_meta_key(all.items[i]) && strcmp(all.items[i], ".zgroup") != 0)
+                rc = zt__strlist_push(&keys, all.items[i]);
+        zt__strlist_free(&all);
+        if (!rc) rc = zt__load_docs(t, &keys);
+        zt__strlist_free(&keys);
+    } else {
+        rc = zt__walk(t, url);
     }
-    for (size_t i = 0; !rc && i < all.n; i++)
-        if (zt__is_meta_key(all.items[i]) && strcmp(all.items[i], ".zgroup") != 0)
-            rc = zt__strlist_push(&keys, all.items[i]);
-    zt__strlist_free(&all);
-    if (!rc && keys.n > 1) qsort(keys.items, keys.n, sizeof(char *), zt__sort_docs_first);
-    if (!rc && keys.n) {
-        /* .zgroup/.zarray first (one batch), then .zattrs (second batch). */
-        size_t split = 0;
-        while (split < keys.n && !zt__str_endswith(keys.items[split], ".zattrs")) split++;
-        zt_zload L = {t, 0, &keys};
-        size_t parts[3] = {0, split, keys.n};
-        for (int p = 0; p < 2 && !rc; p++) {
-            size_t n = parts[p + 1] - parts[p];
-            if (!n) continue;
-            zt_req *reqs = calloc(n, sizeof *reqs);
-            if (!reqs) {
-                rc = zt__err(ZT_ENOMEM, "out of memory");
-                break;
-            }
-            for (size_t i = 0; i < n; i++) {
-                reqs[i].key = keys.items[parts[p] + i];
-                reqs[i].offset = ZT_WHOLE;
-            }
-            rc = zt__store_get_batch(s, reqs, n, zt__zload_done, &L);
-            for (size_t i = 0; i < n; i++) zt__buf_free(&reqs[i].out);
-            free(reqs);
-            if (!rc) rc = L.rc;
-        }
-    }
-    zt__strlist_free(&keys);
     if (rc) goto fail;
 done:
     rc = zt__check_arrays(t, t->root);
