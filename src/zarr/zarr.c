@@ -288,21 +288,24 @@ typedef struct zt_zload {
     zt_tree *t;
     int rc;
     zt_strlist *keys;
+    char msg[1024]; /* the first error's message (later 404s overwrite the thread's) */
 } zt_zload;
 
 static void zt__zload_done(zt_req *r, void *ud) {
     zt_zload *L = ud;
     if (L->rc) return;
     if (r->status == ZT_ENOTFOUND) return; /* listed then deleted: ignore */
-    if (r->status) {
-        L->rc = r->status;
-        return;
+    int rc = r->status;
+    if (!rc) {
+        json_t *doc = NULL;
+        rc = zt__parse_doc(L->t, r->key, r->out.data, r->out.len, &doc);
+        if (!rc) rc = zt__apply_doc(L->t, r->key, doc);
+        json_decref(doc);
     }
-    json_t *doc = NULL;
-    int rc = zt__parse_doc(L->t, r->key, r->out.data, r->out.len, &doc);
-    if (!rc) rc = zt__apply_doc(L->t, r->key, doc);
-    json_decref(doc);
-    if (rc) L->rc = rc;
+    if (rc) {
+        L->rc = rc;
+        snprintf(L->msg, sizeof L->msg, "%s", zt_last_error());
+    }
 }
 
 static int zt__sort_docs_first(const void *a, const void *b) {
@@ -319,7 +322,7 @@ static int zt__load_docs(zt_tree *t, zt_strlist *keys) {
     if (keys->n > 1) qsort(keys->items, keys->n, sizeof(char *), zt__sort_docs_first);
     size_t split = 0;
     while (split < keys->n && !zt__str_endswith(keys->items[split], ".zattrs")) split++;
-    zt_zload L = {t, 0, keys};
+    zt_zload L = {t, 0, keys, ""};
     size_t parts[3] = {0, split, keys->n};
     int rc = 0;
     for (int p = 0; p < 2 && !rc; p++) {
@@ -334,7 +337,7 @@ static int zt__load_docs(zt_tree *t, zt_strlist *keys) {
         rc = zt__store_get_batch(t->store, reqs, n, zt__zload_done, &L);
         for (size_t i = 0; i < n; i++) zt__buf_free(&reqs[i].out);
         free(reqs);
-        if (!rc) rc = L.rc;
+        if (!rc && L.rc) rc = zt__err(L.rc, "%s", L.msg);
     }
     return rc;
 }
