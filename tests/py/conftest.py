@@ -32,3 +32,34 @@ def run(*args, check=True, **kw):
     if check and p.returncode != 0:
         raise AssertionError(f"{args} failed ({p.returncode}): {p.stderr}")
     return p
+
+
+def _load_env(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if "=" in line:
+                k, v = line.split("=", 1)
+                env[k] = v
+    return env
+
+
+@pytest.fixture(scope="session")
+def emulators():
+    """Endpoints of the local test servers (scripts/emulators/run.sh): the env
+    file exported by `make check`, or servers started here with a lifetime."""
+    envf = os.environ.get("ZT_EMU_ENV") or os.environ.get("ZT_EMULATOR_ENV")
+    if not envf or not os.path.exists(envf):
+        src = os.environ.get("ZT_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
+        p = subprocess.run(["sh", os.path.join(src, "scripts", "emulators", "run.sh"), "start", "--ttl", "1800"],
+                           capture_output=True, text=True, timeout=600)
+        lines = p.stdout.strip().splitlines()
+        envf = lines[-1] if p.returncode == 0 and lines else None
+    if not envf or not os.path.exists(envf):
+        if os.environ.get("ZT_REQUIRE_EMULATORS") == "1":
+            pytest.fail("test servers unavailable (ZT_REQUIRE_EMULATORS=1)")
+        pytest.skip("test servers unavailable (node/npm missing?)")
+    env = _load_env(envf)
+    os.environ.update({k: v for k, v in env.items() if k == "STORAGE_EMULATOR_HOST"})
+    return env
