@@ -294,6 +294,16 @@ ZT_API int zt_list_groups(const char *url, const zt_options_t *storage,
                           char ***names, size_t *n);
 ZT_API void zt_free_strings(char **strings, size_t n);
 
+/* Sampling flags of every frame (one call, no I/O): out holds n_frames bytes;
+ * bit k (k < ZT_N_ELEMENTS) is set when element k is sampled at that frame (a
+ * time-independent box counts as sampled everywhere), bit ZT_FRAME_HAS_TIME
+ * when the frame has a time. Lets a caller know has[] before reading. */
+#define ZT_FRAME_HAS_TIME (1u << ZT_N_ELEMENTS)
+ZT_API int zt_reader_frame_flags(const zt_reader_t *r, uint8_t *out);
+/* 1 when the element exists and stores time, 0 otherwise (time is optional in
+ * H5MD; a time-independent box has none). */
+ZT_API int zt_reader_has_time(const zt_reader_t *r, zt_element_t el);
+
 /* ------------------------------------------------------------------------ */
 /* Writer                                                                    */
 /* ------------------------------------------------------------------------ */
