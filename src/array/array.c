@@ -25,6 +25,7 @@ void zt__array_free(zt_array *a) {
     if (a->vt && a->vt->free) a->vt->free(a);
     zt__pipeline_free(a->pipeline);
     free(a->codecs_desc);
+    free(a->preloaded);
     free(a->path);
     free(a);
 }
@@ -264,6 +265,14 @@ int zt__array_read(const zt_array *a, const int64_t *start, const int64_t *count
         c1[d] = (start[d] + count[d] - 1) / a->chunks[d];
         nch *= (size_t)(c1[d] - c0[d] + 1);
     }
+    if (a->preloaded) {
+        /* the whole array is in memory: one "chunk" spanning it */
+        zt_array whole = *a;
+        for (int d = 0; d < nd; d++) whole.chunks[d] = a->shape[d] ? a->shape[d] : 1;
+        int64_t org[ZT_MAXDIM] = {0};
+        zt__copy_box_conv(&whole, a->preloaded, org, start, count, out, 'r');
+        return 0;
+    }
     size_t cn = zt__array_chunk_nbytes(a);
     zt_rd_ctx c = {a, NULL, NULL, start, count, out, NULL, 0};
     c.locs = calloc(nch, sizeof *c.locs);
@@ -355,4 +364,165 @@ int zt__array_read_all_i64(const zt_array *a, int64_t **out, size_t *n) {
     zt__convert_i64(raw, a->dtype, *n, *out);
     free(raw);
     return 0;
+}
+
+/* ---- batched preload of small arrays ----------------------------------------- */
+
+typedef struct zt_pl_user {
+    size_t arr;              /* index into arrays */
+    int64_t cidx[ZT_MAXDIM];
+} zt_pl_user;
+
+typedef struct zt_pl_req {
+    zt_chunk_loc loc;
+    zt_pl_user *users;
+    size_t nusers;
+} zt_pl_req;
+
+typedef struct zt_pl_ctx {
+    zt_array **arrays;
+    zt_pl_req *pr;
+    uint8_t *tmp;
+    int rc;
+    char msg[1024];
+} zt_pl_ctx;
+
+static void zt__pl_apply(zt_pl_ctx *c, zt_pl_req *q, const void *raw, size_t n) {
+    for (size_t u = 0; u < q->nusers && !c->rc; u++) {
+        zt_array *a = c->arrays[q->users[u].arr];
+        int rc = zt__array_decode_chunk(a, q->users[u].cidx, &q->loc, raw, n, c->tmp);
+        if (rc) {
+            c->rc = rc;
+            snprintf(c->msg, sizeof c->msg, "%s", zt_last_error());
+            return;
+        }
+        int64_t corg[ZT_MAXDIM], start[ZT_MAXDIM] = {0};
+        for (int d = 0; d < a->ndim; d++) corg[d] = q->users[u].cidx[d] * a->chunks[d];
+        zt__copy_box_conv(a, c->tmp, corg, start, a->shape, a->preloaded, 'r');
+    }
+}
+
+static void zt__pl_done(zt_req *r, void *ud) {
+    zt_pl_ctx *c = ud;
+    zt_pl_req *q = &c->pr[(size_t)(uintptr_t)r->user];
+    if (c->rc) return;
+    int rc = r->status;
+    if (rc == ZT_ENOTFOUND && q->loc.offset == ZT_WHOLE) {
+        q->loc.missing = true;
+        rc = 0;
+    } else if (!rc && q->loc.offset >= 0 && (int64_t)r->out.len != q->loc.length) {
+        zt_array *a = c->arrays[q->users[0].arr];
+        rc = zt__err(ZT_ETRUNCATED, "%s: %s: chunk at byte %lld: file ends early", a->file ? a->file : "", a->path,
+                     (long long)q->loc.offset);
+    } else if (rc) {
+        zt_array *a = c->arrays[q->users[0].arr];
+        rc = zt__err_prefix(rc, "%s: %s: ", a->file ? a->file : "", a->path);
+    }
+    if (rc) {
+        c->rc = rc;
+        snprintf(c->msg, sizeof c->msg, "%s", zt_last_error());
+        return;
+    }
+    zt__pl_apply(c, q, r->out.data, r->out.len);
+    zt__buf_free(&r->out);
+}
+
+int zt__arrays_preload(zt_array **arrays, size_t n, size_t max_bytes) {
+    zt_pl_ctx c;
+    memset(&c, 0, sizeof c);
+    c.arrays = arrays;
+    size_t npr = 0, cap = 0, tmpn = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        zt_array *a = arrays[i];
+        if (!a || a->preloaded) continue;
+        int64_t ne = zt__array_nelems(a);
+        if ((uint64_t)ne * a->dtype.size > max_bytes) continue;
+        size_t cb = zt__array_chunk_nbytes(a);
+        if (cb > max_bytes) continue; /* one huge chunk (e.g. Zarrtraj's) is not worth it */
+        a->preloaded = calloc((size_t)(ne ? ne : 1), a->dtype.size);
+        if (!a->preloaded) {
+            rc = zt__err(ZT_ENOMEM, "out of memory");
+            break;
+        }
+        if (cb > tmpn) tmpn = cb;
+        int64_t nch = ne ? zt__array_nchunks(a) : 0;
+        for (int64_t lin = 0; lin < nch && !rc; lin++) {
+            zt_pl_user usr;
+            usr.arr = i;
+            zt__array_chunk_index(a, lin, usr.cidx);
+            zt_chunk_loc loc;
+            memset(&loc, 0, sizeof loc);
+            if ((rc = a->vt->locate(a, usr.cidx, &loc))) break;
+            /* identical location (a hard link read twice): one request */
+            size_t q = npr;
+            if (!loc.missing && !loc.inline_data)
+                for (q = 0; q < npr; q++) {
+                    zt_chunk_loc *o = &c.pr[q].loc;
+                    zt_array *oa = arrays[c.pr[q].users[0].arr];
+                    if (oa->store == a->store && o->offset == loc.offset && o->length == loc.length &&
+                        !o->missing && !o->inline_data && !strcmp(o->key, loc.key))
+                        break;
+                }
+            if (q == npr) {
+                if (npr == cap) {
+                    size_t nc = cap ? cap * 2 : 32;
+                    zt_pl_req *p = realloc(c.pr, nc * sizeof *p);
+                    if (!p) {
+                        rc = zt__err(ZT_ENOMEM, "out of memory");
+                        break;
+                    }
+                    c.pr = p;
+                    cap = nc;
+                }
+                memset(&c.pr[npr], 0, sizeof c.pr[npr]);
+                c.pr[npr].loc = loc;
+                npr++;
+            }
+            zt_pl_user *nu = realloc(c.pr[q].users, (c.pr[q].nusers + 1) * sizeof *nu);
+            if (!nu) {
+                rc = zt__err(ZT_ENOMEM, "out of memory");
+                break;
+            }
+            c.pr[q].users = nu;
+            nu[c.pr[q].nusers++] = usr;
+        }
+    }
+    c.tmp = rc ? NULL : malloc(tmpn ? tmpn : 1);
+    if (!rc && !c.tmp) rc = zt__err(ZT_ENOMEM, "out of memory");
+    zt_req *reqs = rc ? NULL : calloc(npr ? npr : 1, sizeof *reqs);
+    if (!rc && !reqs) rc = zt__err(ZT_ENOMEM, "out of memory");
+    size_t nr = 0;
+    for (size_t q = 0; q < npr && !rc; q++) {
+        if (c.pr[q].loc.missing || c.pr[q].loc.inline_data) {
+            zt__pl_apply(&c, &c.pr[q], c.pr[q].loc.inline_data, c.pr[q].loc.inline_len);
+            continue;
+        }
+        reqs[nr].key = c.pr[q].loc.key;
+        reqs[nr].offset = c.pr[q].loc.offset;
+        reqs[nr].length = c.pr[q].loc.length;
+        reqs[nr].user = (void *)(uintptr_t)q;
+        nr++;
+    }
+    /* one batch per store (normally a single one) */
+    for (size_t i = 0; i < nr && !rc && !c.rc;) {
+        zt_store *s = arrays[c.pr[(size_t)(uintptr_t)reqs[i].user].users[0].arr]->store;
+        size_t j = i + 1;
+        while (j < nr && arrays[c.pr[(size_t)(uintptr_t)reqs[j].user].users[0].arr]->store == s) j++;
+        rc = zt__store_get_batch(s, reqs + i, j - i, zt__pl_done, &c);
+        i = j;
+    }
+    if (!rc && c.rc) rc = zt__err(c.rc, "%s", c.msg);
+    for (size_t i = 0; reqs && i < nr; i++) zt__buf_free(&reqs[i].out);
+    free(reqs);
+    for (size_t q = 0; q < npr; q++) free(c.pr[q].users);
+    free(c.pr);
+    free(c.tmp);
+    if (rc)
+        for (size_t i = 0; i < n; i++)
+            if (arrays[i]) {
+                free(arrays[i]->preloaded);
+                arrays[i]->preloaded = NULL;
+            }
+    return rc;
 }

@@ -68,6 +68,7 @@ struct zt_array {
     void *impl;          /* backend data */
     uint64_t uid;        /* process-unique id, for cache keys */
     char *codecs_desc;   /* JSON description of codecs (for info) */
+    uint8_t *preloaded;  /* whole array in stored dtype, when preloaded */
 };
 
 /* Allocate an array with a fresh uid (other fields zeroed). */
@@ -105,6 +106,11 @@ int zt__array_read(const zt_array *a, const int64_t *start, const int64_t *count
  * conversion: conv 'f' = float32, 'd' = float64, 'r' = raw stored bytes. */
 void zt__copy_box_conv(const zt_array *a, const uint8_t *chunk, const int64_t *corg,
                        const int64_t *start, const int64_t *count, void *out, char conv);
+/* Read several small arrays whole (step, time, box, ...) with every chunk of
+ * all of them in one concurrent batch per store; identical chunk locations
+ * (HDF5 hard links) are fetched once. Later zt__array_read calls are served
+ * from memory. Arrays over max_bytes are skipped. */
+int zt__arrays_preload(zt_array **arrays, size_t n, size_t max_bytes);
 /* Whole array as doubles / int64 (allocates *out; n elements). */
 int zt__array_read_all_f64(const zt_array *a, double **out, size_t *n);
 int zt__array_read_all_i64(const zt_array *a, int64_t **out, size_t *n);

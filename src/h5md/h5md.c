@@ -295,6 +295,40 @@ static int zt__load_box(zt_h5md *h, zt_h5group *g, zt_node *box) {
     return rc;
 }
 
+/* Collect the step/time arrays of the elements under node (and small
+ * time-independent datasets) for one batched preload: opening a remote file
+ * then costs one round trip for all of them instead of one per array. */
+static void zt__collect_small(zt_node *n, zt_array ***arrs, size_t *na, size_t *cap, int depth) {
+    if (!n || depth > 6) return;
+    for (size_t i = 0; i < n->n_children; i++) {
+        zt_node *c = n->children[i];
+        bool axis = !strcmp(c->name, "step") || !strcmp(c->name, "time");
+        bool small_plain = c->is_array && c->array && zt__array_nelems(c->array) <= 4096;
+        if (c->is_array && c->array && (axis || small_plain)) {
+            if (*na == *cap) {
+                size_t nc = *cap ? *cap * 2 : 32;
+                zt_array **p = realloc(*arrs, nc * sizeof *p);
+                if (!p) return;
+                *arrs = p;
+                *cap = nc;
+            }
+            (*arrs)[(*na)++] = c->array;
+        } else if (!c->is_array) {
+            zt__collect_small(c, arrs, na, cap, depth + 1);
+        }
+    }
+}
+
+static void zt__preload_small(zt_node *n) {
+    zt_array **arrs = NULL;
+    size_t na = 0, cap = 0;
+    zt__collect_small(n, &arrs, &na, &cap, 0);
+    /* best effort: a failure here is reported, in context, by the reads that follow */
+    if (na && zt__arrays_preload(arrs, na, (size_t)64 << 20) != 0)
+        ZT_DEBUG("preload of %zu small arrays failed: %s", na, zt_last_error());
+    free(arrs);
+}
+
 static const char *zt__el_names[ZT_N_ELEMENTS] = {"position", "velocity", "force", "box/edges"};
 
 int zt__h5md_load_group(zt_h5md *h, const char *name, zt_h5group **out) {
@@ -324,6 +358,7 @@ int zt__h5md_load_group(zt_h5md *h, const char *name, zt_h5group **out) {
     g->n_atoms = -1;
     for (int i = 0; i < 3; i++) snprintf(g->boundary[i], sizeof g->boundary[i], "none");
     int rc = g->name ? 0 : zt__err(ZT_ENOMEM, "out of memory");
+    zt__preload_small(g->node);
     zt_node *box = zt__node_child(g->node, "box");
     if (!rc && box && !box->is_array) rc = zt__load_box(h, g, box);
     for (int k = 0; k < 3 && !rc; k++) {
@@ -421,6 +456,7 @@ int zt__h5md_load_observables(zt_h5md *h, const char *gname, zt_h5el ***out, siz
     *n = 0;
     zt_node *obs = zt__node_child(h->tree->root, "observables");
     if (!obs || obs->is_array) return 0;
+    zt__preload_small(obs);
     int rc = zt__obs_scan(h, obs, NULL, gname, out, n, 0);
     if (rc) {
         for (size_t i = 0; i < *n; i++) zt__h5el_free((*out)[i]);

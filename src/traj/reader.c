@@ -148,6 +148,7 @@ int zt_reader_open(const char *url, const zt_reader_opts_t *opts, zt_reader_t **
     *out = NULL;
     zt_reader_opts_t o = ZT_READER_OPTS_DEFAULTS;
     if (opts) o = *opts;
+    double t0 = zt__now();
     zt_reader_t *r = calloc(1, sizeof *r);
     if (!r) return zt__err(ZT_ENOMEM, "out of memory");
     r->convert_units = o.convert_units;
@@ -167,6 +168,10 @@ int zt_reader_open(const char *url, const zt_reader_opts_t *opts, zt_reader_t **
     if ((rc = zt__build_frames(r))) goto fail;
     if ((rc = zt__setup_data(r))) goto fail;
     if ((rc = zt__cache_create(o.cache_bytes, &r->cache))) goto fail;
+    ZT_INFO("opened %s (%s, group %s, %lld frames, %lld atoms): %llu requests, %llu bytes, %.1f ms", url,
+            r->h->tree->format, r->group, (long long)r->n_frames, (long long)r->g->n_atoms,
+            (unsigned long long)atomic_load(&r->h->tree->store->n_requests),
+            (unsigned long long)atomic_load(&r->h->tree->store->n_bytes), (zt__now() - t0) * 1e3);
     *out = r;
     return 0;
 fail:
