@@ -175,7 +175,7 @@ int zt__tree_open(const char *url, const zt_options_t *opts, zt_tree **out) {
     } else if (zt__hdf5_name(url)) {
         rc = zt__probe_hdf5(s, &is_hdf5, &exists);
         if (!rc && is_hdf5) rc = zt__open_hdf5(s, url, opts, out);
-        else if (!rc && exists) rc = zt__err(ZT_ENOTHDF5, "%s: not an HDF5 file (no HDF5 signature)", url);
+        else if (!rc && exists) rc = zt__err(ZT_ENOTHDF5, "%s: not an HDF5 file (file signature not found)", url);
         else if (!rc) rc = zt__err(ZT_ENOTFOUND, "%s: not found", url);
     } else {
         /* A Zarr hierarchy is a prefix with .zgroup/.zmetadata; try it first so
