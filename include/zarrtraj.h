@@ -90,10 +90,13 @@ ZT_API const char *zt_last_error(void);
 /* Storage options (fsspec-like storage_options)                             */
 /* ------------------------------------------------------------------------ */
 
-/* Key/value options understood by the stores: endpoint_url, anon, region,
- * profile, key, secret, token, connection_string, account_name, account_key,
- * sas_token, ca_file, max_concurrency, retries, timeout. Keys and values are
- * copied. */
+/* Key/value options understood by the stores (as fsspec's storage_options):
+ * endpoint_url, anon, region, profile, key, secret, token, connection_string,
+ * account_name, account_key, sas_token, ca_file, max_concurrency, retries,
+ * timeout, deadline, backoff, part_size, multipart_threshold, list_page_size,
+ * addressing_style, verify; HDF5 reading: index_cache, hdf5_initial_read,
+ * hdf5_block_size, hdf5_readahead, hdf5_cache_bytes. See docs/stores.md.
+ * Keys and values are copied. */
 typedef struct zt_options zt_options_t;
 
 ZT_API int zt_options_create(zt_options_t **out);
