@@ -22,7 +22,7 @@ typedef struct zt_h5ser {
 } zt_h5ser;
 
 static json_t *zt__b64_json(const void *p, size_t n) {
-    char *s = zt__b64_encode(p, n);
+    char *s = zt__b64encode(p, n, false);
     json_t *j = s ? json_string(s) : NULL;
     free(s);
     return j;

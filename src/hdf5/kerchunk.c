@@ -88,7 +88,7 @@ static int zt__kc_ref(zt_kc *k, const char *path, const zt_array *a, const int64
 static int zt__kc_inline(zt_kc *k, const char *path, const zt_array *a, const int64_t *cidx,
                          const void *data, size_t n) {
     char *key = zt__kc_chunk_key(path, a, cidx);
-    char *b = zt__b64_encode(data, n);
+    char *b = zt__b64encode(data, n, false);
     char *v = b ? zt__asprintf("base64:%s", b) : NULL;
     int rc = key && v && !json_object_set_new(k->refs, key, json_string(v)) ? 0
                                                                              : zt__err(ZT_ENOMEM, "out of memory");
@@ -278,7 +278,7 @@ static int zt__kc_strings(zt_kc *k, const zt_node *n) {
     json_decref(za);
     if (!rc) {
         char *key = zt__asprintf("%s/0", n->path);
-        char *e = zt__b64_encode(b.data, b.len);
+        char *e = zt__b64encode(b.data, b.len, false);
         char *val = e ? zt__asprintf("base64:%s", e) : NULL;
         if (!key || !val || json_object_set_new(k->refs, key, json_string(val))) rc = zt__err(ZT_ENOMEM, "out of memory");
         free(key);

@@ -4,36 +4,32 @@
 
 #include <stdlib.h>
 
-static const char zt__b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-char *zt__b64_encode(const void *data, size_t n) {
-    const uint8_t *p = data;
-    if (n > ((size_t)1 << 40)) return NULL;
-    char *s = malloc((n + 2) / 3 * 4 + 1), *o = s;
-    if (!s) return NULL;
+/* url: the URL-safe alphabet without padding (JWT); else RFC 4648 with padding. */
+char *zt__b64encode(const void *p, size_t n, bool url) {
+    static const char std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    static const char web[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const char *a = url ? web : std;
+    const uint8_t *s = p;
+    char *o = malloc(n / 3 * 4 + 5), *q = o;
+    if (!o) return NULL;
     size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        *o++ = zt__b64[v >> 18];
-        *o++ = zt__b64[(v >> 12) & 63];
-        *o++ = zt__b64[(v >> 6) & 63];
-        *o++ = zt__b64[v & 63];
+    for (; i + 2 < n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
+        *q++ = a[v >> 18];
+        *q++ = a[(v >> 12) & 63];
+        *q++ = a[(v >> 6) & 63];
+        *q++ = a[v & 63];
     }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        *o++ = zt__b64[v >> 18];
-        *o++ = zt__b64[(v >> 12) & 63];
-        *o++ = '=';
-        *o++ = '=';
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        *o++ = zt__b64[v >> 18];
-        *o++ = zt__b64[(v >> 12) & 63];
-        *o++ = zt__b64[(v >> 6) & 63];
-        *o++ = '=';
+    if (i < n) {
+        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
+        *q++ = a[v >> 18];
+        *q++ = a[(v >> 12) & 63];
+        if (i + 1 < n) *q++ = a[(v >> 6) & 63];
+        else if (!url) *q++ = '=';
+        if (!url) *q++ = '=';
     }
-    *o = 0;
-    return s;
+    *q = 0;
+    return o;
 }
 
 static int zt__b64_val(char c) {

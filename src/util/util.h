@@ -83,9 +83,10 @@ static inline bool zt__mulz_ok(size_t a, size_t b, size_t *r) {
     return !__builtin_mul_overflow(a, b, r);
 }
 
-/* base64 (RFC 4648 with padding). encode returns a malloc'd string (NULL on
- * allocation failure); decode accepts both alphabets and skips whitespace. */
-char *zt__b64_encode(const void *data, size_t n);
+/* base64: encode returns a malloc'd string (NULL on allocation failure),
+ * RFC 4648 with padding, or with url the URL-safe alphabet without padding;
+ * decode accepts both alphabets and skips whitespace. */
+char *zt__b64encode(const void *p, size_t n, bool url);
 int zt__b64_decode(const char *s, size_t len, zt_buf *out);
 
 /* Monotonic clock in seconds. */

@@ -198,7 +198,6 @@ void zt__sha256(const void *p, size_t n, uint8_t out[32]);
 void zt__sha256_hex(const void *p, size_t n, char out[65]);
 void zt__hmac_sha256(const void *key, size_t klen, const void *msg, size_t n, uint8_t out[32]);
 void zt__hex(const uint8_t *p, size_t n, char *out);
-char *zt__b64encode(const void *p, size_t n, bool url);
 /* Decode standard base64 (whitespace ignored); malloc'd, NULL on bad input. */
 uint8_t *zt__b64decode(const char *s, size_t *n);
 /* RFC 3986 percent-encoding; keep_slash leaves '/' alone. malloc'd. */

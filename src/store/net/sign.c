@@ -32,32 +32,6 @@ void zt__hmac_sha256(const void *key, size_t klen, const void *msg, size_t n, ui
     HMAC(EVP_sha256(), key, (int)klen, msg, n, out, &len);
 }
 
-char *zt__b64encode(const void *p, size_t n, bool url) {
-    static const char std[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    static const char web[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    const char *a = url ? web : std;
-    const uint8_t *s = p;
-    char *o = malloc(n / 3 * 4 + 5), *q = o;
-    if (!o) return NULL;
-    size_t i = 0;
-    for (; i + 2 < n; i += 3) {
-        uint32_t v = (uint32_t)s[i] << 16 | (uint32_t)s[i + 1] << 8 | s[i + 2];
-        *q++ = a[v >> 18];
-        *q++ = a[(v >> 12) & 63];
-        *q++ = a[(v >> 6) & 63];
-        *q++ = a[v & 63];
-    }
-    if (i < n) {
-        uint32_t v = (uint32_t)s[i] << 16 | (i + 1 < n ? (uint32_t)s[i + 1] << 8 : 0);
-        *q++ = a[v >> 18];
-        *q++ = a[(v >> 12) & 63];
-        if (i + 1 < n) *q++ = a[(v >> 6) & 63];
-        else if (!url) *q++ = '=';
-        if (!url) *q++ = '=';
-    }
-    *q = 0;
-    return o;
-}
 
 static int zt__b64val(char c) {
     if (c >= 'A' && c <= 'Z') return c - 'A';
