@@ -99,16 +99,26 @@ int main(void) {
     }
     unsetenv("SSL_CERT_FILE");
 
-    /* Plain HTTP, a directory root with keys below it; 404; no listing. */
+    /* Plain HTTP, a directory root with keys below it; 404; listing through
+     * the server's directory index (nginx autoindex). */
     snprintf(url, sizeof url, "%s/t%ld/", getenv("ZT_HTTP_URL"), (long)getpid());
     s = open_url(url, NULL);
     if (s) {
         CHECK_OK(zt__store_get(s, "grp/chunk 0.bin", &b));
         CHECK(st_same(&b, d, 1000));
         CHECK_RC(zt__store_get(s, "grp/missing", &b), ZT_ENOTFOUND);
-        zt_strlist k;
+        zt_strlist k, p;
         zt__strlist_init(&k);
-        CHECK_RC(zt__store_list(s, "", true, &k, NULL), ZT_EUNSUPPORTED);
+        zt__strlist_init(&p);
+        CHECK_OK(zt__store_list(s, "", true, &k, &p));
+        CHECK(zt__strlist_contains(&p, "grp/"));
+        CHECK(!zt__strlist_contains(&k, "grp/chunk 0.bin")); /* one level with a delimiter */
+        zt__strlist_free(&k);
+        zt__strlist_free(&p);
+        CHECK_OK(zt__store_list(s, "", false, &k, NULL));
+        CHECK(zt__strlist_contains(&k, "grp/chunk 0.bin")); /* decoded name, recursive */
+        zt__strlist_free(&k);
+        CHECK_RC(zt__store_list(s, "nothere", true, &k, NULL), ZT_ENOTFOUND);
         zt__strlist_free(&k);
         zt__store_close(s);
     }

@@ -52,10 +52,13 @@ static void test_encodings(void) {
     char *e = zt__uri_encode("a/b c~", true);
     CHECK(e && !strcmp(e, "a/b%20c~"));
     free(e);
-    size_t dn;
-    uint8_t *d = zt__b64decode("aGVsbG8=", &dn);
-    CHECK(d && dn == 5 && !memcmp(d, "hello", 5));
-    free(d);
+    zt_buf d;
+    zt__buf_init(&d);
+    CHECK_OK(zt__b64_decode("aGVsbG8=", 8, &d));
+    CHECK(d.len == 5 && !memcmp(d.data, "hello", 5));
+    zt__buf_free(&d);
+    CHECK_RC(zt__b64_decode("a$b=", 4, &d), ZT_EFORMAT);
+    zt__buf_free(&d);
     char *b64 = zt__b64encode("hello", 5, false);
     CHECK(b64 && !strcmp(b64, "aGVsbG8="));
     free(b64);

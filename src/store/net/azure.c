@@ -191,24 +191,6 @@ static char *zt__az_error_detail(const zt_hreq *h) {
 static const zt_netops zt__az_ops = {.sign = zt__az_sign, .error_detail = zt__az_error_detail};
 static const zt_objops zt__az_objops = {.object = zt__az_object, .put = zt__az_put_req};
 
-static int zt__az_get(zt_store *st, const char *key, int64_t off, int64_t len, zt_buf *out) {
-    return zt__net_get((zt_netstore *)st, &zt__az_objops, key, off, len, out);
-}
-static int zt__az_head(zt_store *st, const char *key, zt_stat *sb) {
-    return zt__net_head((zt_netstore *)st, &zt__az_objops, key, sb);
-}
-static int zt__az_put(zt_store *st, const char *key, const void *data, size_t n) {
-    return zt__net_put((zt_netstore *)st, &zt__az_objops, key, data, n);
-}
-static int zt__az_del(zt_store *st, const char *key) {
-    return zt__net_del((zt_netstore *)st, &zt__az_objops, key);
-}
-static int zt__az_get_batch(zt_store *st, zt_req *reqs, size_t n, zt_req_done cb, void *ud) {
-    return zt__net_get_batch((zt_netstore *)st, &zt__az_objops, reqs, n, cb, ud);
-}
-static int zt__az_put_batch(zt_store *st, zt_put_req *reqs, size_t n, zt_put_done cb, void *ud) {
-    return zt__net_put_batch((zt_netstore *)st, &zt__az_objops, reqs, n, cb, ud);
-}
 
 /* List Blobs with markers. */
 static int zt__az_list(zt_store *st, const char *prefix, bool delim, zt_strlist *keys,
@@ -381,15 +363,15 @@ static void zt__az_close(zt_store *st) {
 
 static const zt_store_vt zt__az_vt = {
     .scheme = "az",
-    .get = zt__az_get,
-    .head = zt__az_head,
-    .put = zt__az_put,
-    .del = zt__az_del,
+    .get = zt__netvt_get,
+    .head = zt__netvt_head,
+    .put = zt__netvt_put,
+    .del = zt__netvt_del,
     .list = zt__az_list,
-    .get_batch = zt__az_get_batch,
+    .get_batch = zt__netvt_get_batch,
     .put_file = zt__az_put_file,
     .close = zt__az_close,
-    .put_batch = zt__az_put_batch,
+    .put_batch = zt__netvt_put_batch,
 };
 
 /* Value of name in a "k=v;k=v" connection string (malloc'd) or NULL. */
@@ -408,6 +390,7 @@ int zt__store_azure_open(const char *url, const zt_options_t *opts, zt_store **o
     zt_az *a = calloc(1, sizeof *a);
     if (!a) return zt__err(ZT_ENOMEM, "out of memory");
     int rc = zt__netstore_init(&a->ns, &zt__az_vt, &zt__az_ops, url, opts);
+    a->ns.objops = &zt__az_objops;
     const char *loc = strstr(url, "://");
     loc = loc ? loc + 3 : url;
     /* container[@account.host]/path */
@@ -472,7 +455,10 @@ int zt__store_azure_open(const char *url, const zt_options_t *opts, zt_store **o
                                     "or AZURE_STORAGE_CONNECTION_STRING)", url);
     }
     if (!rc && key) {
-        a->key = zt__b64decode(key, &a->key_len);
+        zt_buf kb;
+        zt__buf_init(&kb);
+        if (zt__b64_decode(key, strlen(key), &kb) == 0) a->key = zt__buf_steal(&kb, &a->key_len);
+        else zt__buf_free(&kb);
         if (!a->key || a->key_len == 0) rc = zt__err(ZT_EAUTH, "%s: the account key is not valid base64", url);
         if (!rc && !a->account) rc = zt__err(ZT_EINVAL, "%s: an account key needs an account name", url);
     }

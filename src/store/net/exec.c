@@ -1021,3 +1021,28 @@ int zt__net_del(zt_netstore *ns, const zt_objops *o, const char *key) {
     zt__hreq_free(&h);
     return rc;
 }
+
+int zt__netvt_get(zt_store *s, const char *key, int64_t off, int64_t len, zt_buf *out) {
+    zt_netstore *ns = (zt_netstore *)s;
+    return zt__net_get(ns, ns->objops, key, off, len, out);
+}
+int zt__netvt_head(zt_store *s, const char *key, zt_stat *st) {
+    zt_netstore *ns = (zt_netstore *)s;
+    return zt__net_head(ns, ns->objops, key, st);
+}
+int zt__netvt_put(zt_store *s, const char *key, const void *data, size_t n) {
+    zt_netstore *ns = (zt_netstore *)s;
+    return zt__net_put(ns, ns->objops, key, data, n);
+}
+int zt__netvt_del(zt_store *s, const char *key) {
+    zt_netstore *ns = (zt_netstore *)s;
+    return zt__net_del(ns, ns->objops, key);
+}
+int zt__netvt_get_batch(zt_store *s, zt_req *reqs, size_t n, zt_req_done cb, void *ud) {
+    zt_netstore *ns = (zt_netstore *)s;
+    return zt__net_get_batch(ns, ns->objops, reqs, n, cb, ud);
+}
+int zt__netvt_put_batch(zt_store *s, zt_put_req *reqs, size_t n, zt_put_done cb, void *ud) {
+    zt_netstore *ns = (zt_netstore *)s;
+    return zt__net_put_batch(ns, ns->objops, reqs, n, cb, ud);
+}

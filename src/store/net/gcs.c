@@ -253,24 +253,6 @@ static const zt_netops zt__gcs_ops = {.sign = zt__gcs_sign, .error_detail = zt__
 static const zt_objops zt__gcs_objops = {
     .object = zt__gcs_object, .put = zt__gcs_put_req, .stat = zt__gcs_stat, .head_is_get = true};
 
-static int zt__gcs_get(zt_store *st, const char *key, int64_t off, int64_t len, zt_buf *out) {
-    return zt__net_get((zt_netstore *)st, &zt__gcs_objops, key, off, len, out);
-}
-static int zt__gcs_head(zt_store *st, const char *key, zt_stat *sb) {
-    return zt__net_head((zt_netstore *)st, &zt__gcs_objops, key, sb);
-}
-static int zt__gcs_put(zt_store *st, const char *key, const void *data, size_t n) {
-    return zt__net_put((zt_netstore *)st, &zt__gcs_objops, key, data, n);
-}
-static int zt__gcs_del(zt_store *st, const char *key) {
-    return zt__net_del((zt_netstore *)st, &zt__gcs_objops, key);
-}
-static int zt__gcs_get_batch(zt_store *st, zt_req *reqs, size_t n, zt_req_done cb, void *ud) {
-    return zt__net_get_batch((zt_netstore *)st, &zt__gcs_objops, reqs, n, cb, ud);
-}
-static int zt__gcs_put_batch(zt_store *st, zt_put_req *reqs, size_t n, zt_put_done cb, void *ud) {
-    return zt__net_put_batch((zt_netstore *)st, &zt__gcs_objops, reqs, n, cb, ud);
-}
 
 static int zt__gcs_list(zt_store *st, const char *prefix, bool delim, zt_strlist *keys,
                         zt_strlist *prefixes) {
@@ -398,15 +380,15 @@ static void zt__gcs_close(zt_store *st) {
 
 static const zt_store_vt zt__gcs_vt = {
     .scheme = "gs",
-    .get = zt__gcs_get,
-    .head = zt__gcs_head,
-    .put = zt__gcs_put,
-    .del = zt__gcs_del,
+    .get = zt__netvt_get,
+    .head = zt__netvt_head,
+    .put = zt__netvt_put,
+    .del = zt__netvt_del,
     .list = zt__gcs_list,
-    .get_batch = zt__gcs_get_batch,
+    .get_batch = zt__netvt_get_batch,
     .put_file = zt__gcs_put_file,
     .close = zt__gcs_close,
-    .put_batch = zt__gcs_put_batch,
+    .put_batch = zt__netvt_put_batch,
 };
 
 static int zt__gcs_load_keyfile(zt_gcs *g, const char *path) {
@@ -427,6 +409,7 @@ int zt__store_gcs_open(const char *url, const zt_options_t *opts, zt_store **out
     if (!g) return zt__err(ZT_ENOMEM, "out of memory");
     pthread_mutex_init(&g->tok_mu, NULL);
     int rc = zt__netstore_init(&g->ns, &zt__gcs_vt, &zt__gcs_ops, url, opts);
+    g->ns.objops = &zt__gcs_objops;
     size_t bl = strcspn(loc, "/");
     if (!rc && bl == 0) rc = zt__err(ZT_EINVAL, "%s: no bucket name", url);
     if (!rc) {

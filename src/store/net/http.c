@@ -28,15 +28,6 @@ static int zt__h_object(zt_netstore *ns, zt_hreq *h, const char *key) {
 
 static const zt_objops zt__h_objops = {.object = zt__h_object};
 
-static int zt__h_get(zt_store *s, const char *key, int64_t off, int64_t len, zt_buf *out) {
-    return zt__net_get((zt_netstore *)s, &zt__h_objops, key, off, len, out);
-}
-static int zt__h_head(zt_store *s, const char *key, zt_stat *st) {
-    return zt__net_head((zt_netstore *)s, &zt__h_objops, key, st);
-}
-static int zt__h_get_batch(zt_store *s, zt_req *reqs, size_t n, zt_req_done cb, void *ud) {
-    return zt__net_get_batch((zt_netstore *)s, &zt__h_objops, reqs, n, cb, ud);
-}
 
 /* Links of an HTML directory index: relative names, directories ending in '/'. */
 static int zt__h_parse_index(const zt_buf *b, const char *dir, zt_strlist *files, zt_strlist *dirs) {
@@ -142,9 +133,9 @@ static void zt__h_close(zt_store *s) {
 
 static const zt_store_vt zt__http_vt = {
     .scheme = "http",
-    .get = zt__h_get,
-    .head = zt__h_head,
-    .get_batch = zt__h_get_batch,
+    .get = zt__netvt_get,
+    .head = zt__netvt_head,
+    .get_batch = zt__netvt_get_batch,
     .list = zt__h_list,
     .close = zt__h_close,
 };
@@ -158,6 +149,7 @@ int zt__store_http_open(const char *url, const zt_options_t *opts, zt_store **ou
     char *clean = zt__redact_url(url);
     int rc = clean ? zt__netstore_init(&hs->ns, &zt__http_vt, &zt__http_ops, clean, opts)
                    : zt__err(ZT_ENOMEM, "out of memory");
+    hs->ns.objops = &zt__h_objops;
     free(clean);
     if (!rc) rc = zt__split_base(url, &hs->ns.base_url, &hs->ns.host, &rest);
     if (!rc) {

@@ -33,6 +33,7 @@ int zt__s3_open_ex(const char *url, const char *loc, const zt_options_t *opts,
 
 /* ---- one HTTP exchange ------------------------------------------------------ */
 typedef struct zt_netstore zt_netstore;
+typedef struct zt_objops zt_objops;
 typedef struct zt_waiter zt_waiter;
 
 typedef struct zt_hreq {
@@ -131,6 +132,7 @@ typedef struct zt_netops {
 struct zt_netstore {
     zt_store base;
     const zt_netops *ops;
+    const zt_objops *objops; /* object addressing, used by the zt__netvt_* entries */
     zt_netcfg cfg;
     char *base_url;      /* "scheme://host[:port]" */
     char *host;          /* "host[:port]" as sent in Host */
@@ -160,7 +162,7 @@ int zt__net_run(zt_netstore *ns, zt_hreq **hs, size_t n, zt_hreq_done done, void
 int zt__net_run1(zt_netstore *ns, zt_hreq *h);
 
 /* Generic store operations on top of a back end's "object request" builder. */
-typedef struct zt_objops {
+struct zt_objops {
     /* Fill path/query/headers of a request on key (method set already). */
     int (*object)(zt_netstore *ns, zt_hreq *h, const char *key);
     /* Fill a PUT of n bytes of data (method, path, headers). */
@@ -168,7 +170,7 @@ typedef struct zt_objops {
     /* Fill st from a successful HEAD (or metadata GET) response. */
     int (*stat)(zt_netstore *ns, zt_hreq *h, zt_stat *st);
     bool head_is_get;    /* GCS: metadata is a JSON GET, not HEAD */
-} zt_objops;
+};
 int zt__net_get(zt_netstore *ns, const zt_objops *o, const char *key, int64_t off,
                 int64_t len, zt_buf *out);
 int zt__net_get_batch(zt_netstore *ns, const zt_objops *o, zt_req *reqs, size_t n,
@@ -178,6 +180,14 @@ int zt__net_put(zt_netstore *ns, const zt_objops *o, const char *key, const void
                 size_t n);
 int zt__net_put_batch(zt_netstore *ns, const zt_objops *o, zt_put_req *reqs, size_t n,
                       zt_put_done cb, void *ud);
+/* Store vtable entries shared by the back ends: the operations above with the
+ * store's own objops (ns->objops). */
+int zt__netvt_get(zt_store *s, const char *key, int64_t off, int64_t len, zt_buf *out);
+int zt__netvt_head(zt_store *s, const char *key, zt_stat *st);
+int zt__netvt_put(zt_store *s, const char *key, const void *data, size_t n);
+int zt__netvt_del(zt_store *s, const char *key);
+int zt__netvt_get_batch(zt_store *s, zt_req *reqs, size_t n, zt_req_done cb, void *ud);
+int zt__netvt_put_batch(zt_store *s, zt_put_req *reqs, size_t n, zt_put_done cb, void *ud);
 int zt__net_del(zt_netstore *ns, const zt_objops *o, const char *key);
 
 /* URL without query values and user info, for logs and messages. */
@@ -199,7 +209,6 @@ void zt__sha256_hex(const void *p, size_t n, char out[65]);
 void zt__hmac_sha256(const void *key, size_t klen, const void *msg, size_t n, uint8_t out[32]);
 void zt__hex(const uint8_t *p, size_t n, char *out);
 /* Decode standard base64 (whitespace ignored); malloc'd, NULL on bad input. */
-uint8_t *zt__b64decode(const char *s, size_t *n);
 /* RFC 3986 percent-encoding; keep_slash leaves '/' alone. malloc'd. */
 char *zt__uri_encode(const char *s, bool keep_slash);
 /* Decode %XX (and '+' when plus) into a malloc'd string. */

@@ -105,24 +105,6 @@ static const zt_netops zt__s3_ops = {
 
 static const zt_objops zt__s3_objops = {.object = zt__s3_object, .put = zt__s3_put_req};
 
-static int zt__s3_get(zt_store *st, const char *key, int64_t off, int64_t len, zt_buf *out) {
-    return zt__net_get((zt_netstore *)st, &zt__s3_objops, key, off, len, out);
-}
-static int zt__s3_head(zt_store *st, const char *key, zt_stat *sb) {
-    return zt__net_head((zt_netstore *)st, &zt__s3_objops, key, sb);
-}
-static int zt__s3_put(zt_store *st, const char *key, const void *data, size_t n) {
-    return zt__net_put((zt_netstore *)st, &zt__s3_objops, key, data, n);
-}
-static int zt__s3_del(zt_store *st, const char *key) {
-    return zt__net_del((zt_netstore *)st, &zt__s3_objops, key);
-}
-static int zt__s3_get_batch(zt_store *st, zt_req *reqs, size_t n, zt_req_done cb, void *ud) {
-    return zt__net_get_batch((zt_netstore *)st, &zt__s3_objops, reqs, n, cb, ud);
-}
-static int zt__s3_put_batch(zt_store *st, zt_put_req *reqs, size_t n, zt_put_done cb, void *ud) {
-    return zt__net_put_batch((zt_netstore *)st, &zt__s3_objops, reqs, n, cb, ud);
-}
 
 /* ListObjectsV2 with continuation tokens. */
 static int zt__s3_list(zt_store *st, const char *prefix, bool delim, zt_strlist *keys,
@@ -229,7 +211,7 @@ static int zt__s3_put_file(zt_store *st, const char *key, const char *local,
         zt_buf b;
         zt__buf_init(&b);
         char *data = zt__read_small_file(local, (size_t)size + 1);
-        int rc = data ? zt__s3_put(st, key, data, (size_t)size) : zt__err(ZT_EIO, "%s: read failed", local);
+        int rc = data ? zt__netvt_put(st, key, data, (size_t)size) : zt__err(ZT_EIO, "%s: read failed", local);
         free(data);
         zt__buf_free(&b);
         if (!rc && progress) progress(ud, (uint64_t)size, (uint64_t)size);
@@ -363,15 +345,15 @@ static void zt__s3_close(zt_store *st) {
 
 static const zt_store_vt zt__s3_vt = {
     .scheme = "s3",
-    .get = zt__s3_get,
-    .head = zt__s3_head,
-    .put = zt__s3_put,
-    .del = zt__s3_del,
+    .get = zt__netvt_get,
+    .head = zt__netvt_head,
+    .put = zt__netvt_put,
+    .del = zt__netvt_del,
     .list = zt__s3_list,
-    .get_batch = zt__s3_get_batch,
+    .get_batch = zt__netvt_get_batch,
     .put_file = zt__s3_put_file,
     .close = zt__s3_close,
-    .put_batch = zt__s3_put_batch,
+    .put_batch = zt__netvt_put_batch,
 };
 
 /* Credentials and region from a named profile of the shared files. */
@@ -419,6 +401,7 @@ int zt__s3_open_ex(const char *url, const char *loc, const zt_options_t *opts,
     zt_s3 *s = calloc(1, sizeof *s);
     if (!s) return zt__err(ZT_ENOMEM, "out of memory");
     int rc = zt__netstore_init(&s->ns, &zt__s3_vt, &zt__s3_ops, url, opts);
+    s->ns.objops = &zt__s3_objops;
     /* loc = "bucket/prefix" */
     size_t bl = strcspn(loc, "/");
     if (!rc && bl == 0) rc = zt__err(ZT_EINVAL, "%s: no bucket name", url);

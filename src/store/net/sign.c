@@ -33,40 +33,6 @@ void zt__hmac_sha256(const void *key, size_t klen, const void *msg, size_t n, ui
 }
 
 
-static int zt__b64val(char c) {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-}
-
-uint8_t *zt__b64decode(const char *s, size_t *n) {
-    size_t l = strlen(s);
-    uint8_t *o = malloc(l / 4 * 3 + 4);
-    if (!o) return NULL;
-    uint32_t acc = 0;
-    int bits = 0;
-    size_t k = 0;
-    for (const char *p = s; *p; p++) {
-        if (*p == '=' || *p == ' ' || *p == '\n' || *p == '\r' || *p == '\t') continue;
-        int v = zt__b64val(*p);
-        if (v < 0) {
-            free(o);
-            return NULL;
-        }
-        acc = acc << 6 | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            o[k++] = (uint8_t)(acc >> bits);
-        }
-    }
-    *n = k;
-    return o;
-}
-
 char *zt__uri_encode(const char *s, bool keep_slash) {
     static const char hx[] = "0123456789ABCDEF";
     size_t l = strlen(s);
