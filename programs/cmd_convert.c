@@ -159,11 +159,9 @@ int zt_cmd_convert(int argc, char **argv) {
         wf.velocity = f.has[ZT_VELOCITY] ? buf[1] : NULL;
         wf.force = f.has[ZT_FORCE] ? buf[2] : NULL;
         double box[9];
-        if (f.has[ZT_BOX] && zt_reader_box_time_dependent(r)) {
-            for (int q = 0; q < 9; q++) box[q] = f.box[q / 3][q % 3];
-            wf.box = box;
-        } else if (f.has[ZT_BOX] && i == 0) {
-            /* a fixed box is written with the first frame (a zarrmd box is time-dependent) */
+        /* a fixed (time-independent) box is repeated at every frame, as
+         * MDAnalysis' writers do: every frame keeps its box */
+        if (f.has[ZT_BOX]) {
             for (int q = 0; q < 9; q++) box[q] = f.box[q / 3][q % 3];
             wf.box = box;
         }
