@@ -7,15 +7,17 @@
  * hard links to them (box/edges, velocity, force, observables).
  *
  * Crash safety: each sync leaves a file h5py can open holding every
- * committed row, and later writes never disturb that state on disk:
- *  - a dataset's extent in the file is never larger than its committed rows
- *    at a flush; rows written ahead (step/time of per-atom elements wait for
- *    their value chunk) are held in memory until committed;
- *  - metadata is written only by H5Fflush (metadata cache evictions off);
- *  - only per-atom value arrays are compressed, and their chunks are written
- *    once, whole; the small arrays (step, time, box, observables) are
- *    uncompressed, so appending to their partial last chunk rewrites it in
- *    place with the committed bytes unchanged.
+ * committed row, and no later write disturbs that state on disk:
+ *  - chunks are encoded here (our codecs, outside the lock) and stored with
+ *    H5Dwrite_chunk, which may write the chunk that starts at the current
+ *    extent; a sync first writes the chunks and flushes (data + chunk index,
+ *    extents unchanged, so nothing new is visible), then grows the extents
+ *    and flushes again. A kill inside a flush cannot expose an unindexed
+ *    chunk as zeros within an extent;
+ *  - metadata reaches the disk only by H5Fflush (metadata cache evictions off);
+ *  - the small arrays (step, time, box, observables) are uncompressed, so
+ *    appending rows rewrites their partial last chunk in place with the
+ *    committed bytes unchanged; per-atom chunks are written once, whole.
  * Remote destinations are written to a temporary local file and uploaded at
  * close. */
 #include "codec/codec.h"
@@ -49,12 +51,18 @@ struct zt_warr {
     int ndim;
     hsize_t dims[ZT_MAXDIM];  /* extent in the file (dims[0] = rows there) */
     hsize_t cdims[ZT_MAXDIM];
-    size_t rowbytes;
+    size_t rowbytes;          /* bytes per row (0 when a sample is empty) */
+    int64_t crow;             /* rows per HDF5 chunk */
     bool bulk;
     int64_t committed;        /* rows as last set by set_rows */
-    zt_buf pend;              /* rows [dims[0], dims[0] + npend) not yet in the file */
-    int64_t npend;
+    int64_t next;             /* extent after the current commit stage */
+    /* rows [buf0, buf0 + nbuf): the chunk holding the extent's end and
+     * everything after it (rows before buf0 sit in whole chunks on disk) */
+    zt_buf buf;
+    int64_t buf0, nbuf;
     zt_codec *quant;          /* precision >= 0: numcodecs Quantize */
+    zt_codec *shuffle, *comp; /* HDF5 filter pipeline, encoded by us */
+    bool comp_optional;       /* LZF: a chunk that does not shrink is stored raw */
     bool linked;              /* replaced by a hard link (did closed) */
 };
 
@@ -67,7 +75,7 @@ typedef struct zt_h5w {
     hid_t fid, lcpl;
     zt_warr **arr;
     size_t narr;
-    zt_buf qbuf, rbuf;
+    zt_buf qbuf, rbuf, chunk, enc1, enc2;
 } zt_h5w;
 
 /* ---- errors ------------------------------------------------------------------------------ */
@@ -250,7 +258,9 @@ static void zt__h5w_arr_free(zt_warr *a) {
     if (!a) return;
     if (a->did >= 0) H5Dclose(a->did);
     zt__codec_free(a->quant);
-    zt__buf_free(&a->pend);
+    zt__codec_free(a->shuffle);
+    zt__codec_free(a->comp);
+    zt__buf_free(&a->buf);
     free(a->path);
     free(a);
 }
@@ -266,6 +276,26 @@ static int64_t zt__h5w_chunk_rows(int64_t want, size_t rowbytes, size_t cap) {
     for (int64_t r = lim; r > 1; r--)
         if (want % r == 0) return r;
     return 1;
+}
+
+/* The codecs that encode chunks exactly as libhdf5's filters would. */
+static int zt__h5w_codecs(zt_warr *a, const json_t *cfg, size_t chunk_bytes) {
+    if (!cfg) return 0;
+    const char *id = json_string_value(json_object_get(cfg, "id"));
+    int rc = 0;
+    if (json_is_true(json_object_get(cfg, "shuffle"))) {
+        unsigned es = a->dt.size;
+        rc = zt__codec_from_hdf5(H5Z_FILTER_SHUFFLE, &es, 1, a->dt.size, "shuffle", &a->shuffle);
+    }
+    if (!rc && id && !strcmp(id, "gzip")) {
+        unsigned level = (unsigned)json_integer_value(json_object_get(cfg, "level"));
+        rc = zt__codec_from_hdf5(H5Z_FILTER_DEFLATE, &level, 1, a->dt.size, "deflate", &a->comp);
+    } else if (!rc && id && !strcmp(id, "lzf")) {
+        unsigned cd[3] = {4, 0, (unsigned)chunk_bytes};
+        rc = zt__codec_from_hdf5(ZT_H5W_LZF_ID, cd, 3, a->dt.size, "lzf", &a->comp);
+        a->comp_optional = true;
+    }
+    return rc;
 }
 
 static int zt__h5w_array(zt_wbackend *b, const zt_warr_spec *sp, zt_warr **out) {
@@ -286,12 +316,12 @@ static int zt__h5w_array(zt_wbackend *b, const zt_warr_spec *sp, zt_warr **out) 
     a->mtype = mtype;
     a->ndim = sp->ndim;
     a->bulk = sp->bulk;
-    zt__buf_init(&a->pend);
+    zt__buf_init(&a->buf);
     int rc = 0;
     hsize_t maxdims[ZT_MAXDIM];
-    size_t rowbytes = sp->dtype.size;
-    for (int d = 0; d < sp->ndim; d++) {
-        if (sp->shape[d] < 0 || (d > 0 && sp->chunks[d] < 0)) rc = zt__err(ZT_EINVAL, "%s: %s: negative shape", w->base.url, sp->path);
+    size_t rowbytes = sp->dtype.size; /* bytes per chunk row */
+    for (int d = 0; d < sp->ndim && !rc; d++) {
+        if (sp->shape[d] < 0) rc = zt__err(ZT_EINVAL, "%s: %s: negative shape", w->base.url, sp->path);
         a->dims[d] = (hsize_t)(sp->shape[d] > 0 ? sp->shape[d] : 0);
         maxdims[d] = d == 0 ? H5S_UNLIMITED : a->dims[d];
         /* HDF5 chunks cannot have zero extent: an empty axis grows instead */
@@ -300,15 +330,21 @@ static int zt__h5w_array(zt_wbackend *b, const zt_warr_spec *sp, zt_warr **out) 
         if (d > 0 && !zt__mulz_ok(rowbytes, (size_t)a->cdims[d], &rowbytes))
             rc = zt__err(ZT_EOVERFLOW, "%s: %s: rows too large", w->base.url, sp->path);
     }
-    a->rowbytes = 1;
-    for (int d = 1; d < sp->ndim; d++) a->rowbytes *= (size_t)a->dims[d];
-    a->rowbytes *= sp->dtype.size;
+    if (!rc && sp->ndim > 0 && a->dims[0] != 0)
+        rc = zt__err(ZT_EINVAL, "%s: %s: arrays start empty", w->base.url, sp->path);
+    a->rowbytes = rowbytes;
+    for (int d = 1; d < sp->ndim; d++)
+        if (!a->dims[d]) a->rowbytes = 0;
     if (!rc && sp->ndim > 0) {
         if (rowbytes > ZT_H5W_MAX_CHUNK)
             rc = zt__err(ZT_EUNSUPPORTED, "%s: %s: one row (%zu bytes) exceeds HDF5's 4 GiB chunk limit", w->base.url,
                          sp->path, rowbytes);
-        a->cdims[0] = (hsize_t)zt__h5w_chunk_rows(sp->chunks[0], rowbytes, sp->bulk ? ZT_H5W_BULK_CHUNK : ZT_H5W_SMALL_CHUNK);
+        a->crow = zt__h5w_chunk_rows(sp->chunks[0], rowbytes, sp->bulk ? ZT_H5W_BULK_CHUNK : ZT_H5W_SMALL_CHUNK);
+        if (!rc && (size_t)a->crow > ZT_H5W_MAX_CHUNK / rowbytes) a->crow = (int64_t)(ZT_H5W_MAX_CHUNK / rowbytes);
+        a->cdims[0] = (hsize_t)a->crow;
     }
+    size_t chunk_bytes = sp->ndim > 0 ? rowbytes * (size_t)a->crow : sp->dtype.size;
+    if (!rc && sp->ndim > 0 && sp->bulk) rc = zt__h5w_codecs(a, sp->compressor, chunk_bytes);
     if (!rc && sp->precision >= 0 && sp->dtype.kind == 'f') {
         char dts[8];
         rc = zt__codec_quantize_new(sp->precision, zt__dtype_to_str(sp->dtype, dts), &a->quant);
@@ -319,25 +355,33 @@ static int zt__h5w_array(zt_wbackend *b, const zt_warr_spec *sp, zt_warr **out) 
     }
     zt__hdf5_lock();
     hid_t space = sp->ndim ? H5Screate_simple(sp->ndim, a->dims, maxdims) : H5Screate(H5S_SCALAR);
-    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE), dapl = H5Pcreate(H5P_DATASET_ACCESS);
-    if (space < 0 || dcpl < 0 || dapl < 0) rc = zt__h5w_fail(w, sp->path, "cannot create property lists");
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    if (space < 0 || dcpl < 0) rc = zt__h5w_fail(w, sp->path, "cannot create property lists");
     /* no timestamps: the same input gives the same bytes */
     if (!rc && H5Pset_obj_track_times(dcpl, 0) < 0) rc = zt__h5w_fail(w, sp->path, "cannot set the dataset properties");
     if (!rc && sp->ndim > 0 && H5Pset_chunk(dcpl, sp->ndim, a->cdims) < 0)
         rc = zt__h5w_fail(w, sp->path, "cannot set the chunk shape");
-    if (!rc && sp->ndim > 0 && sp->bulk)
-        rc = zt__h5w_set_filters(dcpl, sp->compressor, rowbytes * (size_t)a->cdims[0], w->base.url, sp->path);
-    /* whole-chunk writes of per-atom data bypass the chunk cache */
-    if (!rc && sp->bulk && H5Pset_chunk_cache(dapl, 0, 0, H5D_CHUNK_CACHE_W0_DEFAULT) < 0)
-        rc = zt__h5w_fail(w, sp->path, "cannot set the chunk cache");
+    /* the filters readers will apply (we encode the chunks ourselves) */
+    if (!rc && sp->ndim > 0 && sp->bulk) rc = zt__h5w_set_filters(dcpl, sp->compressor, chunk_bytes, w->base.url, sp->path);
     if (!rc) {
-        a->did = H5Dcreate2(w->fid, sp->path, ftype, space, w->lcpl, dcpl, dapl);
+        a->did = H5Dcreate2(w->fid, sp->path, ftype, space, w->lcpl, dcpl, H5P_DEFAULT);
         if (a->did < 0) rc = zt__h5w_fail(w, sp->path, "cannot create the dataset");
+    }
+    if (!rc && sp->ndim > 0 && a->rowbytes) {
+        /* libhdf5 creates the chunk index only for a non-empty extent, and
+         * H5Dwrite_chunk cannot: make it now with a throw-away chunk (never
+         * flushed; removed by shrinking back to zero rows). */
+        hsize_t nd[ZT_MAXDIM], off[ZT_MAXDIM] = {0};
+        memcpy(nd, a->dims, sizeof nd);
+        nd[0] = 1;
+        uint64_t junk = 0;
+        if (H5Dset_extent(a->did, nd) < 0 || H5Dwrite_chunk(a->did, H5P_DEFAULT, 0, off, sizeof junk, &junk) < 0 ||
+            H5Dset_extent(a->did, a->dims) < 0)
+            rc = zt__h5w_fail(w, sp->path, "cannot create the chunk index");
     }
     if (!rc) rc = zt__h5w_attrs(w, a->did, sp->path, sp->attrs);
     if (space >= 0) H5Sclose(space);
     if (dcpl >= 0) H5Pclose(dcpl);
-    if (dapl >= 0) H5Pclose(dapl);
     if (!rc) {
         zt_warr **p = realloc(w->arr, (w->narr + 1) * sizeof *p);
         if (!p) rc = zt__err(ZT_ENOMEM, "out of memory");
@@ -349,34 +393,6 @@ static int zt__h5w_array(zt_wbackend *b, const zt_warr_spec *sp, zt_warr **out) 
     if (rc) zt__h5w_arr_free(a);
     zt__hdf5_unlock();
     if (!rc) *out = a;
-    return rc;
-}
-
-/* Write rows [r0, r0+n) of the file (growing the extent). Lock held. */
-static int zt__h5w_put(zt_h5w *w, zt_warr *a, int64_t r0, int64_t n, const void *data) {
-    if (n <= 0) return 0;
-    hsize_t end = (hsize_t)(r0 + n);
-    if (end > a->dims[0]) {
-        hsize_t nd[ZT_MAXDIM];
-        memcpy(nd, a->dims, sizeof nd);
-        nd[0] = end;
-        if (H5Dset_extent(a->did, nd) < 0) return zt__h5w_fail(w, a->path, "cannot extend the dataset");
-        a->dims[0] = end;
-    }
-    hsize_t start[ZT_MAXDIM] = {0}, count[ZT_MAXDIM];
-    memcpy(count, a->dims, sizeof count);
-    start[0] = (hsize_t)r0;
-    count[0] = (hsize_t)n;
-    hid_t fs = H5Dget_space(a->did), ms = H5Screate_simple(a->ndim, count, NULL);
-    int rc = 0;
-    if (fs < 0 || ms < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL) < 0 ||
-        H5Dwrite(a->did, a->mtype, ms, fs, H5P_DEFAULT, data) < 0) {
-        char what[96];
-        snprintf(what, sizeof what, "cannot write rows %lld..%lld", (long long)r0, (long long)(r0 + n - 1));
-        rc = zt__h5w_fail(w, a->path, what);
-    }
-    if (fs >= 0) H5Sclose(fs);
-    if (ms >= 0) H5Sclose(ms);
     return rc;
 }
 
@@ -401,39 +417,29 @@ static int zt__h5w_rows(zt_wbackend *b, zt_warr *a, int64_t row0, int64_t nrows,
     zt_h5w *w = (zt_h5w *)b;
     if (a->ndim < 1) return zt__err(ZT_EINVAL, "%s: %s: write_rows on a scalar", w->base.url, a->path);
     if (row0 < 0 || nrows < 0) return zt__err(ZT_EINVAL, "%s: %s: bad row range", w->base.url, a->path);
-    /* Rows already held (in the file or pending) are never changed by the
-     * front end, which rewrites its partial last chunk: skip them. */
-    int64_t have = (int64_t)a->dims[0] + a->npend;
+    /* Rows already held are never changed by the front end, which rewrites
+     * its partial last chunk: skip them. */
+    int64_t have = a->buf0 + a->nbuf;
     if (row0 > have)
         return zt__err(ZT_EINVAL, "%s: %s: write at row %lld leaves a gap after row %lld", w->base.url, a->path,
                        (long long)row0, (long long)have);
     int64_t skip = have - row0;
     if (skip >= nrows) return 0;
     int64_t n = nrows - skip;
-    size_t nbytes;
-    if (!zt__mulz_ok((size_t)n, a->rowbytes, &nbytes)) return zt__err(ZT_EOVERFLOW, "%s: %s: too many rows", w->base.url, a->path);
+    size_t nbytes, old = (size_t)a->nbuf * a->rowbytes;
+    if (!zt__mulz_ok((size_t)n, a->rowbytes, &nbytes) || old + nbytes < old)
+        return zt__err(ZT_EOVERFLOW, "%s: %s: too many rows", w->base.url, a->path);
     const uint8_t *src = (const uint8_t *)data + (size_t)skip * a->rowbytes;
-    if (a->quant) { /* quantize outside the lock */
+    if (a->quant && nbytes) {
         int rc = a->quant->vt->encode(a->quant, src, nbytes, &w->qbuf);
         if (rc) return zt__err_prefix(rc, "%s: %s: ", w->base.url, a->path);
         if (w->qbuf.len != nbytes) return zt__err(ZT_ECORRUPT, "%s: %s: quantize changed the size", w->base.url, a->path);
         src = w->qbuf.data;
     }
-    if (a->bulk && a->npend == 0) {
-        /* per-atom chunks go straight to the file: the front end commits them
-         * right after; sync trims anything uncommitted */
-        zt__hdf5_lock();
-        int rc = zt__h5w_put(w, a, have, n, src);
-        zt__hdf5_unlock();
-        return rc;
-    }
-    size_t off = (size_t)a->npend * a->rowbytes;
-    if (off + nbytes < off)
-        return zt__err(ZT_EOVERFLOW, "%s: %s: too many rows", w->base.url, a->path);
-    int rc = zt__buf_resize(&a->pend, off + nbytes);
+    int rc = zt__buf_resize(&a->buf, old + nbytes);
     if (rc) return rc;
-    memcpy(a->pend.data + off, src, nbytes);
-    a->npend += n;
+    if (nbytes) memcpy(a->buf.data + old, src, nbytes);
+    a->nbuf += n;
     return 0;
 }
 
@@ -458,61 +464,147 @@ static int zt__h5w_scalar(zt_wbackend *b, zt_warr *a, const void *value) {
 static int zt__h5w_set_rows(zt_wbackend *b, zt_warr *a, int64_t rows) {
     zt_h5w *w = (zt_h5w *)b;
     if (a->ndim < 1) return 0;
-    if (rows < 0) return zt__err(ZT_EINVAL, "%s: %s: negative row count", w->base.url, a->path);
-    int64_t in_file = (int64_t)a->dims[0];
-    if (rows > in_file + a->npend)
+    if (rows < (int64_t)a->dims[0])
+        return zt__err(ZT_EINVAL, "%s: %s: cannot shrink from %lld to %lld rows", w->base.url, a->path,
+                       (long long)a->dims[0], (long long)rows);
+    if (rows > a->buf0 + a->nbuf)
         return zt__err(ZT_EINVAL, "%s: %s: %lld rows committed but only %lld written", w->base.url, a->path,
-                       (long long)rows, (long long)(in_file + a->npend));
+                       (long long)rows, (long long)(a->buf0 + a->nbuf));
     a->committed = rows;
     if (rows > 0) w->any_rows = true;
-    if (rows <= in_file) return 0; /* a larger extent is trimmed at sync */
-    int64_t n = rows - in_file;
-    zt__hdf5_lock();
-    int rc = zt__h5w_put(w, a, in_file, n, a->pend.data);
-    zt__hdf5_unlock();
-    if (!rc) {
-        size_t used = (size_t)n * a->rowbytes;
-        memmove(a->pend.data, a->pend.data + used, a->pend.len - used);
-        a->pend.len -= used;
-        a->npend -= n;
-    }
-    return rc;
+    return 0;
 }
 
-/* Extent = committed rows for every array: rows beyond go back to the
- * pending buffer (shrinking an HDF5 dataset fills the cut-off part of its
- * edge chunk with the fill value, so they are read first). Lock held. */
-static int zt__h5w_trim(zt_h5w *w) {
-    for (size_t i = 0; i < w->narr; i++) {
-        zt_warr *a = w->arr[i];
-        if (a->ndim < 1 || a->linked || (int64_t)a->dims[0] <= a->committed) continue;
-        int64_t n = (int64_t)a->dims[0] - a->committed;
-        size_t nbytes = (size_t)n * a->rowbytes, old = a->pend.len;
-        int rc = zt__buf_resize(&a->pend, old + nbytes);
+/* Encode one chunk as libhdf5's filter pipeline would; *mask marks an
+ * optional filter (LZF) skipped because the chunk did not shrink. */
+static int zt__h5w_encode(zt_h5w *w, zt_warr *a, const void *in, size_t n, const void **out, size_t *on,
+                          unsigned *mask) {
+    *mask = 0;
+    *out = in;
+    *on = n;
+    int rc = 0;
+    if (a->shuffle) {
+        rc = a->shuffle->vt->encode(a->shuffle, in, n, &w->enc1);
         if (rc) return rc;
-        memmove(a->pend.data + nbytes, a->pend.data, old);
-        rc = zt__h5w_get(w, a, a->committed, n, a->pend.data);
-        if (rc) {
-            memmove(a->pend.data, a->pend.data + nbytes, old);
-            a->pend.len = old;
-            return rc;
+        *out = w->enc1.data;
+        *on = w->enc1.len;
+    }
+    if (a->comp) {
+        rc = a->comp->vt->encode(a->comp, *out, *on, &w->enc2);
+        if (a->comp_optional && (rc || w->enc2.len >= *on)) {
+            zt__err_clear();
+            *mask = 1u << (a->shuffle ? 1 : 0);
+            return 0;
         }
-        a->npend += n;
-        hsize_t nd[ZT_MAXDIM];
-        memcpy(nd, a->dims, sizeof nd);
-        nd[0] = (hsize_t)a->committed;
-        if (H5Dset_extent(a->did, nd) < 0) return zt__h5w_fail(w, a->path, "cannot set the extent");
-        a->dims[0] = nd[0];
+        if (rc) return rc;
+        *out = w->enc2.data;
+        *on = w->enc2.len;
     }
     return 0;
 }
 
+/* Store the chunk at buf0 (zero-padded to full size, as libhdf5 stores edge
+ * chunks). Encodes outside the lock. */
+static int zt__h5w_write_chunk(zt_h5w *w, zt_warr *a) {
+    int64_t n = a->nbuf < a->crow ? a->nbuf : a->crow;
+    size_t cb = (size_t)a->crow * a->rowbytes, nb = (size_t)n * a->rowbytes;
+    const void *src = a->buf.data;
+    if (n < a->crow) {
+        int rc = zt__buf_resize(&w->chunk, cb);
+        if (rc) return rc;
+        if (nb) memcpy(w->chunk.data, a->buf.data, nb);
+        memset(w->chunk.data + nb, 0, cb - nb);
+        src = w->chunk.data;
+    }
+    const void *enc;
+    size_t en;
+    unsigned mask;
+    int rc = zt__h5w_encode(w, a, src, cb, &enc, &en, &mask);
+    if (rc) return zt__err_prefix(rc, "%s: %s: ", w->base.url, a->path);
+    if (en > ZT_H5W_MAX_CHUNK) return zt__err(ZT_EOVERFLOW, "%s: %s: encoded chunk over 4 GiB", w->base.url, a->path);
+    hsize_t off[ZT_MAXDIM] = {0};
+    off[0] = (hsize_t)a->buf0;
+    zt__hdf5_lock();
+    if (H5Dwrite_chunk(a->did, H5P_DEFAULT, mask, off, en, enc) < 0) {
+        char what[96];
+        snprintf(what, sizeof what, "cannot write the chunk at row %lld", (long long)a->buf0);
+        rc = zt__h5w_fail(w, a->path, what);
+    }
+    zt__hdf5_unlock();
+    return rc;
+}
+
+static zt_warr *zt__h5w_primary(zt_h5w *w, const char *step_path);
+
+/* The particle group's primary step (position's) grows last: MDAnalysis
+ * iterates until that step array ends and indexes every other array by
+ * frame, so a file killed between the extent updates still reads. */
+static bool zt__h5w_last(zt_h5w *w, const zt_warr *a) {
+    return !strncmp(a->path, "particles/", 10) && zt__str_endswith(a->path, "/step") &&
+           zt__h5w_primary(w, a->path) == a;
+}
+
+/* Grow the extents of the arrays of one class to their stage target. Lock held. */
+static int zt__h5w_grow(zt_h5w *w, bool last) {
+    int rc = 0;
+    for (size_t i = 0; i < w->narr && !rc; i++) {
+        zt_warr *a = w->arr[i];
+        if (a->next <= (int64_t)a->dims[0] || zt__h5w_last(w, a) != last) continue;
+        hsize_t nd[ZT_MAXDIM];
+        memcpy(nd, a->dims, sizeof nd);
+        nd[0] = (hsize_t)a->next;
+        if (H5Dset_extent(a->did, nd) < 0) rc = zt__h5w_fail(w, a->path, "cannot extend the dataset");
+        else a->dims[0] = nd[0];
+    }
+    if (!rc && H5Fflush(w->fid, H5F_SCOPE_GLOBAL) < 0) rc = zt__h5w_fail(w, "/", "cannot flush the file");
+    return rc;
+}
+
+/* Bring every extent to its committed rows in stages of at most one chunk
+ * per array: write the chunks and flush (data + index under the old
+ * extents), then grow the extents and flush (the primary step last). */
+static int zt__h5w_commit(zt_h5w *w) {
+    for (;;) {
+        bool any = false;
+        for (size_t i = 0; i < w->narr; i++) {
+            zt_warr *a = w->arr[i];
+            a->next = (int64_t)a->dims[0];
+            if (a->ndim < 1 || a->linked || (int64_t)a->dims[0] >= a->committed) continue;
+            int rc = a->rowbytes ? zt__h5w_write_chunk(w, a) : 0;
+            if (rc) return rc;
+            a->next = a->buf0 + a->crow < a->committed ? a->buf0 + a->crow : a->committed;
+            any = true;
+        }
+        if (!any) return 0;
+        int rc = 0;
+        zt__hdf5_lock();
+        if (H5Fflush(w->fid, H5F_SCOPE_GLOBAL) < 0) rc = zt__h5w_fail(w, "/", "cannot flush the file");
+        if (!rc) rc = zt__h5w_grow(w, false);
+        if (!rc) rc = zt__h5w_grow(w, true);
+        zt__hdf5_unlock();
+        if (rc) return rc;
+        for (size_t i = 0; i < w->narr; i++) {
+            zt_warr *a = w->arr[i];
+            if (a->ndim < 1 || (int64_t)a->dims[0] != a->buf0 + a->crow) continue;
+            /* that chunk is complete on disk: drop it */
+            size_t used = (size_t)a->crow * a->rowbytes;
+            if (used) memmove(a->buf.data, a->buf.data + used, a->buf.len - used);
+            a->buf.len -= used;
+            a->buf0 += a->crow;
+            a->nbuf -= a->crow;
+        }
+    }
+}
+
 static int zt__h5w_sync(zt_wbackend *b) {
     zt_h5w *w = (zt_h5w *)b;
-    zt__hdf5_lock();
-    int rc = zt__h5w_trim(w);
-    if (!rc && H5Fflush(w->fid, H5F_SCOPE_GLOBAL) < 0) rc = zt__h5w_fail(w, "/", "cannot flush the file");
-    zt__hdf5_unlock();
+    int rc = zt__h5w_commit(w);
+    if (!rc) {
+        /* groups and attributes created since the last commit */
+        zt__hdf5_lock();
+        if (H5Fflush(w->fid, H5F_SCOPE_GLOBAL) < 0) rc = zt__h5w_fail(w, "/", "cannot flush the file");
+        zt__hdf5_unlock();
+    }
     return rc;
 }
 
@@ -616,6 +708,9 @@ static void zt__h5w_free(zt_h5w *w) {
     free(w->arr);
     zt__buf_free(&w->qbuf);
     zt__buf_free(&w->rbuf);
+    zt__buf_free(&w->chunk);
+    zt__buf_free(&w->enc1);
+    zt__buf_free(&w->enc2);
     zt__store_close(w->s);
     free(w->file);
     free(w->base.url);
@@ -625,9 +720,10 @@ static void zt__h5w_free(zt_h5w *w) {
 static int zt__h5w_close(zt_wbackend *b, bool ok) {
     zt_h5w *w = (zt_h5w *)b;
     int rc = 0;
+    /* after a failure the file stays as of the last sync, as a killed
+     * writer leaves it */
+    if (ok) rc = zt__h5w_commit(w);
     zt__hdf5_lock();
-    /* after a failure too: leave the file as a killed writer would */
-    rc = zt__h5w_trim(w);
     if (!rc && ok) rc = zt__h5w_links(w);
     for (size_t i = 0; i < w->narr; i++) {
         zt_warr *a = w->arr[i];
@@ -700,6 +796,9 @@ int zt__h5writer_open(const char *url, const zt_options_t *opts, bool overwrite,
     w->fid = w->lcpl = -1;
     zt__buf_init(&w->qbuf);
     zt__buf_init(&w->rbuf);
+    zt__buf_init(&w->chunk);
+    zt__buf_init(&w->enc1);
+    zt__buf_init(&w->enc2);
     w->base.url = strdup(url);
     int rc = w->base.url ? zt__h5w_target(w, url, opts, overwrite) : zt__err(ZT_ENOMEM, "out of memory");
     bool created = false;
