@@ -481,56 +481,75 @@ static PyObject *Reader_get_boundary(ReaderObject *self, void *c) {
     return t;
 }
 
+/* Run `expr` (an int) on the open handle under its lock; *ok = 0 when closed. */
+#define READER_INT_QUERY(self, expr, out)                                                                             \
+    do {                                                                                                              \
+        zt_py_lock((self)->lock);                                                                                     \
+        int open_ = (self)->r != NULL;                                                                                \
+        if (open_) (out) = (expr);                                                                                    \
+        PyThread_release_lock((self)->lock);                                                                          \
+        if (!open_) return zt_raise(ZT_PY_CLOSED);                                                                    \
+    } while (0)
+
 static PyObject *Reader_get_box_time_dependent(ReaderObject *self, void *c) {
-    READER_OPEN_OR_RAISE(self);
-    return PyBool_FromLong(zt_reader_box_time_dependent(self->r));
+    int v = 0;
+    READER_INT_QUERY(self, zt_reader_box_time_dependent(self->r), v);
+    return PyBool_FromLong(v);
 }
 
 static PyObject *Reader_get_h5md_version(ReaderObject *self, void *c) {
-    READER_OPEN_OR_RAISE(self);
-    int a = 0, b = 0;
-    zt_reader_h5md_version(self->r, &a, &b);
+    int a = 0, b = 0, rc = 0;
+    READER_INT_QUERY(self, zt_reader_h5md_version(self->r, &a, &b), rc);
+    (void)rc;
     return Py_BuildValue("(ii)", a, b);
 }
 
 static PyObject *Reader_get_attrs(ReaderObject *self, void *c) {
     READER_OPEN_OR_RAISE(self);
     static const char *keys[] = {"author", "author_email", "creator", "creator_version"};
-    PyObject *d = PyDict_New();
+    zt_py_lock(self->lock);
+    PyObject *d = self->r ? PyDict_New() : zt_raise(ZT_PY_CLOSED);
     for (size_t i = 0; d && i < 4; i++) {
         PyObject *v = zt_py_str_or_none(zt_reader_attr(self->r, keys[i]));
         if (!v || PyDict_SetItemString(d, keys[i], v) < 0) Py_CLEAR(d);
         Py_XDECREF(v);
     }
+    PyThread_release_lock(self->lock);
     return d;
 }
 
 static PyObject *Reader_has(ReaderObject *self, PyObject *arg) {
     zt_element_t el;
     if (zt_py_element(arg, &el) < 0) return NULL;
-    READER_OPEN_OR_RAISE(self);
-    return PyBool_FromLong(zt_reader_has(self->r, el));
+    int v = 0;
+    READER_INT_QUERY(self, zt_reader_has(self->r, el), v);
+    return PyBool_FromLong(v);
 }
 
 static PyObject *Reader_has_time(ReaderObject *self, PyObject *arg) {
     zt_element_t el;
     if (zt_py_element(arg, &el) < 0) return NULL;
-    READER_OPEN_OR_RAISE(self);
-    return PyBool_FromLong(zt_reader_has_time(self->r, el));
+    int v = 0;
+    READER_INT_QUERY(self, zt_reader_has_time(self->r, el), v);
+    return PyBool_FromLong(v);
 }
 
 static PyObject *Reader_n_samples(ReaderObject *self, PyObject *arg) {
     zt_element_t el;
     if (zt_py_element(arg, &el) < 0) return NULL;
-    READER_OPEN_OR_RAISE(self);
-    return PyLong_FromLongLong(zt_reader_n_samples(self->r, el));
+    int64_t v = 0;
+    READER_INT_QUERY(self, zt_reader_n_samples(self->r, el), v);
+    return PyLong_FromLongLong(v);
 }
 
 static PyObject *Reader_unit(ReaderObject *self, PyObject *arg) {
     zt_element_t el;
     if (zt_py_element(arg, &el) < 0) return NULL;
     READER_OPEN_OR_RAISE(self);
-    return zt_py_str_or_none(zt_reader_unit(self->r, el));
+    zt_py_lock(self->lock);
+    PyObject *res = self->r ? zt_py_str_or_none(zt_reader_unit(self->r, el)) : zt_raise(ZT_PY_CLOSED);
+    PyThread_release_lock(self->lock);
+    return res;
 }
 
 static PyObject *zt_py_i64_tuple(const int64_t *v, int n) {
@@ -622,7 +641,8 @@ static PyObject *Reader_set_frame_data(ReaderObject *self, PyObject *arg) {
         return PyErr_NoMemory();
     }
     Py_ssize_t total = 0;
-    size_t nd = zt_reader_n_data(self->r);
+    zt_py_lock(self->lock);
+    size_t nd = self->r ? zt_reader_n_data(self->r) : 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         Py_ssize_t idx = PyNumber_AsSsize_t(PySequence_Fast_GET_ITEM(seq, i), PyExc_OverflowError);
         if (idx == -1 && PyErr_Occurred()) goto fail;
@@ -636,6 +656,7 @@ static PyObject *Reader_set_frame_data(ReaderObject *self, PyObject *arg) {
         fd[i].size = (Py_ssize_t)info.sample_size;
         total += fd[i].size;
     }
+    PyThread_release_lock(self->lock);
     Py_DECREF(seq);
     PyMem_Free(self->fdata);
     self->fdata = fd;
@@ -643,6 +664,7 @@ static PyObject *Reader_set_frame_data(ReaderObject *self, PyObject *arg) {
     self->fdata_total = total;
     return PyLong_FromSsize_t(total);
 fail:
+    PyThread_release_lock(self->lock);
     Py_DECREF(seq);
     PyMem_Free(fd);
     return NULL;
@@ -862,11 +884,14 @@ static PyObject *Reader_data_info(ReaderObject *self, PyObject *Py_UNUSED(a)) {
 }
 
 static int zt_py_data_lookup(ReaderObject *self, Py_ssize_t i, zt_data_info_t *info) {
-    if (i < 0 || (size_t)i >= zt_reader_n_data(self->r)) {
+    zt_py_lock(self->lock);
+    size_t nd = self->r ? zt_reader_n_data(self->r) : 0;
+    int rc = !self->r ? ZT_PY_CLOSED : (i < 0 || (size_t)i >= nd) ? ZT_ERANGE : zt_reader_data_info(self->r, (size_t)i, info);
+    PyThread_release_lock(self->lock);
+    if (rc == ZT_ERANGE) {
         PyErr_Format(PyExc_IndexError, "data index %zd out of range", i);
         return -1;
     }
-    int rc = zt_reader_data_info(self->r, (size_t)i, info);
     if (rc) {
         zt_raise(rc);
         return -1;
