@@ -312,6 +312,76 @@ static void test_compressors(const char *dir) {
     }
 }
 
+/* The LZF filter we register with libhdf5: it decodes our LZF chunks (incl.
+ * chunks stored raw) to the values our reader gives, and libhdf5 encoding
+ * through it gives chunks h5py's own LZF filter decodes. */
+static void test_lzf_filter(const char *dir) {
+    char url[1024], path2[1024];
+    spec_t s = {300, 7, 1, 1, 1, 0, false};
+    zt_writer_opts_t o = ZT_WRITER_OPTS_DEFAULTS;
+    o.compressor = "lzf:shuffle=true";
+    o.chunk_bytes = 300 * 12 * 2;
+    snprintf(url, sizeof url, "%s/lzf_lib.h5md", dir);
+    CHECK_OK(write_traj(url, &s, &o));
+    size_t n = 7 * 300 * 3;
+    float *lib = malloc(n * 4), *ours = malloc(n * 4);
+    zt__hdf5_lock();
+    hid_t fid = H5Fopen(url, H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t d = fid >= 0 ? H5Dopen2(fid, "particles/trajectory/velocity/value", H5P_DEFAULT) : -1;
+    CHECK(d >= 0 && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, lib) >= 0);
+    if (d >= 0) H5Dclose(d);
+    if (fid >= 0) H5Fclose(fid);
+    zt__hdf5_unlock();
+    zt_reader_t *r = NULL;
+    CHECK_OK(zt_reader_open(url, NULL, &r));
+    zt_atomsel_t all = {NULL, 0, 0, 300};
+    if (r) CHECK_OK(zt_reader_timeseries(r, ZT_VELOCITY, 0, 7, 1, &all, ours));
+    zt_reader_close(r);
+    CHECK(!memcmp(lib, ours, n * 4));
+    CHECK(ours[5] == val(0, 1, 2, 1));
+    /* libhdf5 encodes through our filter (compressible and random data) */
+    snprintf(path2, sizeof path2, "%s/lzf_by_libhdf5.h5", dir);
+    uint32_t *v = malloc(4096 * 4);
+    uint64_t x = 88172645463325252ull;
+    for (int i = 0; i < 4096; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        v[i] = i < 2048 ? (uint32_t)(i / 16) : (uint32_t)x;
+    }
+    zt__hdf5_lock();
+    fid = H5Fcreate(path2, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    hsize_t dim = 4096, ch = 1024;
+    hid_t sp = H5Screate_simple(1, &dim, NULL), dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    unsigned cd[3] = {4, 0x0105, 4096};
+    CHECK(H5Pset_chunk(dcpl, 1, &ch) >= 0);
+    CHECK(H5Pset_filter(dcpl, 32000, H5Z_FLAG_OPTIONAL, 3, cd) >= 0);
+    d = H5Dcreate2(fid, "v", H5T_STD_U32LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    CHECK(d >= 0 && H5Dwrite(d, H5T_NATIVE_UINT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0);
+    H5Dclose(d);
+    H5Pclose(dcpl);
+    H5Sclose(sp);
+    H5Fclose(fid);
+    zt__hdf5_unlock();
+    CHECK_EQ_INT(zt_test_system("'%s' -c \"import h5py, numpy as np, sys\n"
+                                "d = h5py.File(sys.argv[1], 'r')['v']\n"
+                                "assert d.compression == 'lzf'\n"
+                                "v = d[:]\n"
+                                "assert (v[:2048] == np.arange(2048) // 16).all()\n"
+                                "x = 88172645463325252; M = (1 << 64) - 1\n"
+                                "for i in range(4096):\n"
+                                "    x ^= (x << 13) & M; x ^= x >> 7; x ^= (x << 17) & M\n"
+                                "    assert i < 2048 or v[i] == x & 0xFFFFFFFF, i\n"
+                                "sizes = [d.id.get_chunk_info(i).size for i in range(4)]\n"
+                                "masks = [d.id.get_chunk_info(i).filter_mask for i in range(4)]\n"
+                                "assert sizes[0] < 4096 and masks[:2] == [0, 0], (sizes, masks)\n"
+                                "assert masks[2:] == [1, 1], masks  # random data: stored raw\n"
+                                "\" '%s'",
+                                zt_test_python(), path2),
+                 0);
+    free(v);
+    free(lib);
+    free(ours);
+}
+
 /* ---- killed writer ------------------------------------------------------------------- */
 static void test_killed(const char *dir) {
     char url[1024];
@@ -642,6 +712,7 @@ int main(void) {
 
     /* 3. compressors (filters as asked, values exact), and errors */
     test_compressors(dir);
+    test_lzf_filter(dir);
 
     /* 4. precision: within numcodecs' bound, stored as plain float32 */
     spec_t s4 = {50, 9, 1, 1, 1, 1, false};
