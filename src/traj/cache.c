@@ -29,6 +29,7 @@ struct zt_cache {
     int nspare;
     zt_buf raw[ZT_RAW_SPARE];   /* response buffers kept for reuse */
     int nraw;
+    zt_pool *pool;              /* decode pool; NULL = the process-wide one */
     zt_cache_stats st;
 };
 
@@ -73,6 +74,7 @@ void zt__cache_free(zt_cache *c) {
 }
 
 size_t zt__cache_budget(const zt_cache *c) { return c->budget; }
+void zt__cache_set_pool(zt_cache *c, zt_pool *pool) { c->pool = pool; }
 size_t zt__cache_used(const zt_cache *c) { return c->used; }
 
 void zt__cache_stats(zt_cache *c, zt_cache_stats *st) {
@@ -352,7 +354,7 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
     f.c = c;
     f.latch = zt__latch_new();
     atomic_init(&f.rc, 0);
-    f.pool = zt__pool_global();
+    f.pool = c->pool ? c->pool : zt__pool_global();
     f.msg[0] = 0;
     zt_miss **order = calloc(nm, sizeof *order);
     zt_rgroup *groups = calloc(nm, sizeof *groups);

@@ -27,6 +27,8 @@ typedef struct zt_chunkref {
 } zt_chunkref;
 
 int zt__cache_create(size_t budget, zt_cache **out);
+/* Decode on this pool instead of the process-wide one (not owned). */
+void zt__cache_set_pool(zt_cache *c, zt_pool *pool);
 void zt__cache_free(zt_cache *c);
 size_t zt__cache_budget(const zt_cache *c);
 size_t zt__cache_used(const zt_cache *c);

@@ -21,6 +21,7 @@ void zt_reader_close(zt_reader_t *r) {
     if (!r) return;
     zt__readahead_stop(r);
     zt__cache_free(r->cache);
+    zt__pool_free(r->pool);
     for (size_t i = 0; i < r->n_data; i++) zt__rdata_free(&r->data[i]);
     free(r->data);
     for (size_t i = 0; i < r->n_obs; i++) zt__h5el_free(r->obs[i]);
@@ -168,6 +169,10 @@ int zt_reader_open(const char *url, const zt_reader_opts_t *opts, zt_reader_t **
     if ((rc = zt__build_frames(r))) goto fail;
     if ((rc = zt__setup_data(r))) goto fail;
     if ((rc = zt__cache_create(o.cache_bytes, &r->cache))) goto fail;
+    if (o.threads > 0) {
+        if ((rc = zt__pool_create(o.threads, &r->pool))) goto fail;
+        zt__cache_set_pool(r->cache, r->pool);
+    }
     ZT_INFO("opened %s (%s, group %s, %lld frames, %lld atoms): %llu requests, %llu bytes, %.1f ms", url,
             r->h->tree->format, r->group, (long long)r->n_frames, (long long)r->g->n_atoms,
             (unsigned long long)atomic_load(&r->h->tree->store->n_requests),

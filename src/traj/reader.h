@@ -35,6 +35,7 @@ struct zt_reader {
     double *ftime;              /* time of every frame (NaN when absent) */
     int64_t *fidx[ZT_N_ELEMENTS]; /* sample of each element at each frame, or -1 */
     zt_cache *cache;
+    zt_pool *pool;              /* own decode pool when opts.threads > 0 */
     size_t readahead_bytes;
     zt_readahead *ra;
     /* reused per-call buffers (the reader handle is used by one thread at a time) */
