@@ -8,7 +8,8 @@
  * MODE: seq (every frame), stride:N (every Nth frame), random:N (N random
  * frames, one zt_reader_read_frame each), batch:N (N random frames, K = 32
  * per zt_reader_read_frames call), ts:PCT (timeseries of PCT percent of the
- * atoms, evenly spread, over all frames in one zt_reader_timeseries call).
+ * atoms, evenly spread, over all frames in one zt_reader_timeseries call),
+ * open (open and close only: the baseline for peak-RSS comparisons).
  * --frames N: seq/stride/ts only visit frames [0, N) (subsets for slow
  * links); random/batch draw from all frames.
  *
@@ -42,7 +43,7 @@ static void json_str(const char *s) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: bench_iter URL [seq|stride:N|random:N|batch:N|ts:PCT] [-S key=value ...] "
+        fprintf(stderr, "usage: bench_iter URL [seq|stride:N|random:N|batch:N|ts:PCT|open] [-S key=value ...] "
                         "[--frames N] [--cache MiB] [--readahead MiB] [--threads N] [--batch K]\n");
         return 2;
     }
@@ -136,6 +137,8 @@ int main(int argc, char **argv) {
         delivered = (double)frames * (double)nsel * 12;
         free(out);
         free(idx);
+    } else if (!strcmp(mode, "open")) {
+        t_first = t_open; /* open only: the process's baseline memory */
     } else {
         fprintf(stderr, "bench_iter: unknown mode %s\n", mode);
         return 2;
@@ -153,8 +156,8 @@ int main(int argc, char **argv) {
            "\"frames_per_s\": %.2f, \"MB_per_s\": %.2f, \"fetched_MB_per_s\": %.2f, \"open_s\": %.4f, "
            "\"first_frame_s\": %.4f, \"requests\": %llu, \"bytes\": %llu, \"decodes\": %llu, "
            "\"cache_hits\": %llu, \"cache_mib\": %.1f, \"readahead_mib\": %.1f, \"check\": %.9g}\n",
-           zt_reader_format(r), mode, (long long)frames, (long long)na, dt, (double)frames / dt,
-           delivered / 1e6 / dt, (double)stt.bytes_fetched / 1e6 / dt, t_open, t_first,
+           zt_reader_format(r), mode, (long long)frames, (long long)na, dt, frames > 0 ? (double)frames / dt : 0.0,
+           frames > 0 ? delivered / 1e6 / dt : 0.0, frames > 0 ? (double)stt.bytes_fetched / 1e6 / dt : 0.0, t_open, t_first,
            (unsigned long long)stt.requests, (unsigned long long)stt.bytes_fetched,
            (unsigned long long)stt.chunks_decoded, (unsigned long long)stt.cache_hits,
            (double)o.cache_bytes / 1048576.0, (double)o.readahead_bytes / 1048576.0, sum);

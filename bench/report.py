@@ -1,0 +1,442 @@
+#!/usr/bin/python3
+"""Turn bench/suite.py's results.json into RESULTS.md (Markdown tables, the
+targets as measured ratios) and results.png.
+
+    report.py results.json --md RESULTS.md --png results.png
+"""
+import argparse
+import json
+import os
+
+FMT_LABEL = {"zarr_none": "zarrmd none", "zarr_zstd": "zarrmd zstd3+p3", "h5_none": "H5MD none",
+             "h5_gzip": "H5MD gzip4", "xtc": "XTC", "none.zarrmd": "zarrmd none",
+             "zstd.zarrmd": "zarrmd zstd3+p3", "none.h5md": "H5MD none", "gzip.h5md": "H5MD gzip4"}
+CACHE_MIB, READAHEAD_MIB = 100, 64
+
+
+def fnum(x, nd=1):
+    if x is None:
+        return "-"
+    if isinstance(x, str):
+        return x
+    if abs(x) >= 1000:
+        return "{:,.0f}".format(x)
+    if abs(x) >= 100:
+        return "%.0f" % x
+    if abs(x) >= 10:
+        return "%.1f" % x
+    return ("%." + str(max(nd, 2)) + "f") % x if abs(x) < 1 else "%.2f" % x
+
+
+class R:
+    def __init__(self, data):
+        self.d = data
+        self.res = data["results"]
+        self.meta = data["meta"]
+        self.ds = data["datasets"]
+
+    def find(self, **kw):
+        out = []
+        for r in self.res:
+            ok = True
+            for k, v in kw.items():
+                if k == "subset":
+                    if (r.get("subset") or None) != v:
+                        ok = False
+                elif r.get(k) != v:
+                    ok = False
+            if ok:
+                out.append(r)
+        return out
+
+    def one(self, **kw):
+        m = [r for r in self.find(**kw) if "result" in r]
+        return m[0] if m else None
+
+    def val(self, key, **kw):
+        r = self.one(**kw)
+        return r["result"].get(key) if r else None
+
+
+def sub_label(r, ds):
+    s = r.get("subset")
+    return "%d" % s if s else "all %d" % ds[r["dataset"]]["frames"]
+
+
+def row_table(rr, rows, title_cols=("dataset", "format", "tool", "mode")):
+    head = "| dataset | format | tool | mode | frames | frames/s | MB/s | open s | first frame s | requests | peak RSS MB | note |"
+    out = [head, "|" + "---|" * 12]
+    for r in rows:
+        if r.get("mode") == "open":
+            continue
+        res = r.get("result", {})
+        req = res.get("proxy_requests", res.get("requests"))
+        note = r.get("note", "")
+        if "error" in r:
+            note = "ERROR: " + r["error"][:120]
+        if r.get("subset"):
+            note = ("first %d frames; " % r["subset"] + note).strip("; ") if r["mode"] in (
+                "seq", "stride:10", "ts:1", "transfer", "bulk") else note
+        if r["tool"] == "curl" and res.get("wire_MB_per_s"):
+            note = (note + "; wire %s MB/s with %s parallel" % (fnum(res["wire_MB_per_s"]), res.get("parallel"))).strip("; ")
+        if r.get("repeat", 1) > 1 and r.get("all_seconds"):
+            note = (note + "; median of %d (%s s)" % (len(r["all_seconds"]), ", ".join(
+                fnum(s) for s in r["all_seconds"]))).strip("; ")
+        rss = r.get("max_rss_kb")
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["dataset"], FMT_LABEL.get(r["format"], r["format"]), r["tool"], r["mode"],
+            res.get("frames", "-"), fnum(res.get("frames_per_s")), fnum(res.get("MB_per_s")),
+            fnum(res.get("open_s"), 3), fnum(res.get("first_frame_s"), 3), req if req is not None else "-",
+            fnum(rss / 1024 if rss else None), note.replace("|", "/")))
+    return "\n".join(out)
+
+
+def rss_rows(rr):
+    """zarrtraj read runs with peak RSS, the open-only baseline and the caller's buffers (MiB)."""
+    out = []
+    for r in rr.res:
+        if r.get("tool") != "zarrtraj" or r.get("section") not in ("local", "http", "s3", "s3lat") or \
+                not r.get("max_rss_kb") or r["mode"] == "open":
+            continue
+        base = rr.one(section=r["section"], config=r["config"], dataset=r["dataset"], format=r["format"],
+                      tool="zarrtraj", mode="open")
+        if not base or not base.get("max_rss_kb"):
+            continue
+        res = r["result"]
+        na = res.get("n_atoms") or 0
+        m = r["mode"]
+        if m.startswith("batch"):
+            buf = na * 12 * 32
+        elif m.startswith("ts"):
+            buf = max(1, int(na * 0.01)) * 12 * (res.get("frames") or 0)
+        else:
+            buf = na * 12
+        peak, b0 = r["max_rss_kb"] / 1024, base["max_rss_kb"] / 1024
+        out.append(dict(r, peak_mib=peak, base_mib=b0, buf_mib=buf / 1048576, net_mib=peak - b0 - buf / 1048576))
+    return out
+
+
+def targets(rr):
+    """Rows: (target, measured, ratio text, met)."""
+    T = []
+    for ds in ("synth", "water"):
+        ours = rr.one(section="local", dataset=ds, format="zarr_zstd", tool="zarrtraj", mode="seq", subset=None)
+        bulk = rr.one(section="local", dataset=ds, format="zarr_zstd", tool="zarr-python", mode="bulk")
+        if ours and bulk:
+            ratio = ours["result"]["seconds"] / bulk["result"]["seconds"]
+            T.append(("%s: iterate every frame of the zstd+precision-3 zarrmd (local) <= 1.25x zarr-python "
+                      "`arr[:]` bulk decode" % ds,
+                      "%.2f s vs %.2f s" % (ours["result"]["seconds"], bulk["result"]["seconds"]),
+                      "%.2fx" % ratio, ratio <= 1.25))
+    for ds in ("synth", "water"):
+        loc = rr.one(section="local", dataset=ds, format="zarr_zstd", tool="zarrtraj", mode="seq", subset=None)
+        h25 = rr.one(section="http", config="http-25ms", dataset=ds, format="zarr_zstd", tool="zarrtraj",
+                     mode="seq", subset=None)
+        if loc and h25:
+            ratio = h25["result"]["frames_per_s"] / loc["result"]["frames_per_s"]
+            T.append(("%s: zstd zarrmd over HTTP at 25 ms one-way latency >= 80%% of local throughput" % ds,
+                      "%s vs %s frames/s" % (fnum(h25["result"]["frames_per_s"]), fnum(loc["result"]["frames_per_s"])),
+                      "%.0f%%" % (100 * ratio), ratio >= 0.8))
+            c25 = rr.one(section="http", config="http-25ms", dataset=ds, format="zarr_zstd", tool="curl")
+            if c25:
+                r2 = h25["result"]["frames_per_s"] / c25["result"]["frames_per_s"]
+                T.append(("%s: (context) zstd zarrmd over HTTP 25 ms vs curl moving the same chunk objects" % ds,
+                          "%s vs %s frames/s" % (fnum(h25["result"]["frames_per_s"]),
+                                                 fnum(c25["result"]["frames_per_s"])),
+                          "%.0f%% of the transfer ceiling" % (100 * r2), None))
+    for cfg in ("http-25ms", "http-10ms", "http-0ms"):
+        for ds in ("synth", "water"):
+            for mode_prefix in ("random", "batch"):
+                ours = [r for r in rr.find(section="http", config=cfg, dataset=ds, format="zarr_zstd", tool="zarrtraj")
+                        if r["mode"].startswith(mode_prefix) and "result" in r]
+                peer = [r for r in rr.find(section="http", config=cfg, dataset=ds, format="zarr_zstd",
+                                           tool="zarr-python+fsspec") if r["mode"].startswith(mode_prefix)
+                        and "result" in r]
+                if ours and peer:
+                    ratio = ours[0]["result"]["frames_per_s"] / peer[0]["result"]["frames_per_s"]
+                    T.append(("%s %s: remote %s access (%s) >= 10x zarr-python + fsspec" % (
+                        ds, cfg, "random" if mode_prefix == "random" else "batched random", ours[0]["mode"]),
+                        "%s vs %s frames/s" % (fnum(ours[0]["result"]["frames_per_s"]),
+                                               fnum(peer[0]["result"]["frames_per_s"])),
+                        "%.1fx" % ratio, ratio >= 10))
+            ob = [r for r in rr.find(section="http", config=cfg, dataset=ds, format="zarr_zstd", tool="zarrtraj")
+                  if r["mode"].startswith("batch") and "result" in r]
+            pr = [r for r in rr.find(section="http", config=cfg, dataset=ds, format="zarr_zstd",
+                                     tool="zarr-python+fsspec") if r["mode"].startswith("random") and "result" in r]
+            if ob and pr:
+                ratio = ob[0]["result"]["frames_per_s"] / pr[0]["result"]["frames_per_s"]
+                T.append(("%s %s: (context) zarrtraj batched random frames vs zarr-python + fsspec reading random "
+                          "frames one by one" % (ds, cfg), "%s vs %s frames/s" % (
+                              fnum(ob[0]["result"]["frames_per_s"]), fnum(pr[0]["result"]["frames_per_s"])),
+                          "%.1fx" % ratio, None))
+    for ds in ("synth", "water"):
+        ours = rr.one(section="local", dataset=ds, format="h5_gzip", tool="zarrtraj", mode="seq")
+        bulk = rr.one(section="local", dataset=ds, format="h5_gzip", tool="h5py", mode="bulk")
+        h5seq = rr.one(section="local", dataset=ds, format="h5_gzip", tool="h5py", mode="seq")
+        if ours and bulk:
+            ratio = ours["result"]["seconds"] / bulk["result"]["seconds"]
+            extra = ""
+            if h5seq:
+                per = 1 / h5seq["result"]["frames_per_s"]
+                bulk_per = bulk["result"]["seconds"] / bulk["result"]["frames"]
+                extra = "; h5py frame by frame: %.1f ms/frame = %.1fx its bulk cost" % (1000 * per, per / bulk_per)
+            T.append(("%s: gzip H5MD (multi-frame chunks) iterated frame by frame near its bulk decode "
+                      "(h5py `ds[:]`)" % ds,
+                      "%.2f s vs %.2f s%s" % (ours["result"]["seconds"], bulk["result"]["seconds"], extra),
+                      "%.2fx" % ratio, ratio <= 1.25))
+    # RSS: peak RSS minus the open-only baseline of the same file/config and the caller's output buffer
+    budget = CACHE_MIB + READAHEAD_MIB
+    worst = {}
+    for r in rss_rows(rr):
+        key = r["mode"].split(":")[0]
+        if key not in worst or r["net_mib"] > worst[key]["net_mib"]:
+            worst[key] = r
+    for key in ("seq", "stride", "random", "batch", "ts"):
+        r = worst.get(key)
+        if not r:
+            continue
+        T.append(("peak RSS of zarrtraj (%s; worst: %s %s %s) minus the open-only baseline and the caller's "
+                  "buffers < cache %d MiB + read-ahead %d MiB" % (key, r["config"], r["dataset"],
+                                                                 FMT_LABEL.get(r["format"], r["format"]),
+                                                                 CACHE_MIB, READAHEAD_MIB),
+                  "%.0f MiB (peak %.0f, baseline %.0f, buffers %.0f)" % (r["net_mib"], r["peak_mib"],
+                                                                         r["base_mib"], r["buf_mib"]),
+                  "%.2fx of %d MiB" % (r["net_mib"] / budget, budget), r["net_mib"] < budget))
+    return T
+
+
+def md(rr):
+    m = rr.meta
+    L = []
+    L.append("# zarrtraj benchmark results\n")
+    L.append("- **Command**: `%s` (data generation, servers and proxies included)" % m.get("command"))
+    L.append("- **Date**: %s; wall time of the measurements %s s" % (m.get("date"), m.get("elapsed_s")))
+    L.append("- **Machine**: %s" % m.get("machine"))
+    L.append("- **Code**: git %s" % m.get("git"))
+    L.append("- **Load average** at start / end: %s / %s (the machine is shared: other builds ran at the same "
+             "time; medians of %s runs for key numbers)" % (
+                 ", ".join("%.1f" % x for x in (m.get("load_avg_start") or [])),
+                 ", ".join("%.1f" % x for x in (m.get("load_avg_end") or [])), m.get("repeat")))
+    L.append("- **Page cache**: local runs: %s. Remote runs: the servers read page-cache-warm files." %
+             m.get("page_cache"))
+    if m.get("quick"):
+        L.append("- **QUICK RUN** (`--quick`, ~10x smaller data): for development only.")
+    L.append("")
+    L.append("## Data\n")
+    L.append("| dataset | atoms | frames | zarr chunk | source |")
+    L.append("|---|---|---|---|---|")
+    for k, d in rr.ds.items():
+        L.append("| %s | %s | %d | %d frames | %s |" % (k, "{:,}".format(d["atoms"]), d["frames"], d["chunk_rows"],
+                                                      d["source"]))
+    L.append("")
+    L.append("Formats: `zarrmd none` (zarrtraj, uncompressed), `zarrmd zstd3+p3` (`zarrtraj convert --compressor "
+             "zstd:level=3 --precision 3`), `H5MD none` (`zarrtraj convert --compressor none`: one frame per "
+             "chunk), `H5MD gzip4` (h5repack of `H5MD none` to gzip level 4 with the zarrmd chunk rows per chunk, "
+             "since zarrtraj's H5MD writer caps chunks at 1 MiB = one frame of these systems), `XTC` "
+             "(MDAnalysis XTCWriter). MB/s always counts decoded float32 coordinates delivered "
+             "(frames x atoms x 12 bytes; for `ts:1` only the selected 1% of atoms), so formats compare on the "
+             "same scale; `first frame s` is open + first frame. `requests` are counted at the latency proxy for "
+             "remote runs (every tool alike) and by zarrtraj's own counters locally.\n")
+
+    T = targets(rr)
+    L.append("## Targets (ratios measured in this run)\n")
+    L.append("| target | measured | ratio | met |")
+    L.append("|---|---|---|---|")
+    for t, meas, ratio, ok in T:
+        L.append("| %s | %s | %s | %s |" % (t, meas, ratio, "-" if ok is None else ("yes" if ok else "**NO**")))
+    L.append("")
+
+    # Issue 2
+    L.append("## Issue 2: synth, local, zarrtraj vs zarr-python reading the same arrays\n")
+    rows = []
+    for fmt in ("zarr_none", "zarr_zstd"):
+        for tool, mode in (("zarrtraj", "seq"), ("zarr-python", "seq"), ("zarr-python", "bulk")):
+            r = rr.one(section="local", dataset="synth", format=fmt, tool=tool, mode=mode, subset=None)
+            if r:
+                rows.append(r)
+    L.append(row_table(rr, rows))
+    L.append("\nzarr-python `seq` reads chunk by chunk (`arr[a:b]` per chunk, frames served from the decoded block); "
+             "`bulk` is one `arr[:]`.\n")
+
+    # Issue 4
+    rows = rr.find(section="s3lat")
+    if rows:
+        L.append("## Issue 4: remote H5MD, S3 emulator behind the latency proxy (+%s ms each way)\n" %
+                 m.get("s3_latency_ms"))
+        L.append(row_table(rr, rows))
+        L.append("\nROS3 runs SigV4-signed (`aws_region`/`secret_id`/`secret_key`) against s3rver with path-style "
+                 "URLs `http://127.0.0.1:PORT/bucket/key`; requests counted at the proxy (including HEADs and "
+                 "metadata reads).\n")
+
+    for sec, title in (("local", "Local disk"), ("http", "HTTP: nginx behind the latency proxy"),
+                       ("s3", "S3 emulator (s3rver, no added latency)")):
+        rows = rr.find(section=sec)
+        if not rows:
+            continue
+        if sec == "http":
+            for cfg in sorted({r["config"] for r in rows}, key=lambda c: int(c.split("-")[1][:-2])):
+                L.append("## %s, %s one-way latency\n" % (title, cfg.split("-")[1]))
+                L.append(row_table(rr, [r for r in rows if r["config"] == cfg]))
+                L.append("")
+        else:
+            L.append("## %s\n" % title)
+            L.append(row_table(rr, rows))
+            L.append("")
+
+    rows = rr.find(section="write")
+    if rows:
+        L.append("## Writes\n")
+        L.append("| dataset | format | destination | tool | frames | MB/s (input coordinates) | seconds | output MB | "
+                 "peak RSS MB | note |")
+        L.append("|---|---|---|---|---|---|---|---|---|---|")
+        for r in rows:
+            res = r.get("result", {})
+            note = r.get("note", "")
+            if "error" in r:
+                note = "ERROR: " + r["error"][:120]
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                r["dataset"], FMT_LABEL.get(r["format"], r["format"]), r["config"], r["tool"],
+                res.get("frames", "-"), fnum(res.get("MB_per_s")), fnum(res.get("seconds")),
+                fnum(res["output_bytes"] / 1e6) if res.get("output_bytes") else "-",
+                fnum(r["max_rss_kb"] / 1024) if r.get("max_rss_kb") else "-", note))
+        L.append("\nLocal writes include `sync`; the source is the page-cache-warm uncompressed zarrmd; S3 writes "
+                 "go to s3rver on the loopback.\n")
+
+    rows = rss_rows(rr)
+    if rows:
+        L.append("## Peak RSS of zarrtraj (cache budget %d MiB, read-ahead window %d MiB)\n" % (CACHE_MIB,
+                                                                                              READAHEAD_MIB))
+        L.append("| config | dataset | format | mode | peak RSS MiB | open-only baseline MiB | caller's buffers MiB | "
+                 "net MiB | net / (cache + read-ahead) |")
+        L.append("|---|---|---|---|---|---|---|---|---|")
+        for r in sorted(rows, key=lambda x: -x["net_mib"]):
+            L.append("| %s | %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %.2f |" % (
+                r["config"], r["dataset"], FMT_LABEL.get(r["format"], r["format"]), r["mode"], r["peak_mib"],
+                r["base_mib"], r["buf_mib"], r["net_mib"], r["net_mib"] / (CACHE_MIB + READAHEAD_MIB)))
+        L.append("\nPeak RSS from `/usr/bin/time -f %M`; the baseline is `bench_iter URL open` (open and close, same "
+                 "file and store: code, libraries, metadata, H5MD chunk index); caller's buffers are what bench_iter "
+                 "allocates for results (one frame, 32 frames for batches, the timeseries output).\n")
+
+    rows = rr.find(section="disk")
+    if rows:
+        L.append("## Bytes on disk\n")
+        L.append("| dataset | format | MB | vs XTC |")
+        L.append("|---|---|---|---|")
+        for ds in rr.ds:
+            xtc = [r for r in rows if r["dataset"] == ds and r["format"] == "xtc"]
+            xb = xtc[0]["result"]["bytes"] if xtc else None
+            for r in rows:
+                if r["dataset"] != ds:
+                    continue
+                b = r["result"]["bytes"]
+                L.append("| %s | %s | %.1f | %s |" % (ds, FMT_LABEL.get(r["format"], r["format"]), b / 1e6,
+                                                      "%.2fx" % (b / xb) if xb else "-"))
+        L.append("")
+    L.append("![results](results.png)\n")
+    return "\n".join(L)
+
+
+def plot(rr, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(2, 2, figsize=(14, 10))
+    # (a) local sequential
+    a = ax[0][0]
+    cats = []
+    for fmt, tools in (("zarr_zstd", ("zarrtraj", "zarr-python")), ("zarr_none", ("zarrtraj", "zarr-python")),
+                       ("h5_gzip", ("zarrtraj", "h5py", "MDAnalysis-H5MDReader")),
+                       ("h5_none", ("zarrtraj", "h5py", "MDAnalysis-H5MDReader")), ("xtc", ("MDAnalysis-XTCReader",))):
+        for t in tools:
+            r = rr.one(section="local", dataset="synth", format=fmt, tool=t, mode="seq")
+            if r:
+                cats.append(("%s\n%s" % (FMT_LABEL[fmt], t.replace("MDAnalysis-", "MDA ")), r["result"]["MB_per_s"],
+                             t == "zarrtraj"))
+    if cats:
+        a.barh(range(len(cats)), [c[1] for c in cats], color=["C0" if c[2] else "C7" for c in cats])
+        a.set_yticks(range(len(cats)))
+        a.set_yticklabels([c[0] for c in cats], fontsize=7)
+        a.invert_yaxis()
+    a.set_xlabel("MB/s of decoded coordinates")
+    a.set_title("synth, local disk: iterate every frame (seq)")
+    # (b) HTTP seq vs latency
+    a = ax[0][1]
+    lats = sorted({int(r["config"].split("-")[1][:-2]) for r in rr.find(section="http")})
+    for ds, ls in (("synth", "-"), ("water", "--")):
+        for tool, col in (("zarrtraj", "C0"), ("zarr-python+fsspec", "C1"), ("curl", "C2")):
+            ys = []
+            for L_ in lats:
+                rows = [r for r in rr.find(section="http", config="http-%dms" % L_, dataset=ds, format="zarr_zstd",
+                                           tool=tool) if r["mode"] in ("seq", "transfer") and "result" in r]
+                ys.append(rows[0]["result"]["MB_per_s"] if rows else float("nan"))
+            a.plot(lats, ys, ls, color=col, marker="o", label="%s %s" % (ds, tool))
+        loc = rr.one(section="local", dataset=ds, format="zarr_zstd", tool="zarrtraj", mode="seq")
+        if loc:
+            a.axhline(loc["result"]["MB_per_s"], color="C0", ls=ls, alpha=0.4, lw=1)
+    a.set_xlabel("one-way latency added by the proxy (ms)")
+    a.set_ylabel("MB/s (decoded coordinates)")
+    a.set_title("zstd zarrmd over HTTP (thin lines: zarrtraj local)")
+    a.legend(fontsize=7)
+    # (c) random access
+    a = ax[1][0]
+    labels, vals, cols = [], [], []
+    for cfg in ["local"] + ["http-%dms" % L_ for L_ in lats]:
+        sec = "local" if cfg == "local" else "http"
+        for tool, pre, col in (("zarrtraj", "random", "C0"), ("zarrtraj", "batch", "C9"),
+                               ("zarr-python+fsspec" if sec == "http" else "zarr-python", "random", "C1"),
+                               ("zarr-python+fsspec" if sec == "http" else "zarr-python", "batch", "C3")):
+            rows = [r for r in rr.find(section=sec, config=cfg, dataset="synth", format="zarr_zstd", tool=tool)
+                    if r["mode"].startswith(pre) and "result" in r]
+            if rows:
+                labels.append("%s %s %s" % (cfg, tool.replace("zarr-python+fsspec", "zarr+fsspec"), pre))
+                vals.append(rows[0]["result"]["frames_per_s"])
+                cols.append(col)
+    if vals:
+        a.barh(range(len(vals)), vals, color=cols)
+        a.set_yticks(range(len(vals)))
+        a.set_yticklabels(labels, fontsize=7)
+        a.invert_yaxis()
+        a.set_xscale("log")
+    a.set_xlabel("frames/s (log)")
+    a.set_title("synth zstd zarrmd: random and batched random frames")
+    # (d) bytes on disk
+    a = ax[1][1]
+    rows = rr.find(section="disk")
+    fmts = ["none.zarrmd", "zstd.zarrmd", "none.h5md", "gzip.h5md", "xtc"]
+    w = 0.38
+    for k, ds in enumerate(rr.ds):
+        xb = [r["result"]["bytes"] for r in rows if r["dataset"] == ds and r["format"] == "xtc"]
+        if not xb:
+            continue
+        ys = []
+        for f in fmts:
+            b = [r["result"]["bytes"] for r in rows if r["dataset"] == ds and r["format"] == f]
+            ys.append(b[0] / xb[0] if b else 0)
+        a.bar([i + k * w for i in range(len(fmts))], ys, w, label=ds)
+    a.set_xticks([i + w / 2 for i in range(len(fmts))])
+    a.set_xticklabels([FMT_LABEL.get(f, f) for f in fmts], fontsize=8)
+    a.set_ylabel("bytes / XTC bytes")
+    a.set_title("bytes on disk relative to XTC")
+    a.legend()
+    fig.suptitle("zarrtraj benchmarks, %s" % rr.meta.get("date"))
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("results")
+    ap.add_argument("--md")
+    ap.add_argument("--png")
+    a = ap.parse_args()
+    with open(a.results) as f:
+        rr = R(json.load(f))
+    if a.md:
+        with open(a.md, "w") as f:
+            f.write(md(rr))
+    if a.png:
+        plot(rr, a.png)
+
+
+if __name__ == "__main__":
+    main()

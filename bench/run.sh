@@ -1,0 +1,143 @@
+#!/bin/sh
+# zarrtraj benchmark suite (see bench/README.md).
+#
+#   bench/run.sh BUILD [--quick] [--only SECTIONS] [--repeat N] [--out DIR]
+#
+# BUILD is a CMake build directory of this checkout (zarrtraj, bench/bench_iter,
+# bench/bench_ros3 are built there when missing). Data go to $ZT_BENCH_DATA
+# (default BUILD/bench-data, BUILD/bench-data-quick with --quick) and are reused
+# when they exist with the same parameters. The script starts its own S3
+# emulator and nginx (scripts/emulators/run.sh with a private ZT_EMU_DIR) and
+# one latency proxy (tests/store/faultproxy.py) per setting, runs
+# bench/suite.py, writes results.json, RESULTS.md and results.png to --out
+# (default: bench/ for a full run, BUILD/bench-quick/ with --quick) and stops
+# everything it started, also on failure or interrupt.
+# SECTIONS: comma-separated subset of disk,local,write,s3,s3lat,http.
+set -eu
+
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+[ $# -ge 1 ] || usage
+case $1 in -h|--help) usage ;; esac
+BUILD=$(cd "$1" 2>/dev/null && pwd) || { echo "bench/run.sh: no build directory $1" >&2; exit 2; }
+shift
+QUICK=""; ONLY=""; REPEAT=3; OUT=""
+while [ $# -gt 0 ]; do
+    case $1 in
+    --quick) QUICK=--quick ;;
+    --only) ONLY=$2; shift ;;
+    --repeat) REPEAT=$2; shift ;;
+    --out) OUT=$2; shift ;;
+    *) usage ;;
+    esac
+    shift
+done
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$HERE")
+PY=/usr/bin/python3
+EMU=$ROOT/scripts/emulators/run.sh
+PROXY=$ROOT/tests/store/faultproxy.py
+LATENCIES="0 10 25"
+S3_LATENCY=20
+LIFETIME=5400 # proxies and servers stop by themselves after this (seconds)
+if [ -n "$QUICK" ]; then
+    DATA=${ZT_BENCH_DATA:-$BUILD/bench-data-quick}
+    OUT=${OUT:-$BUILD/bench-quick}
+else
+    DATA=${ZT_BENCH_DATA:-$BUILD/bench-data}
+    OUT=${OUT:-$HERE}
+fi
+mkdir -p "$DATA" "$OUT"
+DATA=$(cd "$DATA" && pwd)
+OUT=$(cd "$OUT" && pwd)
+WORK=$DATA/.run
+mkdir -p "$WORK"
+export ZT_EMU_DIR=${ZT_BENCH_EMU_DIR:-${TMPDIR:-/tmp}/zarrtraj-bench-emu-$(id -u)}
+
+log() { echo "bench: $*" >&2; }
+
+# ---- prerequisites
+missing=""
+for m in numpy zarr numcodecs h5py MDAnalysis fsspec aiohttp matplotlib; do
+    $PY -c "import $m" >/dev/null 2>&1 || missing="$missing $m"
+done
+for c in h5repack curl nginx node; do command -v $c >/dev/null 2>&1 || missing="$missing $c"; done
+[ -x /usr/bin/time ] || missing="$missing /usr/bin/time"
+if [ -n "$missing" ]; then
+    log "missing:$missing"
+    log "install: apt-get install -y python3-numpy python3-zarr python3-numcodecs python3-h5py python3-mdanalysis" \
+        "python3-fsspec python3-aiohttp python3-matplotlib hdf5-tools curl nginx-light time nodejs npm"
+    exit 1
+fi
+if [ ! -x "$BUILD/zarrtraj" ] || [ ! -x "$BUILD/bench/bench_iter" ] || [ ! -x "$BUILD/bench/bench_ros3" ]; then
+    log "building zarrtraj and the bench drivers in $BUILD"
+    cmake --build "$BUILD" -j"$(nproc)" --target zarrtraj_cli bench_iter bench_ros3 >&2
+fi
+
+# ---- cleanup of everything started below (also on failure / interrupt)
+PIDS=""
+EMU_STARTED=""
+cleanup() {
+    rc=$?
+    trap - EXIT INT TERM HUP
+    for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+    for p in $PIDS; do
+        i=0
+        while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+        kill -9 "$p" 2>/dev/null || true
+    done
+    if [ -n "$EMU_STARTED" ]; then
+        rm -f "$ZT_EMU_DIR/www/bench-data"
+        "$EMU" stop >/dev/null 2>&1 || true
+    fi
+    [ $rc -eq 0 ] || log "failed (exit $rc); servers and proxies stopped"
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+T0=$(date +%s)
+# ---- data
+log "data in $DATA"
+timeout 1800 $PY "$HERE/gendata.py" "$DATA" --cli "$BUILD/zarrtraj" $QUICK
+
+# ---- servers: S3 emulator + nginx (own state dir), the proxies
+log "starting the S3 emulator and nginx (ZT_EMU_DIR=$ZT_EMU_DIR)"
+EMU_STARTED=yes
+ENVF=$(timeout 900 "$EMU" start --ttl $LIFETIME s3 https)
+. "$ENVF"
+ln -sfn "$DATA" "$ZT_HTTP_ROOT/bench-data"
+http_port=${ZT_HTTP_URL##*:}
+s3_port=${ZT_S3_ENDPOINT##*:}
+
+start_proxy() { # name upstream_port latency
+    rm -f "$WORK/proxy-$1.port" "$WORK/proxy-$1.log"
+    $PY "$PROXY" --upstream "127.0.0.1:$2" --port-file "$WORK/proxy-$1.port" --latency-ms "$3" \
+        --lifetime $LIFETIME --log "$WORK/proxy-$1.log" </dev/null >/dev/null 2>&1 &
+    PIDS="$PIDS $!"
+    i=0
+    while [ ! -s "$WORK/proxy-$1.port" ]; do
+        i=$((i + 1))
+        [ $i -le 100 ] || { log "proxy $1 did not start"; exit 1; }
+        sleep 0.1
+    done
+    touch "$WORK/proxy-$1.log"
+}
+ports=""; logs=""
+for L in $LATENCIES; do
+    start_proxy "http$L" "$http_port" "$L"
+    ports="$ports${ports:+,}$L=$(cat "$WORK/proxy-http$L.port")"
+    logs="$logs${logs:+,}$L=$WORK/proxy-http$L.log"
+done
+start_proxy s3lat "$s3_port" "$S3_LATENCY"
+log "proxies: http $ports; s3 +${S3_LATENCY}ms $(cat "$WORK/proxy-s3lat.port")"
+
+# ---- measurements
+CMDLINE="bench/run.sh $(basename "$BUILD")${QUICK:+ --quick}${ONLY:+ --only $ONLY}"
+[ "$REPEAT" = 3 ] || CMDLINE="$CMDLINE --repeat $REPEAT"
+timeout 3300 $PY "$HERE/suite.py" --build "$BUILD" --data "$DATA" --emu-env "$ENVF" \
+    --http-ports "$ports" --http-logs "$logs" \
+    --s3-proxy "$(cat "$WORK/proxy-s3lat.port")" --s3-proxy-log "$WORK/proxy-s3lat.log" --s3-latency $S3_LATENCY \
+    --out "$OUT/results.json" $QUICK ${ONLY:+--only "$ONLY"} --repeat "$REPEAT" --command "$CMDLINE"
+$PY "$HERE/report.py" "$OUT/results.json" --md "$OUT/RESULTS.md" --png "$OUT/results.png"
+log "done in $(( $(date +%s) - T0 )) s: $OUT/RESULTS.md"
