@@ -695,20 +695,27 @@ int main(void) {
         zt_reader_close(r);
     }
 
-    /* 2. big chunks are split to fit the 1 MiB chunk cache, as a divisor */
-    spec_t s2 = {20000, 7, 0, 0, 1, 0, false};
-    wo = (zt_writer_opts_t)ZT_WRITER_OPTS_DEFAULTS;
-    snprintf(url, sizeof url, "%s/big.h5md", dir);
-    wo.n_frames = 0;
-    wo.chunk_bytes = 20000 * 12 * 6; /* 6 frames per front-end chunk */
-    wo.compressor = "gzip:level=1";
-    CHECK_OK(write_traj(url, &s2, &wo));
-    check_traj(url, &s2, 0, 7);
-    int ids[4];
-    unsigned level = 0;
-    hsize_t c0 = 0;
-    filters_of(url, "particles/trajectory/position/value", ids, &level, &c0);
-    CHECK_EQ_INT(c0, 3); /* 3 * 240000 bytes <= 1 MiB, and 3 divides 6 */
+    /* 2. big chunks are split (a divisor of the front end's): at most 1 MiB
+     * uncompressed, 64 KiB or one frame compressed */
+    struct {
+        int64_t atoms;
+        const char *comp;
+        hsize_t want;
+    } big[] = {{20000, NULL, 3}, {20000, "gzip:level=1", 1}, {1000, "lzf", 3}, {1000, NULL, 6}};
+    for (size_t i = 0; i < sizeof big / sizeof *big; i++) {
+        spec_t s2 = {big[i].atoms, 7, 0, 0, 1, 0, false};
+        wo = (zt_writer_opts_t)ZT_WRITER_OPTS_DEFAULTS;
+        snprintf(url, sizeof url, "%s/big%zu.h5md", dir, i);
+        wo.chunk_bytes = (size_t)big[i].atoms * 12 * 6; /* 6 frames per front-end chunk */
+        wo.compressor = big[i].comp;
+        CHECK_OK(write_traj(url, &s2, &wo));
+        check_traj(url, &s2, 0, 7);
+        int ids[4];
+        unsigned level = 0;
+        hsize_t c0 = 0;
+        filters_of(url, "particles/trajectory/position/value", ids, &level, &c0);
+        CHECK_EQ_INT(c0, big[i].want);
+    }
 
     /* 3. compressors (filters as asked, values exact), and errors */
     test_compressors(dir);
