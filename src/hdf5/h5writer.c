@@ -7,17 +7,19 @@
  * hard links to them (box/edges, velocity, force, observables).
  *
  * Crash safety: each sync leaves a file h5py can open holding every
- * committed row, and no later write disturbs that state on disk:
- *  - chunks are encoded here (our codecs, outside the lock) and stored with
- *    H5Dwrite_chunk, which may write the chunk that starts at the current
- *    extent; a sync first writes the chunks and flushes (data + chunk index,
- *    extents unchanged, so nothing new is visible), then grows the extents
- *    and flushes again. A kill inside a flush cannot expose an unindexed
- *    chunk as zeros within an extent;
- *  - metadata reaches the disk only by H5Fflush (metadata cache evictions off);
+ * committed row, and later writes do not disturb that state on disk:
+ *  - chunks are encoded here (our codecs, outside the lock, in parallel) and
+ *    stored with H5Dwrite_chunk, which may write the chunk that starts at the
+ *    current extent. A sync writes the chunks and flushes (data and chunk
+ *    index under the old extents: nothing new is visible), then grows the
+ *    extents and flushes, the particle group's primary step last;
+ *  - metadata reaches the disk only through H5Fflush (cache evictions off);
  *  - the small arrays (step, time, box, observables) are uncompressed, so
  *    appending rows rewrites their partial last chunk in place with the
  *    committed bytes unchanged; per-atom chunks are written once, whole.
+ * A kill inside one of those flushes never exposes an unindexed chunk as
+ * zeros, and MDAnalysis still reads every frame; our reader may then refuse
+ * the file (a chunk past an extent, or step/value lengths that differ).
  * Remote destinations are written to a temporary local file and uploaded at
  * close. */
 #include "codec/codec.h"
@@ -637,6 +639,21 @@ static int zt__h5w_preencode(zt_h5w *w) {
     return rc;
 }
 
+/* H5Fflush, with the file first extended to libhdf5's end of allocation: a
+ * flush can write the superblock (with that end) before it extends the file,
+ * and a file shorter than its superblock says is "truncated" to every reader.
+ * Lock held. */
+static int zt__h5w_flush(zt_h5w *w) {
+    haddr_t eoa = 0;
+    struct stat st;
+    if (H5Fget_eoa(w->fid, &eoa) >= 0 && eoa != HADDR_UNDEF && stat(w->file, &st) == 0 && (haddr_t)st.st_size < eoa &&
+        truncate(w->file, (off_t)eoa) != 0)
+        return zt__err(ZT_EIO, "%s: cannot extend the file: %s", w->base.url, strerror(errno));
+    H5Eclear2(H5E_DEFAULT);
+    if (H5Fflush(w->fid, H5F_SCOPE_GLOBAL) < 0) return zt__h5w_fail(w, "/", "cannot flush the file");
+    return 0;
+}
+
 static zt_warr *zt__h5w_primary(zt_h5w *w, const char *step_path);
 
 /* The particle group's primary step (position's) grows last: MDAnalysis
@@ -659,7 +676,7 @@ static int zt__h5w_grow(zt_h5w *w, bool last) {
         if (H5Dset_extent(a->did, nd) < 0) rc = zt__h5w_fail(w, a->path, "cannot extend the dataset");
         else a->dims[0] = nd[0];
     }
-    if (!rc && H5Fflush(w->fid, H5F_SCOPE_GLOBAL) < 0) rc = zt__h5w_fail(w, "/", "cannot flush the file");
+    if (!rc) rc = zt__h5w_flush(w);
     return rc;
 }
 
@@ -688,9 +705,8 @@ static int zt__h5w_commit_stages(zt_h5w *w) {
             any = true;
         }
         if (!any) return 0;
-        int rc = 0;
         zt__hdf5_lock();
-        if (H5Fflush(w->fid, H5F_SCOPE_GLOBAL) < 0) rc = zt__h5w_fail(w, "/", "cannot flush the file");
+        int rc = zt__h5w_flush(w);
         if (!rc) rc = zt__h5w_grow(w, false);
         if (!rc) rc = zt__h5w_grow(w, true);
         zt__hdf5_unlock();
@@ -714,7 +730,7 @@ static int zt__h5w_sync(zt_wbackend *b) {
     if (!rc) {
         /* groups and attributes created since the last commit */
         zt__hdf5_lock();
-        if (H5Fflush(w->fid, H5F_SCOPE_GLOBAL) < 0) rc = zt__h5w_fail(w, "/", "cannot flush the file");
+        rc = zt__h5w_flush(w);
         zt__hdf5_unlock();
     }
     return rc;
