@@ -1,0 +1,111 @@
+"""zarrmd variants written by zarr-python 2.13 itself (an independent writer):
+big-endian dtypes, '/' dimension separator, NaN fill values with missing
+chunks, F order, non-consolidated hierarchies, H5MD version checks, a 2-D box
+(metadata readable, frames refused) -- each read correctly or refused with a
+specific error by the zarrtraj CLI."""
+import json
+import os
+
+import numcodecs
+import numpy as np
+import pytest
+import zarr
+
+from conftest import run
+
+
+def make(path, dtype="<f4", sep=".", order="C", fill=0.0, version=(1, 1), dim=3, compressor="default",
+         drop_chunk=None, n=6, natoms=7):
+    store = zarr.DirectoryStore(path, dimension_separator=sep)
+    root = zarr.group(store=store, overwrite=True)
+    if version is not None:
+        root.create_group("h5md").attrs["version"] = list(version)
+    g = root.create_group("particles/trajectory")
+    box = g.create_group("box")
+    box.attrs["dimension"] = dim
+    box.attrs["boundary"] = ["periodic"] * dim
+    kw = {} if compressor == "default" else {"compressor": compressor}
+    edges = np.tile(np.diag(np.arange(10.0, 10.0 + dim)), (n, 1, 1)).astype(dtype)
+    e = box.create_group("edges")
+    e.create_dataset("value", data=edges, chunks=(2, dim, dim), order=order, fill_value=fill, **kw)
+    e.create_dataset("step", data=np.arange(n, dtype=">i8" if dtype[0] == ">" else "<i8"))
+    pos = (np.arange(n * natoms * dim, dtype=np.float64).reshape(n, natoms, dim) / 7.0).astype(dtype)
+    p = g.create_group("position")
+    p.create_dataset("value", data=pos, chunks=(2, 3, dim), order=order, fill_value=fill, **kw)
+    p["value"].attrs["unit"] = "nm"
+    p.create_dataset("step", data=np.arange(n, dtype="<i8"))
+    p.create_dataset("time", data=np.arange(n, dtype="<f8") * 0.5)
+    if drop_chunk:
+        os.remove(os.path.join(path, "particles/trajectory/position/value", drop_chunk))
+        pos = pos.astype(np.float64)
+        pos[2:4, 0:3] = fill if fill is not None else 0
+    return pos
+
+
+def cat(cli, path, *args):
+    out = path + ".npy"
+    run(cli, "cat", path, "--format", "npy", "-o", out, *args)
+    return np.load(out)
+
+
+@pytest.mark.parametrize("dtype", ["<f4", ">f4", "<f8", ">f8", "<i4", ">i2", "<u2", "|u1"])
+def test_dtypes_and_byte_orders(cli, tmp, dtype):
+    p = str(tmp / "d.zarrmd")
+    pos = make(p, dtype=dtype)
+    np.testing.assert_array_equal(cat(cli, p), pos.astype(np.float32))
+
+
+def test_slash_separator_nan_fill_and_missing_chunk(cli, tmp):
+    p = str(tmp / "s.zarrmd")
+    pos = make(p, sep="/", fill=float("nan"), drop_chunk="1/0/0")
+    got = cat(cli, p)
+    np.testing.assert_array_equal(got, pos.astype(np.float32))  # NaN == NaN here
+    assert np.isnan(got[2:4, 0:3]).all() and not np.isnan(got[0]).any()
+    # zarr-python agrees on the fill
+    np.testing.assert_array_equal(zarr.open(p, mode="r")["particles/trajectory/position/value"][:], got)
+
+
+@pytest.mark.parametrize("comp", [None, numcodecs.Zstd(level=5), numcodecs.GZip(level=3),
+                                  numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.BITSHUFFLE),
+                                  numcodecs.LZ4(), numcodecs.BZ2(), numcodecs.Zlib(level=9)])
+def test_compressors_written_by_zarr_python(cli, tmp, comp):
+    p = str(tmp / "c.zarrmd")
+    pos = make(p, compressor=comp)
+    np.testing.assert_array_equal(cat(cli, p), pos.astype(np.float32))
+
+
+def test_fortran_order_is_refused(cli, tmp):
+    p = str(tmp / "f.zarrmd")
+    make(p, order="F")
+    r = run(cli, "cat", p, "--format", "npy", "-o", str(tmp / "x.npy"), check=False)
+    assert r.returncode == 1 and "order 'F' not supported" in r.stderr
+    assert "particles/trajectory/box/edges/value" in r.stderr or "particles/trajectory/position/value" in r.stderr
+
+
+@pytest.mark.parametrize("version,msg", [((2, 0), "version 2.0 not supported"), (None, "no 'h5md' group")])
+def test_h5md_version_checks(cli, tmp, version, msg):
+    p = str(tmp / "v.zarrmd")
+    make(p, version=version)
+    r = run(cli, "info", p, check=False)
+    assert r.returncode == 1 and msg in r.stderr
+
+
+def test_two_dimensional_box_opens_for_metadata_only(cli, tmp):
+    p = str(tmp / "b2.zarrmd")
+    make(p, dim=2)
+    info = json.loads(run(cli, "info", p, "--json").stdout)
+    assert info["n_atoms"] == 7 and info["n_frames"] == 6
+    assert info["elements"]["position"]["shape"] == [6, 7, 2]
+    r = run(cli, "cat", p, check=False)
+    assert r.returncode == 1 and "2-D box" in r.stderr
+
+
+def test_absurd_shape_is_refused(cli, tmp):
+    p = str(tmp / "huge.zarrmd")
+    make(p)
+    za = os.path.join(p, "particles/trajectory/position/value/.zarray")
+    meta = json.load(open(za))
+    meta["shape"] = [2**62, 2**40, 3]
+    json.dump(meta, open(za, "w"))
+    r = run(cli, "info", p, check=False)
+    assert r.returncode == 1 and "absurd shape" in r.stderr
