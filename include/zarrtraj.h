@@ -318,7 +318,9 @@ typedef struct zt_writer_opts {
     int precision;               /* decimal digits kept (Quantize); -1 = lossless */
     const char *compressor;      /* numcodecs JSON config or short form
                                     ("zstd:level=3", "blosc:cname=zstd,clevel=5,shuffle=2",
-                                    "none"); NULL = Blosc lz4 clevel 5 byte-shuffle */
+                                    "none"); NULL = Blosc lz4 clevel 5 byte-shuffle.
+                                    H5MD output takes gzip/zlib or lzf, optionally
+                                    with shuffle (docs/hdf5.md); NULL = none there */
     size_t chunk_bytes;          /* target bytes per value chunk; default 12 MiB */
     const char *group;           /* particle group; default "trajectory" */
     const char *length_unit;     /* defaults: MDAnalysis units; "" = no unit attribute */
