@@ -80,6 +80,7 @@ static int zt__h5w_short(const char *spec, json_t **obj) {
     char *colon = copy ? strchr(copy, ':') : NULL;
     if (colon) *colon = 0;
     for (char *p = copy; !rc && *p; p++) *p = (char)tolower((unsigned char)*p);
+    if (!rc && !*copy) rc = zt__err(ZT_EINVAL, "H5MD compressor '%s': missing codec id", spec);
     if (!rc && json_object_set_new(o, "id", json_string(copy))) rc = zt__err(ZT_ENOMEM, "out of memory");
     char *save = NULL;
     for (char *tok = colon ? strtok_r(colon + 1, ",", &save) : NULL; !rc && tok; tok = strtok_r(NULL, ",", &save)) {

@@ -2,7 +2,7 @@
  * observables, missing time, every accepted compressor, precision bound),
  * the layout libhdf5 sees (hard links by object address, filters, chunks,
  * attribute types), compressor errors, overwrite rules, a writer killed
- * mid-run, the back end's trim of rows written ahead of a sync, and a remote
+ * mid-run, rows written ahead of their commit (invisible until committed), and a remote
  * (memory://) destination written through a temporary file. */
 #include "h5test.h"
 #include "traj/wbackend.h"
@@ -302,7 +302,7 @@ static void test_compressors(const char *dir) {
         CHECK(strstr(zt_last_error(), "gzip") != NULL && strstr(zt_last_error(), "lzf") != NULL);
         CHECK(access(url, F_OK) != 0); /* nothing created */
     }
-    const char *inval[] = {"gzip:level=12", "gzip:foo=1", "{\"id\": \"shuffle\"}", "lzf:shuffle=2", "[{\"id\": \"gzip\"}, {\"id\": \"shuffle\"}]", "{\"id\": "};
+    const char *inval[] = {":", "gzip:level=12", "gzip:foo=1", "{\"id\": \"shuffle\"}", "lzf:shuffle=2", "[{\"id\": \"gzip\"}, {\"id\": \"shuffle\"}]", "{\"id\": "};
     for (size_t i = 0; i < sizeof inval / sizeof *inval; i++) {
         zt_writer_t *w = NULL;
         zt_writer_opts_t b = ZT_WRITER_OPTS_DEFAULTS;
@@ -420,10 +420,10 @@ static void test_killed(const char *dir) {
     }
 }
 
-/* ---- the back end directly: rows written ahead of a sync ------------------------------ */
-static void test_backend_trim(const char *dir) {
+/* ---- the back end directly: rows written ahead of their commit ---------------------------- */
+static void test_backend_rows_ahead(const char *dir) {
     char url[1024];
-    snprintf(url, sizeof url, "%s/trim.h5md", dir);
+    snprintf(url, sizeof url, "%s/ahead.h5md", dir);
     zt_wbackend *b = NULL;
     CHECK_OK(zt__h5writer_open(url, NULL, false, &b));
     if (!b) return;
@@ -480,7 +480,7 @@ static void test_backend_trim(const char *dir) {
     CHECK_OK(b->vt->set_rows(b, step, 12));
     CHECK_OK(b->vt->close(b, true));
     json_decref(gz);
-    /* every row survived the trim */
+    /* every row arrived */
     t = NULL;
     CHECK_OK(zt__tree_open(url, NULL, &t));
     n = t ? zt__node_find(t->root, "particles/g/position/value") : NULL;
@@ -747,7 +747,7 @@ int main(void) {
 
     /* 6. crash safety */
     test_killed(dir);
-    test_backend_trim(dir);
+    test_backend_rows_ahead(dir);
 
     /* 7. remote destination through a temporary file; local rules */
     test_remote(dir);

@@ -376,7 +376,7 @@ def test_killed_writer_leaves_a_readable_file(cli, tmp):
     then refuses the file with ZT_ECORRUPT/ZT_EMISMATCH rather than read it
     wrongly; otherwise it reads the same frames."""
     full = str(tmp / "full.h5md")
-    args = ["--atoms", "300", "--frames", "3000", "--forces", "--chunk-bytes", "8k", "--seed", "3"]
+    args = ["--atoms", "300", "--frames", "6000", "--forces", "--chunk-bytes", "8k", "--seed", "3"]
     run(cli, "synth", full, *args)
     ref = h5py.File(full, "r")
     rng = np.random.default_rng(1)
