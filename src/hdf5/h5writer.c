@@ -78,6 +78,7 @@ struct zt_warr {
      * everything after it (rows before buf0 sit in whole chunks on disk) */
     zt_buf buf;
     int64_t buf0, nbuf;
+    size_t boff;              /* byte offset of row buf0 in buf (compacted per commit) */
     zt_codec *quant;          /* precision >= 0: numcodecs Quantize */
     zt_codec *shuffle, *comp; /* HDF5 filter pipeline, encoded by us */
     struct zt_h5wenc *pre;    /* chunks encoded ahead for the current commit */
@@ -462,7 +463,7 @@ static int zt__h5w_rows(zt_wbackend *b, zt_warr *a, int64_t row0, int64_t nrows,
     int64_t skip = have - row0;
     if (skip >= nrows) return 0;
     int64_t n = nrows - skip;
-    size_t nbytes, old = (size_t)a->nbuf * a->rowbytes;
+    size_t nbytes, old = a->boff + (size_t)a->nbuf * a->rowbytes;
     if (!zt__mulz_ok((size_t)n, a->rowbytes, &nbytes) || old + nbytes < old)
         return zt__err(ZT_EOVERFLOW, "%s: %s: too many rows", w->base.url, a->path);
     const uint8_t *src = (const uint8_t *)data + (size_t)skip * a->rowbytes;
@@ -519,7 +520,7 @@ static int zt__h5w_encode(const zt_warr *a, int64_t row0, zt_h5wenc *e) {
     int64_t n = a->buf0 + a->nbuf - row0;
     if (n > a->crow) n = a->crow;
     size_t cb = (size_t)a->crow * a->rowbytes, nb = (size_t)(n > 0 ? n : 0) * a->rowbytes;
-    const uint8_t *src = a->buf.data + (size_t)(row0 - a->buf0) * a->rowbytes;
+    const uint8_t *src = a->buf.data + a->boff + (size_t)(row0 - a->buf0) * a->rowbytes;
     zt_buf *bufs[2] = {&e->t1, &e->t2};
     int k = 0, rc;
     if (nb < cb) {
@@ -688,7 +689,16 @@ static int zt__h5w_commit_stages(zt_h5w *w);
 static int zt__h5w_commit(zt_h5w *w) {
     int rc = zt__h5w_preencode(w);
     if (!rc) rc = zt__h5w_commit_stages(w);
-    for (size_t i = 0; i < w->narr; i++) zt__h5w_pre_free(w->arr[i]);
+    for (size_t i = 0; i < w->narr; i++) {
+        zt_warr *a = w->arr[i];
+        zt__h5w_pre_free(a);
+        if (a->boff) { /* drop the rows now on disk in whole chunks, once */
+            size_t keep = a->buf.len - a->boff;
+            if (keep) memmove(a->buf.data, a->buf.data + a->boff, keep);
+            a->buf.len = keep;
+            a->boff = 0;
+        }
+    }
     return rc;
 }
 
@@ -715,9 +725,7 @@ static int zt__h5w_commit_stages(zt_h5w *w) {
             zt_warr *a = w->arr[i];
             if (a->ndim < 1 || (int64_t)a->dims[0] != a->buf0 + a->crow) continue;
             /* that chunk is complete on disk: drop it */
-            size_t used = (size_t)a->crow * a->rowbytes;
-            if (used) memmove(a->buf.data, a->buf.data + used, a->buf.len - used);
-            a->buf.len -= used;
+            a->boff += (size_t)a->crow * a->rowbytes;
             a->buf0 += a->crow;
             a->nbuf -= a->crow;
         }
