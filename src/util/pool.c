@@ -92,23 +92,41 @@ int zt__pool_submit(zt_pool *p, zt_task_fn fn, void *arg) {
 }
 
 static zt_pool *zt__global;
-static pthread_once_t zt__global_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t zt__global_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_once_t zt__atfork_once = PTHREAD_ONCE_INIT;
 
 static void zt__global_free(void) {
     zt__pool_free(zt__global);
     zt__global = NULL;
 }
 
-static void zt__global_init(void) {
-    int n = zt__ncpu();
-    const char *e = getenv("ZARRTRAJ_THREADS");
-    if (e && atoi(e) > 0) n = atoi(e);
-    if (zt__pool_create(n, &zt__global) == 0) atexit(zt__global_free);
+/* fork(): the child inherits the pool but none of its threads, so tasks
+ * would never run (a forked multiprocessing worker would hang). The child
+ * abandons it and creates a fresh pool on first use. */
+static void zt__pool_prefork(void) { pthread_mutex_lock(&zt__global_mu); }
+static void zt__pool_postfork_parent(void) { pthread_mutex_unlock(&zt__global_mu); }
+static void zt__pool_postfork_child(void) {
+    pthread_mutex_init(&zt__global_mu, NULL);
+    zt__global = NULL;
+}
+
+static void zt__pool_atfork(void) {
+    pthread_atfork(zt__pool_prefork, zt__pool_postfork_parent, zt__pool_postfork_child);
+    atexit(zt__global_free);
 }
 
 zt_pool *zt__pool_global(void) {
-    pthread_once(&zt__global_once, zt__global_init);
-    return zt__global;
+    pthread_once(&zt__atfork_once, zt__pool_atfork);
+    pthread_mutex_lock(&zt__global_mu);
+    if (!zt__global) {
+        int n = zt__ncpu();
+        const char *e = getenv("ZARRTRAJ_THREADS");
+        if (e && atoi(e) > 0) n = atoi(e);
+        if (zt__pool_create(n, &zt__global) != 0) zt__global = NULL;
+    }
+    zt_pool *p = zt__global;
+    pthread_mutex_unlock(&zt__global_mu);
+    return p;
 }
 
 struct zt_latch {

@@ -35,7 +35,21 @@ static int zt__eng_refs;
 static pthread_once_t zt__curl_once = PTHREAD_ONCE_INIT;
 static CURLcode zt__curl_init_rc;
 
-static void zt__curl_global(void) { zt__curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT); }
+/* fork(): the child has no I/O thread, so an inherited engine would hang its
+ * first request. The child abandons it (stores opened before the fork are not
+ * usable there) and starts a fresh one on demand. */
+static void zt__eng_prefork(void) { pthread_mutex_lock(&zt__eng_mu); }
+static void zt__eng_postfork_parent(void) { pthread_mutex_unlock(&zt__eng_mu); }
+static void zt__eng_postfork_child(void) {
+    pthread_mutex_init(&zt__eng_mu, NULL);
+    zt__eng = NULL;
+    zt__eng_refs = 0;
+}
+
+static void zt__curl_global(void) {
+    zt__curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+    pthread_atfork(zt__eng_prefork, zt__eng_postfork_parent, zt__eng_postfork_child);
+}
 
 static void zt__deliver(zt_hreq *h) {
     zt_waiter *w = h->waiter;
