@@ -27,6 +27,7 @@ struct zt_cache {
     uint8_t *spare[ZT_SPARE_MAX];
     size_t spare_n[ZT_SPARE_MAX];
     int nspare;
+    size_t spare_bytes;         /* kept spares (decoded and raw): inside the budget too */
     zt_buf raw[ZT_RAW_SPARE];   /* response buffers kept for reuse */
     int nraw;
     zt_pool *pool;              /* decode pool; NULL = the process-wide one */
@@ -128,10 +129,11 @@ static void zt__lru_push(zt_cache *c, zt_centry *e) {
 
 static void zt__put_spare(zt_cache *c, uint8_t *p, size_t n) {
     if (!p) return;
-    if (c->nspare < ZT_SPARE_MAX) {
+    if (c->nspare < ZT_SPARE_MAX && c->used + c->spare_bytes + n <= c->budget) {
         c->spare[c->nspare] = p;
         c->spare_n[c->nspare] = n;
         c->nspare++;
+        c->spare_bytes += n;
         return;
     }
     free(p);
@@ -141,6 +143,7 @@ static uint8_t *zt__get_buffer(zt_cache *c, size_t n) {
     for (int i = 0; i < c->nspare; i++)
         if (c->spare_n[i] == n) {
             uint8_t *p = c->spare[i];
+            c->spare_bytes -= n;
             c->nspare--;
             c->spare[i] = c->spare[c->nspare];
             c->spare_n[i] = c->spare_n[c->nspare];
@@ -159,6 +162,7 @@ static zt_buf zt__raw_get(zt_cache *c) {
         if (best < 0 || c->raw[i].cap > c->raw[best].cap) best = i;
     if (best >= 0) {
         b = c->raw[best];
+        c->spare_bytes -= b.cap;
         c->raw[best] = c->raw[--c->nraw];
     }
     pthread_mutex_unlock(&c->mu);
@@ -169,7 +173,8 @@ static zt_buf zt__raw_get(zt_cache *c) {
 static void zt__raw_put(zt_cache *c, zt_buf *b) {
     if (!b->data) return;
     pthread_mutex_lock(&c->mu);
-    if (c->nraw < ZT_RAW_SPARE) {
+    if (c->nraw < ZT_RAW_SPARE && c->used + c->spare_bytes + b->cap <= c->budget) {
+        c->spare_bytes += b->cap;
         c->raw[c->nraw++] = *b;
         zt__buf_init(b);
     }
@@ -184,7 +189,7 @@ static void zt__remove(zt_cache *c, zt_centry *e) {
     if (*pp) *pp = e->hnext;
     zt__lru_unlink(c, e);
     c->count--;
-    if (e->state == 1) c->used -= e->nbytes;
+    c->used -= e->nbytes; /* counted from allocation on, loading or not */
     zt__put_spare(c, e->data, e->nbytes);
     free(e);
 }
@@ -480,8 +485,13 @@ int zt__fetch(zt_cache *c, const zt_chunkref *refs, size_t n, zt_centry **out) {
         e->nbytes = zt__array_chunk_nbytes(a);
         e->refs = 1;
         e->state = 0;
+        /* Make room first, so decoded chunks in flight count against the
+         * budget too (pinned chunks are never evicted). */
+        c->used += e->nbytes;
+        zt__evict(c);
         e->data = zt__get_buffer(c, e->nbytes);
         if (!e->data) {
+            c->used -= e->nbytes;
             free(e);
             rc = zt__err(ZT_ENOMEM, "out of memory");
             out[i] = NULL;
@@ -522,7 +532,6 @@ int zt__fetch(zt_cache *c, const zt_chunkref *refs, size_t n, zt_centry **out) {
         zt_centry *e = ms[i].e;
         if (e->state == 2) {
             e->state = 1;
-            c->used += e->nbytes;
             c->st.decodes++;
         } else if (e->state == 0) {
             e->state = rc ? rc : ZT_EIO;
