@@ -31,7 +31,6 @@ MODE (as bench_iter)
 """
 import argparse
 import json
-import os
 import sys
 import time
 import warnings

@@ -6,7 +6,7 @@ targets as measured ratios) and results.png.
 """
 import argparse
 import json
-import os
+import re
 
 FMT_LABEL = {"zarr_none": "zarrmd none", "zarr_zstd": "zarrmd zstd3+p3", "h5_none": "H5MD none",
              "h5_gzip": "H5MD gzip4", "xtc": "XTC", "none.zarrmd": "zarrmd none",
@@ -64,8 +64,9 @@ def sub_label(r, ds):
 
 
 def row_table(rr, rows, title_cols=("dataset", "format", "tool", "mode")):
-    head = "| dataset | format | tool | mode | frames | frames/s | MB/s | open s | first frame s | requests | peak RSS MB | note |"
-    out = [head, "|" + "---|" * 12]
+    head = ("| dataset | format | tool | mode | frames | frames/s | MB/s | open s | first frame s | requests | "
+            "CPU s (tool / proxy) | peak RSS MB | note |")
+    out = [head, "|" + "---|" * 13]
     for r in rows:
         if r.get("mode") == "open":
             continue
@@ -83,12 +84,20 @@ def row_table(rr, rows, title_cols=("dataset", "format", "tool", "mode")):
             note = (note + "; median of %d (%s s)" % (len(r["all_seconds"]), ", ".join(
                 fnum(s) for s in r["all_seconds"]))).strip("; ")
         rss = r.get("max_rss_kb")
-        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        cpu = fnum(res.get("cpu_s"))
+        if res.get("proxy_cpu_s") is not None:
+            cpu += " / " + fnum(res.get("proxy_cpu_s"))
+        out.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
             r["dataset"], FMT_LABEL.get(r["format"], r["format"]), r["tool"], r["mode"],
             res.get("frames", "-"), fnum(res.get("frames_per_s")), fnum(res.get("MB_per_s")),
             fnum(res.get("open_s"), 3), fnum(res.get("first_frame_s"), 3), req if req is not None else "-",
-            fnum(rss / 1024 if rss else None), note.replace("|", "/")))
+            cpu, fnum(rss / 1024 if rss else None), note.replace("|", "/")))
     return "\n".join(out)
+
+
+def cores(rr):
+    m = re.search(r"(\d+) cores", rr.meta.get("machine", ""))
+    return m.group(1) if m else "?"
 
 
 def rss_rows(rr):
@@ -137,6 +146,18 @@ def targets(rr):
             T.append(("%s: zstd zarrmd over HTTP at 25 ms one-way latency >= 80%% of local throughput" % ds,
                       "%s vs %s frames/s" % (fnum(h25["result"]["frames_per_s"]), fnum(loc["result"]["frames_per_s"])),
                       "%.0f%%" % (100 * ratio), ratio >= 0.8))
+            h0 = rr.one(section="http", config="http-0ms", dataset=ds, format="zarr_zstd", tool="zarrtraj",
+                        mode="seq", subset=None)
+            if h0:
+                x = h25["result"]
+                cpu = ""
+                if x.get("cpu_s") is not None and x.get("proxy_cpu_s") is not None:
+                    cpu = "; at 25 ms zarrtraj used %.1f CPU s and the proxy %.1f CPU s in %.1f s on %s cores" % (
+                        x["cpu_s"], x["proxy_cpu_s"], x["seconds"], cores(rr))
+                T.append(("%s: (context) zstd zarrmd over HTTP at 25 ms vs at 0 ms through the same proxy "
+                          "(how much latency costs)" % ds,
+                          "%s vs %s frames/s%s" % (fnum(x["frames_per_s"]), fnum(h0["result"]["frames_per_s"]), cpu),
+                          "%.0f%%" % (100 * x["frames_per_s"] / h0["result"]["frames_per_s"]), None))
             c25 = rr.one(section="http", config="http-25ms", dataset=ds, format="zarr_zstd", tool="curl")
             if c25:
                 r2 = h25["result"]["frames_per_s"] / c25["result"]["frames_per_s"]
@@ -236,7 +257,10 @@ def md(rr):
              "(MDAnalysis XTCWriter). MB/s always counts decoded float32 coordinates delivered "
              "(frames x atoms x 12 bytes; for `ts:1` only the selected 1% of atoms), so formats compare on the "
              "same scale; `first frame s` is open + first frame. `requests` are counted at the latency proxy for "
-             "remote runs (every tool alike) and by zarrtraj's own counters locally.\n")
+             "remote runs (every tool alike) and by zarrtraj's own counters locally.")
+    L.append("`CPU s` is the user + system time of the measured process (`/usr/bin/time`) and, for remote runs, of "
+             "the latency proxy during the run: the proxy is a Python process on the same %s-core machine.\n"
+             % cores(rr))
 
     T = targets(rr)
     L.append("## Targets (ratios measured in this run)\n")
@@ -255,8 +279,8 @@ def md(rr):
             if r:
                 rows.append(r)
     L.append(row_table(rr, rows))
-    L.append("\nzarr-python `seq` reads chunk by chunk (`arr[a:b]` per chunk, frames served from the decoded block); "
-             "`bulk` is one `arr[:]`.\n")
+    L.append("\nzarr-python `seq` reads chunk by chunk (`arr[a:b]` per chunk, each frame copied out of the decoded "
+             "block into a buffer, as zarrtraj delivers frames); `bulk` is one `arr[:]`.\n")
 
     # Issue 4
     rows = rr.find(section="s3lat")
@@ -309,13 +333,14 @@ def md(rr):
         L.append("| config | dataset | format | mode | peak RSS MiB | open-only baseline MiB | caller's buffers MiB | "
                  "net MiB | net / (cache + read-ahead) |")
         L.append("|---|---|---|---|---|---|---|---|---|")
-        for r in sorted(rows, key=lambda x: -x["net_mib"]):
+        for r in sorted(rows, key=lambda x: -x["net_mib"])[:20]:
             L.append("| %s | %s | %s | %s | %.0f | %.0f | %.0f | %.0f | %.2f |" % (
                 r["config"], r["dataset"], FMT_LABEL.get(r["format"], r["format"]), r["mode"], r["peak_mib"],
                 r["base_mib"], r["buf_mib"], r["net_mib"], r["net_mib"] / (CACHE_MIB + READAHEAD_MIB)))
-        L.append("\nPeak RSS from `/usr/bin/time -f %M`; the baseline is `bench_iter URL open` (open and close, same "
+        L.append("\nPeak RSS from `/usr/bin/time -f %%M`; the baseline is `bench_iter URL open` (open and close, same "
                  "file and store: code, libraries, metadata, H5MD chunk index); caller's buffers are what bench_iter "
-                 "allocates for results (one frame, 32 frames for batches, the timeseries output).\n")
+                 "allocates for results (one frame, 32 frames for batches, the timeseries output). The 20 largest of %d runs; "
+                 "all are in results.json.\n" % len(rows))
 
     rows = rr.find(section="disk")
     if rows:
@@ -376,7 +401,8 @@ def plot(rr, path):
     a.set_xlabel("one-way latency added by the proxy (ms)")
     a.set_ylabel("MB/s (decoded coordinates)")
     a.set_title("zstd zarrmd over HTTP (thin lines: zarrtraj local)")
-    a.legend(fontsize=7)
+    if a.get_legend_handles_labels()[0]:
+        a.legend(fontsize=7)
     # (c) random access
     a = ax[1][0]
     labels, vals, cols = [], [], []
@@ -417,7 +443,8 @@ def plot(rr, path):
     a.set_xticklabels([FMT_LABEL.get(f, f) for f in fmts], fontsize=8)
     a.set_ylabel("bytes / XTC bytes")
     a.set_title("bytes on disk relative to XTC")
-    a.legend()
+    if a.get_legend_handles_labels()[0]:
+        a.legend()
     fig.suptitle("zarrtraj benchmarks, %s" % rr.meta.get("date"))
     fig.tight_layout()
     fig.savefig(path, dpi=90)

@@ -115,6 +115,7 @@ start_proxy() { # name upstream_port latency
     $PY "$PROXY" --upstream "127.0.0.1:$2" --port-file "$WORK/proxy-$1.port" --latency-ms "$3" \
         --lifetime $LIFETIME --log "$WORK/proxy-$1.log" </dev/null >/dev/null 2>&1 &
     PIDS="$PIDS $!"
+    LASTPID=$!
     i=0
     while [ ! -s "$WORK/proxy-$1.port" ]; do
         i=$((i + 1))
@@ -123,20 +124,22 @@ start_proxy() { # name upstream_port latency
     done
     touch "$WORK/proxy-$1.log"
 }
-ports=""; logs=""
+ports=""; logs=""; pids=""
 for L in $LATENCIES; do
     start_proxy "http$L" "$http_port" "$L"
     ports="$ports${ports:+,}$L=$(cat "$WORK/proxy-http$L.port")"
     logs="$logs${logs:+,}$L=$WORK/proxy-http$L.log"
+    pids="$pids${pids:+,}$L=$LASTPID"
 done
 start_proxy s3lat "$s3_port" "$S3_LATENCY"
+s3pid=$LASTPID
 log "proxies: http $ports; s3 +${S3_LATENCY}ms $(cat "$WORK/proxy-s3lat.port")"
 
 # ---- measurements
 CMDLINE="bench/run.sh $(basename "$BUILD")${QUICK:+ --quick}${ONLY:+ --only $ONLY}"
 [ "$REPEAT" = 3 ] || CMDLINE="$CMDLINE --repeat $REPEAT"
 timeout 3300 $PY "$HERE/suite.py" --build "$BUILD" --data "$DATA" --emu-env "$ENVF" \
-    --http-ports "$ports" --http-logs "$logs" \
+    --http-ports "$ports" --http-logs "$logs" --http-pids "$pids" --s3-proxy-pid "$s3pid" \
     --s3-proxy "$(cat "$WORK/proxy-s3lat.port")" --s3-proxy-log "$WORK/proxy-s3lat.log" --s3-latency $S3_LATENCY \
     --out "$OUT/results.json" $QUICK ${ONLY:+--only "$ONLY"} --repeat "$REPEAT" --command "$CMDLINE"
 $PY "$HERE/report.py" "$OUT/results.json" --md "$OUT/RESULTS.md" --png "$OUT/results.png"

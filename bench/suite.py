@@ -22,7 +22,6 @@ import math
 import os
 import platform
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,6 +65,18 @@ def read_env(path):
     return env
 
 
+def proc_cpu(pid):
+    """user + system CPU seconds of a process (None when unknown)."""
+    if not pid:
+        return None
+    try:
+        with open("/proc/%s/stat" % pid) as f:
+            v = f.read().rsplit(")", 1)[1].split()
+        return (int(v[11]) + int(v[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def count_lines(path):
     try:
         with open(path, "rb") as f:
@@ -85,6 +96,10 @@ class Suite:
         self.env = read_env(a.emu_env) if a.emu_env else {}
         self.http_ports = parse_map(a.http_ports)
         self.http_logs = parse_map(a.http_logs)
+        pids = parse_map(a.http_pids)
+        self.proxy_pids = {self.http_logs[k]: v for k, v in pids.items() if k in self.http_logs}
+        if a.s3_proxy_log and a.s3_proxy_pid:
+            self.proxy_pids[a.s3_proxy_log] = a.s3_proxy_pid
         self.results = []
         self.tmp = tempfile.mkdtemp(prefix="zt-bench-")
         self.xdg = os.path.join(self.tmp, "xdg")
@@ -133,15 +148,16 @@ class Suite:
         tf = os.path.join(self.tmp, "time.txt")
         t0 = time.perf_counter()
         try:
-            p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", tf] + [str(c) for c in cmd], capture_output=True,
+            p = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", "-o", tf] + [str(c) for c in cmd], capture_output=True,
                                text=True, timeout=timeout, env=env, cwd=cwd)
         except subprocess.TimeoutExpired:
             return {"error": "timeout after %ds" % timeout}, None, time.perf_counter() - t0
         wall = time.perf_counter() - t0
-        rss = None
+        rss = cpu = None
         try:
             with open(tf) as f:
-                rss = int(f.read().split()[-1])
+                v = f.read().split()[-3:]
+            rss, cpu = int(v[0]), round(float(v[1]) + float(v[2]), 3)
         except (OSError, ValueError, IndexError):
             pass
         res = None
@@ -155,6 +171,7 @@ class Suite:
         if p.returncode != 0 or res is None:
             tail = (p.stderr or "").strip().splitlines()[-3:]
             return {"error": "exit %d: %s" % (p.returncode, " | ".join(tail))}, rss, wall
+        res["cpu_s"] = cpu  # user + system CPU of the measured process (and its children)
         return res, rss, wall
 
     def measure(self, section, config, ds, fmt, tool, mode, cmd, repeat=1, cache="cold", proxylog=None,
@@ -171,6 +188,8 @@ class Suite:
                 self.warm(warm_paths)
             shutil.rmtree(self.xdg, ignore_errors=True)  # zarrtraj's H5MD index cache: cold opens
             n0 = count_lines(proxylog) if proxylog else 0
+            ppid = self.proxy_pids.get(proxylog) if proxylog else None
+            c0 = proc_cpu(ppid)
             e = {"XDG_CACHE_HOME": self.xdg}
             e.update(env_extra or {})
             res, rss, wall = self.run_once(cmd, timeout, e)
@@ -179,6 +198,9 @@ class Suite:
             if proxylog:
                 time.sleep(0.05)
                 res["proxy_requests"] = count_lines(proxylog) - n0
+                c1 = proc_cpu(ppid)
+                if c0 is not None and c1 is not None:
+                    res["proxy_cpu_s"] = round(c1 - c0, 2)
             runs.append(res)
             if "error" in res:
                 break
@@ -568,6 +590,8 @@ def main():
     ap.add_argument("--emu-env")
     ap.add_argument("--http-ports", default="")
     ap.add_argument("--http-logs", default="")
+    ap.add_argument("--http-pids", default="")
+    ap.add_argument("--s3-proxy-pid", default="")
     ap.add_argument("--s3-proxy", default="")
     ap.add_argument("--s3-proxy-log", default="")
     ap.add_argument("--s3-latency", default="20")
