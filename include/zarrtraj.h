@@ -148,7 +148,8 @@ typedef struct zt_reader_opts {
     size_t cache_bytes;          /* budget for decoded chunks; default 100 MiB */
     const zt_options_t *storage; /* storage options; may be NULL */
     int convert_units;           /* 1: frames in MDAnalysis base units */
-    size_t readahead_bytes;      /* read-ahead window; 0 disables read-ahead */
+    size_t readahead_bytes;      /* read-ahead window (default 64 MiB), in addition to
+                                    cache_bytes; 0 disables read-ahead */
     int threads;                 /* decode threads; 0 = number of cores */
 } zt_reader_opts_t;
 

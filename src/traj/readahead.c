@@ -1,29 +1,37 @@
 /* Read-ahead: when frames are read in order (or with a constant positive
- * stride), a background thread fetches and decodes the chunks of the next
- * frames into the cache while the caller works on the current one, so
- * network and decode time overlap the caller's analysis. Random and reversed
- * access never trigger it. Memory stays within the cache budget: the window
- * is at most half of it. */
+ * stride), background workers fetch and decode the chunks of the next frames
+ * into the cache while the caller works on the current one, so network and
+ * decode time overlap the caller's analysis. Several workers keep several
+ * chunk fetches in flight (a latency-bound store needs that), and the window
+ * is topped up as the caller advances. Random and reversed access never
+ * trigger it and drop queued work. The cache is sized budget + window, so
+ * memory stays within the cache budget plus the read-ahead window. */
 #include "traj/reader.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define ZT_RA_WORKERS 4
+
+typedef struct zt_rajob {
+    zt_chunkref *refs;
+    size_t n;
+    struct zt_rajob *next;
+} zt_rajob;
+
 struct zt_readahead {
-    pthread_t th;
+    pthread_t th[ZT_RA_WORKERS];
+    int nthreads;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool stop, running;
-    /* pattern detection (caller thread only) */
+    bool stop;
+    zt_rajob *head, *tail; /* queued, not started */
+    /* pattern detection and window state (caller thread only) */
     int64_t last, stride;
     int same;
     unsigned mask;
-    int64_t horizon[ZT_N_ELEMENTS]; /* row-chunk up to which prefetch was issued */
-    /* job handed to the worker */
-    zt_chunkref *job;
-    size_t njob;
-    bool has_job;
+    int64_t horizon[ZT_N_ELEMENTS]; /* last row-chunk queued per element */
     zt_reader_t *r;
 };
 
@@ -33,30 +41,28 @@ static void *zt__ra_main(void *arg) {
     size_t es_cap = 0;
     for (;;) {
         pthread_mutex_lock(&ra->mu);
-        while (!ra->has_job && !ra->stop) pthread_cond_wait(&ra->cv, &ra->mu);
+        while (!ra->head && !ra->stop) pthread_cond_wait(&ra->cv, &ra->mu);
         if (ra->stop) {
             pthread_mutex_unlock(&ra->mu);
             break;
         }
-        zt_chunkref *job = ra->job;
-        size_t n = ra->njob;
-        ra->job = NULL;
-        ra->njob = 0;
-        ra->has_job = false;
+        zt_rajob *j = ra->head;
+        ra->head = j->next;
+        if (!ra->head) ra->tail = NULL;
         pthread_mutex_unlock(&ra->mu);
-        if (n > es_cap) {
-            zt_centry **p = realloc(es, n * sizeof *p);
-            if (!p) {
-                free(job);
-                continue;
+        if (j->n > es_cap) {
+            zt_centry **p = realloc(es, j->n * sizeof *p);
+            if (p) {
+                es = p;
+                es_cap = j->n;
             }
-            es = p;
-            es_cap = n;
         }
         /* Errors are not reported here: the caller's own read of the same
          * chunk reports them (and retries the fetch). */
-        if (zt__fetch(ra->r->cache, job, n, es) == 0) zt__cache_release(ra->r->cache, es, n);
-        free(job);
+        if (j->n <= es_cap && zt__fetch(ra->r->cache, j->refs, j->n, es) == 0)
+            zt__cache_release(ra->r->cache, es, j->n);
+        free(j->refs);
+        free(j);
     }
     free(es);
     return NULL;
@@ -75,22 +81,28 @@ static zt_readahead *zt__ra_get(zt_reader_t *r) {
     return ra;
 }
 
-static bool zt__ra_start(zt_readahead *ra) {
-    if (ra->running) return true;
-    if (pthread_create(&ra->th, NULL, zt__ra_main, ra) != 0) return false;
-    ra->running = true;
-    return true;
+static void zt__ra_drop_queued(zt_readahead *ra) {
+    pthread_mutex_lock(&ra->mu);
+    zt_rajob *j = ra->head;
+    ra->head = ra->tail = NULL;
+    pthread_mutex_unlock(&ra->mu);
+    while (j) {
+        zt_rajob *n = j->next;
+        free(j->refs);
+        free(j);
+        j = n;
+    }
 }
 
 void zt__readahead_stop(zt_reader_t *r) {
     zt_readahead *ra = r->ra;
     if (!ra) return;
+    zt__ra_drop_queued(ra);
     pthread_mutex_lock(&ra->mu);
     ra->stop = true;
-    pthread_cond_signal(&ra->cv);
+    pthread_cond_broadcast(&ra->cv);
     pthread_mutex_unlock(&ra->mu);
-    if (ra->running) pthread_join(ra->th, NULL);
-    free(ra->job);
+    for (int i = 0; i < ra->nthreads; i++) pthread_join(ra->th[i], NULL);
     pthread_mutex_destroy(&ra->mu);
     pthread_cond_destroy(&ra->cv);
     free(ra);
@@ -104,13 +116,34 @@ static size_t zt__rowchunk_bytes(const zt_array *a) {
     return n;
 }
 
+static void zt__ra_push(zt_readahead *ra, zt_chunkref *refs, size_t n) {
+    zt_rajob *j = malloc(sizeof *j);
+    if (!j) {
+        free(refs);
+        return;
+    }
+    j->refs = refs;
+    j->n = n;
+    j->next = NULL;
+    pthread_mutex_lock(&ra->mu);
+    if (ra->tail) ra->tail->next = j;
+    else ra->head = j;
+    ra->tail = j;
+    while (ra->nthreads < ZT_RA_WORKERS && pthread_create(&ra->th[ra->nthreads], NULL, zt__ra_main, ra) == 0)
+        ra->nthreads++;
+    pthread_cond_signal(&ra->cv);
+    pthread_mutex_unlock(&ra->mu);
+}
+
 void zt__readahead_note(zt_reader_t *r, int64_t i, unsigned mask) {
     if (r->readahead_bytes == 0 || mask == 0) return;
     zt_readahead *ra = zt__ra_get(r);
     if (!ra) return;
     int64_t d = i - ra->last;
-    if (ra->last >= 0 && d > 0 && d == ra->stride && mask == ra->mask) ra->same++;
+    bool sequential = ra->last >= 0 && d > 0 && d == ra->stride && mask == ra->mask;
+    if (sequential) ra->same++;
     else {
+        if (ra->same > 0) zt__ra_drop_queued(ra); /* the pattern broke: queued chunks are waste */
         ra->same = 0;
         ra->stride = d;
         for (int k = 0; k < ZT_N_ELEMENTS; k++) ra->horizon[k] = -1;
@@ -119,66 +152,42 @@ void zt__readahead_note(zt_reader_t *r, int64_t i, unsigned mask) {
     ra->mask = mask;
     if (ra->same < 1 || ra->stride <= 0) return; /* not (yet) sequential */
 
-    /* Window: at most readahead_bytes and half the cache budget. */
-    size_t window = r->readahead_bytes, half = zt__cache_budget(r->cache) / 2;
-    if (window > half) window = half;
     size_t per = 0;
     for (int k = 0; k < ZT_N_ELEMENTS; k++)
         if ((mask >> k & 1) && r->g->el[k]) per += zt__rowchunk_bytes(r->g->el[k]->value);
     if (per == 0) return;
-    int64_t kchunks = (int64_t)(window / per);
-    if (kchunks < 1) kchunks = 1;
+    int64_t window = (int64_t)(r->readahead_bytes / per); /* row-chunks ahead */
+    if (window < 1) window = 1;
 
-    zt_chunkref *refs = NULL;
-    size_t n = 0, cap = 0;
+    /* Top up: queue every row-chunk within the window not queued yet, one job
+     * per row-chunk so the workers keep several requests in flight. */
     for (int k = 0; k < ZT_N_ELEMENTS; k++) {
         if (!(mask >> k & 1) || !r->g->el[k] || !r->fidx[k]) continue;
         const zt_array *a = r->g->el[k]->value;
-        int64_t s = r->fidx[k][i];
         int64_t c0 = a->chunks[0];
-        int64_t cur = s >= 0 ? s / c0 : -1;
-        /* Refill when less than half the window is still ahead. */
-        if (ra->horizon[k] >= 0 && cur >= 0 && ra->horizon[k] - cur > kchunks / 2) continue;
-        int64_t last_rc = cur, issued = 0;
-        for (int64_t f = i + ra->stride; f < r->n_frames && issued < kchunks; f += ra->stride) {
+        int64_t s = r->fidx[k][i];
+        int64_t cur = s >= 0 ? s / c0 : ra->horizon[k];
+        int64_t counted = 0, last_rc = cur;
+        for (int64_t f = i + ra->stride; f < r->n_frames && counted < window; f += ra->stride) {
             int64_t sf = r->fidx[k][f];
             if (sf < 0) continue;
             int64_t rc = sf / c0;
-            if (rc == last_rc || rc <= ra->horizon[k]) continue;
+            if (rc == last_rc) continue;
             last_rc = rc;
-            issued++;
+            counted++;
+            if (rc <= ra->horizon[k]) continue; /* queued already */
             ra->horizon[k] = rc;
-            size_t before = n;
-            if (zt__rows_refs(a, sf, sf + 1, 0, 0, &refs, &n, &cap) != 0) break;
-            /* skip what is cached or loading already */
-            size_t w = before;
-            for (size_t q = before; q < n; q++)
+            zt_chunkref *refs = NULL;
+            size_t n = 0, cap = 0;
+            if (zt__rows_refs(a, sf, sf + 1, 0, 0, &refs, &n, &cap) != 0) {
+                free(refs);
+                break;
+            }
+            size_t w = 0;
+            for (size_t q = 0; q < n; q++)
                 if (!zt__cache_contains(r->cache, refs[q].a->uid, refs[q].lin)) refs[w++] = refs[q];
-            n = w;
+            if (w) zt__ra_push(ra, refs, w);
+            else free(refs);
         }
     }
-    if (n == 0) {
-        free(refs);
-        return;
-    }
-    if (!zt__ra_start(ra)) {
-        free(refs);
-        return;
-    }
-    pthread_mutex_lock(&ra->mu);
-    if (ra->job) { /* an unstarted older job: keep its chunks too */
-        zt_chunkref *m = realloc(ra->job, (ra->njob + n) * sizeof *m);
-        if (m) {
-            memcpy(m + ra->njob, refs, n * sizeof *refs);
-            ra->job = m;
-            ra->njob += n;
-        }
-        free(refs);
-    } else {
-        ra->job = refs;
-        ra->njob = n;
-    }
-    ra->has_job = true;
-    pthread_cond_signal(&ra->cv);
-    pthread_mutex_unlock(&ra->mu);
 }
