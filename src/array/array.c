@@ -153,7 +153,7 @@ int zt__array_read_chunk(const zt_array *a, const int64_t *cidx, void *out) {
                          a->file ? a->file : "", a->path, (long long)loc.offset, raw.len,
                          (long long)loc.length);
     }
-    if (rc == ZT_ENOTFOUND && loc.offset == ZT_WHOLE) {
+    if (rc == ZT_ENOTFOUND && loc.notfound_is_fill) {
         /* Zarr: a chunk that was never written reads as the fill value. */
         loc.missing = true;
         rc = 0;
@@ -239,7 +239,7 @@ static void zt__rd_done(zt_req *req, void *ud) {
     const zt_array *a = c->a;
     if (c->rc) return;
     int rc = req->status;
-    if (rc == ZT_ENOTFOUND && c->locs[i].offset == ZT_WHOLE) {
+    if (rc == ZT_ENOTFOUND && c->locs[i].notfound_is_fill) {
         c->locs[i].missing = true; /* Zarr: unwritten chunk = fill value */
     } else if (rc) {
         c->rc = zt__err_prefix(rc, "%s: %s: ", a->file ? a->file : "", a->path);
@@ -407,7 +407,7 @@ static void zt__pl_done(zt_req *r, void *ud) {
     zt_pl_req *q = &c->pr[(size_t)(uintptr_t)r->user];
     if (c->rc) return;
     int rc = r->status;
-    if (rc == ZT_ENOTFOUND && q->loc.offset == ZT_WHOLE) {
+    if (rc == ZT_ENOTFOUND && q->loc.notfound_is_fill) {
         q->loc.missing = true;
         rc = 0;
     } else if (!rc && q->loc.offset >= 0 && (int64_t)r->out.len != q->loc.length) {

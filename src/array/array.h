@@ -42,6 +42,7 @@ typedef struct zt_chunk_loc {
     const uint8_t *inline_data; /* HDF5 compact storage: the raw bytes (owned by the array) */
     size_t inline_len;
     bool missing;           /* chunk never written: reads as the fill value */
+    bool notfound_is_fill;  /* a missing object means "never written" (Zarr), not an error */
 } zt_chunk_loc;
 
 typedef struct zt_array zt_array;
@@ -58,7 +59,10 @@ struct zt_array {
     const char *file;    /* display name of the file (owned by the tree) */
     int ndim;            /* 0 for scalars */
     int64_t shape[ZT_MAXDIM];
-    int64_t chunks[ZT_MAXDIM]; /* == shape (or 1 for 0-size dims) when contiguous */
+    int64_t chunks[ZT_MAXDIM]; /* the read grid: == shape (or 1 for 0-size dims) when
+                                  contiguous; may be finer than the stored chunks */
+    int64_t chunks_stored[ZT_MAXDIM]; /* the file's own chunk shape when the read grid
+                                         differs (else all 0) */
     zt_dtype dtype;
     bool has_fill;
     uint8_t fill[8];     /* fill value in stored byte order */

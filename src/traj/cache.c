@@ -310,7 +310,7 @@ static void zt__req_done(zt_req *r, void *ud) {
         if (r->out.data && r->out.data != e->data) e->data = r->out.data;
         if (!r->out.data) r->out.data = e->data;
     }
-    bool missing = rc == ZT_ENOTFOUND && r->offset == ZT_WHOLE;
+    bool missing = rc == ZT_ENOTFOUND && g->members[0]->loc.notfound_is_fill;
     if (missing) rc = 0; /* Zarr: a chunk never written reads as the fill value */
     if (!rc && r->offset >= 0 && (int64_t)r->out.len != r->length) {
         const zt_array *a = g->members[0]->a;

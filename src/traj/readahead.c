@@ -113,6 +113,7 @@ void zt__readahead_stop(zt_reader_t *r) {
 static size_t zt__rowchunk_bytes(const zt_array *a) {
     size_t n = zt__array_chunk_nbytes(a);
     for (int d = 1; d < a->ndim; d++) n *= (size_t)zt__array_nchunks_dim(a, d);
+    if (a->chunks_stored[0]) n *= (size_t)(a->chunks_stored[0] / a->chunks[0]);
     return n;
 }
 
@@ -164,7 +165,9 @@ void zt__readahead_note(zt_reader_t *r, int64_t i, unsigned mask) {
     for (int k = 0; k < ZT_N_ELEMENTS; k++) {
         if (!(mask >> k & 1) || !r->g->el[k] || !r->fidx[k]) continue;
         const zt_array *a = r->g->el[k]->value;
-        int64_t c0 = a->chunks[0];
+        /* whole stored chunks per job: rows read separately still coalesce
+         * into one request per stored chunk */
+        int64_t c0 = a->chunks_stored[0] ? a->chunks_stored[0] : a->chunks[0];
         int64_t s = r->fidx[k][i];
         int64_t cur = s >= 0 ? s / c0 : ra->horizon[k];
         int64_t counted = 0, last_rc = cur;
@@ -179,7 +182,9 @@ void zt__readahead_note(zt_reader_t *r, int64_t i, unsigned mask) {
             ra->horizon[k] = rc;
             zt_chunkref *refs = NULL;
             size_t n = 0, cap = 0;
-            if (zt__rows_refs(a, sf, sf + 1, 0, 0, &refs, &n, &cap) != 0) {
+            int64_t r0 = a->chunks_stored[0] ? rc * c0 : sf, r1 = a->chunks_stored[0] ? rc * c0 + c0 : sf + 1;
+            if (r1 > a->shape[0]) r1 = a->shape[0];
+            if (zt__rows_refs(a, r0, r1, 0, 0, &refs, &n, &cap) != 0) {
                 free(refs);
                 break;
             }

@@ -259,7 +259,7 @@ int zt_reader_array_info(const zt_reader_t *r, zt_element_t el, zt_array_info_t 
     info->ndim = a->ndim;
     for (int d = 0; d < a->ndim && d < 8; d++) {
         info->shape[d] = a->shape[d];
-        info->chunks[d] = a->chunks[d];
+        info->chunks[d] = a->chunks_stored[d] ? a->chunks_stored[d] : a->chunks[d];
     }
     info->codecs = a->codecs_desc ? a->codecs_desc : "{}";
     info->unit = e->unit;

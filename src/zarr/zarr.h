@@ -10,6 +10,10 @@
 int zt__zarr_array_from_json(const json_t *zarray, const char *path, const char *file,
                              zt_store *s, zt_array **out);
 
+/* Read an uncompressed array row by row (byte ranges of its stored chunks)
+ * instead of chunk by chunk; no-op for compressed arrays. Reading only. */
+void zt__zarr_read_rows(zt_array *a);
+
 /* .zarray document for an array (new reference). */
 json_t *zt__zarr_array_to_json(const zt_array *a);
 
