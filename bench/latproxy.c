@@ -6,8 +6,10 @@
  * the bottleneck on a small machine (a store-and-forward Python proxy
  * saturates a core at a few hundred MB/s).
  *
- *   latproxy --upstream 127.0.0.1:PORT --latency-ms 25 [--port-file F] [--lifetime S]
- */
+ *   latproxy --upstream 127.0.0.1:PORT --latency-ms 25 [--port-file F] [--lifetime S] [--log F]
+ *
+ * --log appends one line per HTTP request seen from the client (method and
+ * target), so a benchmark can count requests of every tool alike. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -23,6 +25,8 @@
 
 static int up_port;
 static long latency_ns;
+static FILE *logf;
+static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct seg {
     struct seg *next;
@@ -37,7 +41,34 @@ typedef struct pipe_ {
     pthread_cond_t cv;
     seg *head, *tail;
     int eof;
+    int scan;          /* client->upstream: look for request lines */
+    char line[256];    /* start of the current line */
+    size_t linelen;
+    int at_start;      /* at the start of a line */
 } pipe_;
+
+/* Log request lines ("GET /key HTTP/1.1") of the client stream. Bodies of
+ * PUTs are scanned too; benchmarks only count reads. */
+static void scan_requests(pipe_ *p, const char *d, size_t n) {
+    static const char *methods[] = {"GET ", "HEAD ", "PUT ", "POST ", "DELETE "};
+    for (size_t i = 0; i < n; i++) {
+        char c = d[i];
+        if (p->linelen < sizeof p->line - 1) p->line[p->linelen++] = c;
+        if (c != '\n') continue;
+        p->line[p->linelen] = 0;
+        if (p->at_start)
+            for (size_t m = 0; m < sizeof methods / sizeof *methods; m++)
+                if (!strncmp(p->line, methods[m], strlen(methods[m]))) {
+                    pthread_mutex_lock(&log_mu);
+                    fputs(p->line, logf);
+                    fflush(logf);
+                    pthread_mutex_unlock(&log_mu);
+                    break;
+                }
+        p->linelen = 0;
+        p->at_start = 1;
+    }
+}
 
 static void ts_add(struct timespec *t, long ns) {
     t->tv_nsec += ns;
@@ -58,6 +89,7 @@ static void *reader(void *arg) {
             free(s);
             break;
         }
+        if (p->scan && logf) scan_requests(p, s->data, (size_t)k);
         clock_gettime(CLOCK_MONOTONIC, &s->due);
         ts_add(&s->due, latency_ns);
         s->n = (size_t)k;
@@ -130,7 +162,7 @@ typedef struct conn {
 
 static void *serve(void *arg) {
     conn *cn = arg;
-    pipe_ up = {.from = cn->c, .to = cn->u}, down = {.from = cn->u, .to = cn->c};
+    pipe_ up = {.from = cn->c, .to = cn->u, .scan = 1, .at_start = 1}, down = {.from = cn->u, .to = cn->c};
     pthread_mutex_init(&up.mu, NULL);
     pthread_cond_init(&up.cv, NULL);
     pthread_mutex_init(&down.mu, NULL);
@@ -157,6 +189,7 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--latency-ms")) lat_ms = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--port-file")) port_file = argv[i + 1];
         else if (!strcmp(argv[i], "--lifetime")) lifetime = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--log")) logf = fopen(argv[i + 1], "a");
     }
     if (up_port <= 0) {
         fprintf(stderr, "usage: latproxy --upstream 127.0.0.1:PORT --latency-ms MS [--port-file F] [--lifetime S]\n");
