@@ -25,7 +25,7 @@
 
 static int up_port;
 static long latency_ns;
-static FILE *logf;
+static FILE *reqlog;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
 typedef struct seg {
@@ -60,8 +60,8 @@ static void scan_requests(pipe_ *p, const char *d, size_t n) {
             for (size_t m = 0; m < sizeof methods / sizeof *methods; m++)
                 if (!strncmp(p->line, methods[m], strlen(methods[m]))) {
                     pthread_mutex_lock(&log_mu);
-                    fputs(p->line, logf);
-                    fflush(logf);
+                    fputs(p->line, reqlog);
+                    fflush(reqlog);
                     pthread_mutex_unlock(&log_mu);
                     break;
                 }
@@ -89,7 +89,7 @@ static void *reader(void *arg) {
             free(s);
             break;
         }
-        if (p->scan && logf) scan_requests(p, s->data, (size_t)k);
+        if (p->scan && reqlog) scan_requests(p, s->data, (size_t)k);
         clock_gettime(CLOCK_MONOTONIC, &s->due);
         ts_add(&s->due, latency_ns);
         s->n = (size_t)k;
@@ -189,7 +189,7 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--latency-ms")) lat_ms = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--port-file")) port_file = argv[i + 1];
         else if (!strcmp(argv[i], "--lifetime")) lifetime = atof(argv[i + 1]);
-        else if (!strcmp(argv[i], "--log")) logf = fopen(argv[i + 1], "a");
+        else if (!strcmp(argv[i], "--log")) reqlog = fopen(argv[i + 1], "a");
     }
     if (up_port <= 0) {
         fprintf(stderr, "usage: latproxy --upstream 127.0.0.1:PORT --latency-ms MS [--port-file F] [--lifetime S]\n");
