@@ -233,7 +233,8 @@ def md(rr):
     L.append("- **Command**: `%s` (data generation, servers and proxies included)" % m.get("command"))
     L.append("- **Date**: %s; wall time of the measurements %s s" % (m.get("date"), m.get("elapsed_s")))
     L.append("- **Machine**: %s" % m.get("machine"))
-    L.append("- **Code**: git %s" % m.get("git"))
+    L.append("- **Code**: git %s (at the start of the run)" % m.get("git"))
+    L.append("- **Latency proxy**: `%s`" % m.get("proxy", "tests/store/faultproxy.py"))
     L.append("- **Load average** at start / end: %s / %s (the machine is shared: other builds ran at the same "
              "time; medians of %s runs for key numbers)" % (
                  ", ".join("%.1f" % x for x in (m.get("load_avg_start") or [])),
@@ -259,7 +260,7 @@ def md(rr):
              "same scale; `first frame s` is open + first frame. `requests` are counted at the latency proxy for "
              "remote runs (every tool alike) and by zarrtraj's own counters locally.")
     L.append("`CPU s` is the user + system time of the measured process (`/usr/bin/time`) and, for remote runs, of "
-             "the latency proxy during the run: the proxy is a Python process on the same %s-core machine.\n"
+             "the latency proxy during the run (on the same %s-core machine).\n"
              % cores(rr))
 
     T = targets(rr)

@@ -8,7 +8,8 @@
 # (default BUILD/bench-data, BUILD/bench-data-quick with --quick) and are reused
 # when they exist with the same parameters. The script starts its own S3
 # emulator and nginx (scripts/emulators/run.sh with a private ZT_EMU_DIR) and
-# one latency proxy (tests/store/faultproxy.py) per setting, runs
+# one latency proxy (bench/latproxy; ZT_BENCH_PROXY=python: tests/store/faultproxy.py)
+# per setting, runs
 # bench/suite.py, writes results.json, RESULTS.md and results.png to --out
 # (default: bench/ for a full run, BUILD/bench-quick/ with --quick) and stops
 # everything it started, also on failure or interrupt.
@@ -36,7 +37,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 PY=/usr/bin/python3
 EMU=$ROOT/scripts/emulators/run.sh
-PROXY=$ROOT/tests/store/faultproxy.py
+# Latency proxy: bench/latproxy (C delay line, built into BUILD/bench) unless ZT_BENCH_PROXY=python selects
+# tests/store/faultproxy.py (store-and-forward; it saturates a core at a few hundred MB/s).
+PROXY_KIND=${ZT_BENCH_PROXY:-c}
 LATENCIES="0 10 25"
 S3_LATENCY=20
 LIFETIME=5400 # proxies and servers stop by themselves after this (seconds)
@@ -69,9 +72,15 @@ if [ -n "$missing" ]; then
         "python3-fsspec python3-aiohttp python3-matplotlib hdf5-tools curl nginx-light time nodejs npm"
     exit 1
 fi
-if [ ! -x "$BUILD/zarrtraj" ] || [ ! -x "$BUILD/bench/bench_iter" ] || [ ! -x "$BUILD/bench/bench_ros3" ]; then
+if [ ! -x "$BUILD/zarrtraj" ] || [ ! -x "$BUILD/bench/bench_iter" ] || [ ! -x "$BUILD/bench/bench_ros3" ] ||
+    { [ "$PROXY_KIND" = c ] && [ ! -x "$BUILD/bench/latproxy" ]; }; then
     log "building zarrtraj and the bench drivers in $BUILD"
-    cmake --build "$BUILD" -j"$(nproc)" --target zarrtraj_cli bench_iter bench_ros3 >&2
+    cmake --build "$BUILD" -j"$(nproc)" --target zarrtraj_cli bench_iter bench_ros3 latproxy >&2
+fi
+if [ "$PROXY_KIND" = python ]; then
+    PROXY="$PY $ROOT/tests/store/faultproxy.py"
+else
+    PROXY=$BUILD/bench/latproxy
 fi
 
 # ---- cleanup of everything started below (also on failure / interrupt)
@@ -112,7 +121,7 @@ s3_port=${ZT_S3_ENDPOINT##*:}
 
 start_proxy() { # name upstream_port latency
     rm -f "$WORK/proxy-$1.port" "$WORK/proxy-$1.log"
-    $PY "$PROXY" --upstream "127.0.0.1:$2" --port-file "$WORK/proxy-$1.port" --latency-ms "$3" \
+    $PROXY --upstream "127.0.0.1:$2" --port-file "$WORK/proxy-$1.port" --latency-ms "$3" \
         --lifetime $LIFETIME --log "$WORK/proxy-$1.log" </dev/null >/dev/null 2>&1 &
     PIDS="$PIDS $!"
     LASTPID=$!
@@ -133,14 +142,15 @@ for L in $LATENCIES; do
 done
 start_proxy s3lat "$s3_port" "$S3_LATENCY"
 s3pid=$LASTPID
-log "proxies: http $ports; s3 +${S3_LATENCY}ms $(cat "$WORK/proxy-s3lat.port")"
+log "proxies ($PROXY_KIND): http $ports; s3 +${S3_LATENCY}ms $(cat "$WORK/proxy-s3lat.port")"
 
 # ---- measurements
-CMDLINE="bench/run.sh $(basename "$BUILD")${QUICK:+ --quick}${ONLY:+ --only $ONLY}"
+CMDLINE="${ZT_BENCH_PROXY:+ZT_BENCH_PROXY=$ZT_BENCH_PROXY }bench/run.sh $(basename "$BUILD")${QUICK:+ --quick}${ONLY:+ --only $ONLY}"
 [ "$REPEAT" = 3 ] || CMDLINE="$CMDLINE --repeat $REPEAT"
 timeout 3300 $PY "$HERE/suite.py" --build "$BUILD" --data "$DATA" --emu-env "$ENVF" \
     --http-ports "$ports" --http-logs "$logs" --http-pids "$pids" --s3-proxy-pid "$s3pid" \
     --s3-proxy "$(cat "$WORK/proxy-s3lat.port")" --s3-proxy-log "$WORK/proxy-s3lat.log" --s3-latency $S3_LATENCY \
-    --out "$OUT/results.json" $QUICK ${ONLY:+--only "$ONLY"} --repeat "$REPEAT" --command "$CMDLINE"
+    --out "$OUT/results.json" $QUICK ${ONLY:+--only "$ONLY"} --repeat "$REPEAT" --command "$CMDLINE" \
+    --proxy "$([ "$PROXY_KIND" = python ] && echo "tests/store/faultproxy.py" || echo "bench/latproxy")"
 $PY "$HERE/report.py" "$OUT/results.json" --md "$OUT/RESULTS.md" --png "$OUT/results.png"
 log "done in $(( $(date +%s) - T0 )) s: $OUT/RESULTS.md"

@@ -112,8 +112,21 @@ class Suite:
         self.bucket = self.env.get("ZT_S3_BUCKET", "zarrtraj-test")
         self.s3prefix = "bench-%s" % ("quick" if a.quick else "full")
         self.t_start = time.time()
+        self.git0 = self._git()
 
     # ---- helpers ---------------------------------------------------------------------------
+    def _git(self):
+        """Revision of the checkout when the run started (the build is assumed to match it)."""
+        try:
+            rev = subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True,
+                                 text=True).stdout.strip()
+            dirty = subprocess.run(["git", "-C", HERE, "status", "--porcelain", "--untracked-files=no"],
+                                   capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return ""
+        return rev + (" (working tree with uncommitted changes: %s)" % ", ".join(
+            line[3:] for line in dirty.splitlines()) if dirty else "")
+
     def _drop_caches(self):
         try:
             subprocess.run(["sync"], check=False)
@@ -248,16 +261,9 @@ class Suite:
                 mem = int(f.readline().split()[1]) // 1024
         except (OSError, ValueError):
             pass
-        try:
-            rev = subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True,
-                                 text=True).stdout.strip()
-            dirty = subprocess.run(["git", "-C", HERE, "status", "--porcelain", "--untracked-files=no"],
-                                   capture_output=True, text=True).stdout.strip()
-        except OSError:
-            rev, dirty = "", ""
         return {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(self.t_start)),
                 "machine": "%s, %d cores, %d MiB RAM, %s" % (cpu, os.cpu_count() or 0, mem, platform.platform()),
-                "git": rev + (" (working tree has uncommitted changes)" if dirty else ""),
+                "git": self.git0, "proxy": self.a.proxy,
                 "command": self.a.command or " ".join(sys.argv), "quick": self.a.quick,
                 "page_cache": "dropped before every local run" if self.can_drop else
                 "could not drop the page cache: every tool reads page-cache-warm",
@@ -601,6 +607,7 @@ def main():
     ap.add_argument("--sections", default="disk,local,write,s3,s3lat,http")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--command", default="")
+    ap.add_argument("--proxy", default="bench/latproxy")
     a = ap.parse_args()
     Suite(a).run()
 
