@@ -183,8 +183,14 @@ void zt__copy_box_conv(const zt_array *a, const uint8_t *chunk, const int64_t *c
         if (hi[d] <= lo[d]) return;
         idx[d] = lo[d];
     }
-    /* Iterate over all but the last dimension; convert contiguous runs. */
-    int64_t run = hi[nd - 1] - lo[nd - 1];
+    /* Trailing dimensions the box covers whole, in the chunk and in the
+     * output, are contiguous in both: merge them into one run. */
+    int kd = nd - 1;
+    while (kd > 0 && lo[kd] == corg[kd] && hi[kd] - lo[kd] == a->chunks[kd] && lo[kd] == start[kd] &&
+           hi[kd] - lo[kd] == count[kd])
+        kd--;
+    int64_t run = 1;
+    for (int d = kd; d < nd; d++) run *= hi[d] - lo[d];
     for (;;) {
         int64_t coff = 0, ooff = 0;
         for (int d = 0; d < nd; d++) {
@@ -196,7 +202,7 @@ void zt__copy_box_conv(const zt_array *a, const uint8_t *chunk, const int64_t *c
         if (conv == 'f') zt__convert_f32(src, a->dtype, (size_t)run, (float *)dst);
         else if (conv == 'd') zt__convert_f64(src, a->dtype, (size_t)run, (double *)dst);
         else memcpy(dst, src, (size_t)run * sz);
-        int d = nd - 2;
+        int d = kd - 1;
         for (; d >= 0; d--) {
             if (++idx[d] < hi[d]) break;
             idx[d] = lo[d];
