@@ -45,6 +45,8 @@ typedef struct pipe_ {
     char line[256];    /* start of the current line */
     size_t linelen;
     int at_start;      /* at the start of a line */
+    seg *spare;        /* written segments kept for reuse: no fresh memory per MB */
+    int nspare;
 } pipe_;
 
 /* Log request lines ("GET /key HTTP/1.1") of the client stream. Bodies of
@@ -82,7 +84,14 @@ static void ts_add(struct timespec *t, long ns) {
 static void *reader(void *arg) {
     pipe_ *p = arg;
     for (;;) {
-        seg *s = malloc(sizeof *s + (1 << 20));
+        pthread_mutex_lock(&p->mu);
+        seg *s = p->spare;
+        if (s) {
+            p->spare = s->next;
+            p->nspare--;
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (!s) s = malloc(sizeof *s + (1 << 20));
         if (!s) break;
         ssize_t k = read(p->from, s->data, 1 << 20);
         if (k <= 0) {
@@ -130,6 +139,14 @@ static void *writer(void *arg) {
             off += (size_t)k;
         }
         int gone = off != s->n;
+        pthread_mutex_lock(&p->mu);
+        if (p->nspare < 64) {
+            s->next = p->spare;
+            p->spare = s;
+            p->nspare++;
+            s = NULL;
+        }
+        pthread_mutex_unlock(&p->mu);
         free(s);
         if (gone) { /* peer gone: unblock the reader side and drop the rest */
             shutdown(p->from, SHUT_RD);
@@ -173,6 +190,13 @@ static void *serve(void *arg) {
     pthread_create(&t[2], NULL, reader, &down);
     pthread_create(&t[3], NULL, writer, &down);
     for (int i = 0; i < 4; i++) pthread_join(t[i], NULL);
+    pipe_ *ps[2] = {&up, &down};
+    for (int k = 0; k < 2; k++)
+        while (ps[k]->spare) {
+            seg *x = ps[k]->spare;
+            ps[k]->spare = x->next;
+            free(x);
+        }
     close(cn->c);
     close(cn->u);
     free(cn);

@@ -12,7 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ZT_RA_WORKERS 4
+#define ZT_RA_WORKERS 8  /* network stores: fetches in flight (bandwidth x latency) */
+#define ZT_RA_LOCAL_WORKERS 2
+/* A job gathers consecutive row-chunks up to this size, so that small
+ * chunks (HDF5's one frame per chunk) still travel in large coalesced
+ * requests. */
+#define ZT_RA_JOB_BYTES ((size_t)8 << 20)
 
 typedef struct zt_rajob {
     zt_chunkref *refs;
@@ -130,7 +135,8 @@ static void zt__ra_push(zt_readahead *ra, zt_chunkref *refs, size_t n) {
     if (ra->tail) ra->tail->next = j;
     else ra->head = j;
     ra->tail = j;
-    while (ra->nthreads < ZT_RA_WORKERS && pthread_create(&ra->th[ra->nthreads], NULL, zt__ra_main, ra) == 0)
+    int want = ra->r->h->tree->store->is_local ? ZT_RA_LOCAL_WORKERS : ZT_RA_WORKERS;
+    while (ra->nthreads < want && pthread_create(&ra->th[ra->nthreads], NULL, zt__ra_main, ra) == 0)
         ra->nthreads++;
     pthread_cond_signal(&ra->cv);
     pthread_mutex_unlock(&ra->mu);
@@ -160,39 +166,66 @@ void zt__readahead_note(zt_reader_t *r, int64_t i, unsigned mask) {
     int64_t window = (int64_t)(r->readahead_bytes / per); /* row-chunks ahead */
     if (window < 1) window = 1;
 
-    /* Top up: queue every row-chunk within the window not queued yet, one job
-     * per row-chunk so the workers keep several requests in flight. */
+    /* Top up: queue every row-chunk within the window not queued yet, in jobs
+     * of consecutive row-chunks of about ZT_RA_JOB_BYTES, so the workers keep
+     * several large requests in flight. */
     for (int k = 0; k < ZT_N_ELEMENTS; k++) {
         if (!(mask >> k & 1) || !r->g->el[k] || !r->fidx[k]) continue;
         const zt_array *a = r->g->el[k]->value;
         /* whole stored chunks per job: rows read separately still coalesce
          * into one request per stored chunk */
         int64_t c0 = a->chunks_stored[0] ? a->chunks_stored[0] : a->chunks[0];
+        size_t rcb = zt__rowchunk_bytes(a);
         int64_t s = r->fidx[k][i];
         int64_t cur = s >= 0 ? s / c0 : ra->horizon[k];
-        int64_t counted = 0, last_rc = cur;
-        for (int64_t f = i + ra->stride; f < r->n_frames && counted < window; f += ra->stride) {
+        /* Row-chunks inside the window and beyond what is queued. They are
+         * queued only once a job's worth has accumulated (or the trajectory
+         * ends), so requests stay large. */
+        int64_t counted = 0, last_rc = cur, first = -1, last = -1, nnew = 0;
+        bool reached_end = true;
+        for (int64_t f = i + ra->stride; f < r->n_frames; f += ra->stride) {
             int64_t sf = r->fidx[k][f];
             if (sf < 0) continue;
             int64_t rc = sf / c0;
             if (rc == last_rc) continue;
-            last_rc = rc;
-            counted++;
-            if (rc <= ra->horizon[k]) continue; /* queued already */
-            ra->horizon[k] = rc;
-            zt_chunkref *refs = NULL;
-            size_t n = 0, cap = 0;
-            int64_t r0 = a->chunks_stored[0] ? rc * c0 : sf, r1 = a->chunks_stored[0] ? rc * c0 + c0 : sf + 1;
-            if (r1 > a->shape[0]) r1 = a->shape[0];
-            if (zt__rows_refs(a, r0, r1, 0, 0, &refs, &n, &cap) != 0) {
-                free(refs);
+            if (counted == window) {
+                reached_end = false;
                 break;
             }
-            size_t w = 0;
-            for (size_t q = 0; q < n; q++)
-                if (!zt__cache_contains(r->cache, refs[q].a->uid, refs[q].lin)) refs[w++] = refs[q];
-            if (w) zt__ra_push(ra, refs, w);
-            else free(refs);
+            last_rc = rc;
+            counted++;
+            if (rc <= ra->horizon[k]) continue;
+            if (first < 0) first = f;
+            last = f;
+            nnew++;
         }
+        if (nnew == 0 || ((size_t)nnew * rcb < ZT_RA_JOB_BYTES && !reached_end)) continue;
+        zt_chunkref *refs = NULL;
+        size_t n = 0, cap = 0, bytes = 0;
+        last_rc = -1;
+        for (int64_t f = first; f >= 0 && f <= last; f += ra->stride) {
+            int64_t sf = r->fidx[k][f];
+            if (sf < 0) continue;
+            int64_t rc = sf / c0;
+            if (rc == last_rc || rc <= ra->horizon[k]) continue;
+            last_rc = rc;
+            ra->horizon[k] = rc;
+            int64_t r0 = a->chunks_stored[0] ? rc * c0 : sf, r1 = a->chunks_stored[0] ? rc * c0 + c0 : sf + 1;
+            if (r1 > a->shape[0]) r1 = a->shape[0];
+            size_t before = n;
+            if (zt__rows_refs(a, r0, r1, 0, 0, &refs, &n, &cap) != 0) break;
+            size_t w = before;
+            for (size_t q = before; q < n; q++)
+                if (!zt__cache_contains(r->cache, refs[q].a->uid, refs[q].lin)) refs[w++] = refs[q];
+            n = w;
+            bytes += rcb;
+            if (bytes >= ZT_RA_JOB_BYTES && n) {
+                zt__ra_push(ra, refs, n);
+                refs = NULL;
+                n = cap = bytes = 0;
+            }
+        }
+        if (n) zt__ra_push(ra, refs, n);
+        else free(refs);
     }
 }
