@@ -7,7 +7,7 @@ PKGS="build-essential cmake pkg-config
 libblosc-dev libzstd-dev liblz4-dev zlib1g-dev libbz2-dev libjansson-dev
 libcurl4-openssl-dev libssl-dev libhdf5-dev liblzf-dev
 python3 python3-dev python3-numpy python3-zarr python3-numcodecs python3-h5py
-python3-mdanalysis python3-dask python3-distributed python3-fsspec python3-pytest python3-boto3
+python3-mdanalysis python3-dask python3-distributed python3-fsspec python3-pytest python3-boto3 python3-aiohttp python3-matplotlib
 python3-pip python3-setuptools python3-cryptography
 nginx-light openssl curl time hdf5-tools"
 

@@ -229,3 +229,25 @@ void zt__readahead_note(zt_reader_t *r, int64_t i, unsigned mask) {
         else free(refs);
     }
 }
+
+void zt__readahead_prefetch(zt_reader_t *r, const zt_chunkref *refs, size_t n) {
+    if (r->readahead_bytes == 0 || n == 0) return;
+    zt_readahead *ra = zt__ra_get(r);
+    if (!ra) return;
+    /* jobs of about ZT_RA_JOB_BYTES, so the workers fetch them in parallel */
+    zt_chunkref *job = NULL;
+    size_t jn = 0, bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (zt__cache_contains(r->cache, refs[i].a->uid, refs[i].lin)) continue;
+        if (!job && !(job = malloc((n - i) * sizeof *job))) return;
+        job[jn++] = refs[i];
+        bytes += zt__array_chunk_nbytes(refs[i].a);
+        if (bytes >= ZT_RA_JOB_BYTES) {
+            zt__ra_push(ra, job, jn);
+            job = NULL;
+            jn = bytes = 0;
+        }
+    }
+    if (jn) zt__ra_push(ra, job, jn);
+    else free(job);
+}

@@ -542,6 +542,48 @@ static size_t zt__filter_refs(const zt_array *a, zt_chunkref *refs, size_t n, co
     return k;
 }
 
+/* One round of a timeseries: frames [first, end) of the output and the chunk
+ * refs they need (at most rows_per_round distinct row-chunks). */
+typedef struct zt_tsround {
+    zt_chunkref *refs;
+    size_t n, cap;
+    int64_t first, end;
+} zt_tsround;
+
+typedef struct zt_tsargs {
+    zt_reader_t *r;
+    zt_element_t el;
+    const zt_array *a;
+    int64_t start, stride, nf, t0, t1;
+    const zt_atomsel_t *sel;
+    uint8_t *mask;
+    int64_t rows_per_round;
+} zt_tsargs;
+
+static int zt__ts_collect(const zt_tsargs *t, int64_t fi, zt_tsround *rd) {
+    rd->n = 0;
+    rd->first = fi;
+    int64_t rowchunks = 0, last_rc = -1;
+    int rc = 0;
+    while (fi < t->nf) {
+        int64_t fr = t->start + fi * t->stride, s = t->r->fidx[t->el][fr];
+        if (s >= 0) {
+            int64_t rcn = s / t->a->chunks[0];
+            if (rcn != last_rc) {
+                if (rowchunks == t->rows_per_round) break;
+                size_t before = rd->n;
+                if ((rc = zt__rows_refs(t->a, s, s + 1, t->t0, t->t1, &rd->refs, &rd->n, &rd->cap))) break;
+                rd->n = before + zt__filter_refs(t->a, rd->refs + before, rd->n - before, t->sel, t->mask);
+                rowchunks++;
+                last_rc = rcn;
+            }
+        }
+        fi++;
+    }
+    rd->end = fi;
+    return rc;
+}
+
 int zt_reader_timeseries(zt_reader_t *r, zt_element_t el, int64_t start, int64_t stop, int64_t stride,
                          const zt_atomsel_t *sel, float *out) {
     if (!r || !out) return zt__err(ZT_EINVAL, "zt_reader_timeseries: NULL argument");
@@ -569,63 +611,60 @@ int zt_reader_timeseries(zt_reader_t *r, zt_element_t el, int64_t start, int64_t
         for (size_t j = 0; j < sel->n; j++) mask[sel->indices[j] / a->chunks[1]] = 1;
     }
     /* Bytes of one row-chunk of the selection: bounds how many row-chunks
-     * are fetched per round so memory stays within the cache budget. */
+     * are fetched per round so memory stays within the cache budget (a third
+     * of it: the next round is prefetched while this one is copied out). */
     zt_chunkref *refs = NULL;
     size_t n = 0, cap = 0;
     rc = zt__rows_refs(a, 0, 1, t0, t1, &refs, &n, &cap);
     n = zt__filter_refs(a, refs, n, sel, mask);
     size_t per_rowchunk = n * zt__array_chunk_nbytes(a);
-    size_t budget = zt__cache_budget(r->cache) / 2;
+    free(refs);
+    size_t budget = zt__cache_budget(r->cache) / 3;
     int64_t rows_per_round = per_rowchunk ? (int64_t)(budget / per_rowchunk) : 1;
     if (rows_per_round < 1) rows_per_round = 1;
+    zt_tsround cur, nxt;
+    memset(&cur, 0, sizeof cur);
+    memset(&nxt, 0, sizeof nxt);
+    zt_tsargs ta = {r, el, a, start, stride, nf, t0, t1, sel, mask, rows_per_round};
     zt_centry **es = NULL;
     size_t es_cap = 0;
     float nanv = NAN;
-    int64_t fi = 0; /* output frame index */
-    while (!rc && fi < nf) {
-        /* Collect frames of this round: up to rows_per_round distinct row-chunks. */
-        int64_t first = fi, rowchunks = 0, last_rc = -1;
-        n = 0;
-        while (fi < nf) {
-            int64_t fr = start + fi * stride, s = r->fidx[el][fr];
-            if (s >= 0) {
-                int64_t rcn = s / a->chunks[0];
-                if (rcn != last_rc) {
-                    if (rowchunks == rows_per_round) break;
-                    size_t before = n;
-                    if ((rc = zt__rows_refs(a, s, s + 1, t0, t1, &refs, &n, &cap))) break;
-                    n = before + zt__filter_refs(a, refs + before, n - before, sel, mask);
-                    rowchunks++;
-                    last_rc = rcn;
-                }
-            }
-            fi++;
+    if (!rc) rc = zt__ts_collect(&ta, 0, &cur);
+    while (!rc && cur.end > cur.first) {
+        if (cur.end < nf) {
+            if ((rc = zt__ts_collect(&ta, cur.end, &nxt))) break;
+            zt__readahead_prefetch(r, nxt.refs, nxt.n);
         }
-        if (rc) break;
-        if (n > es_cap) {
-            zt_centry **p = realloc(es, n * sizeof *p);
+        if (cur.n > es_cap) {
+            zt_centry **p = realloc(es, cur.n * sizeof *p);
             if (!p) {
                 rc = zt__err(ZT_ENOMEM, "out of memory");
                 break;
             }
             es = p;
-            es_cap = n;
+            es_cap = cur.n;
         }
-        if ((rc = zt__fetch(r->cache, refs, n, es))) break;
-        for (int64_t k = first; k < fi; k++) {
+        if ((rc = zt__fetch(r->cache, cur.refs, cur.n, es))) break;
+        for (int64_t k = cur.first; k < cur.end; k++) {
             int64_t fr = start + k * stride, s = r->fidx[el][fr];
             float *o = out + (size_t)k * (size_t)nsel * 3;
             if (s < 0) {
                 for (int64_t q = 0; q < nsel * 3; q++) o[q] = nanv;
                 continue;
             }
-            zt__gather_atoms(a, refs, es, n, s, sel, nsel, o);
+            zt__gather_atoms(a, cur.refs, es, cur.n, s, sel, nsel, o);
             zt__scale_f32(o, (size_t)nsel * 3, r->fac[el]);
         }
-        zt__cache_release(r->cache, es, n);
+        zt__cache_release(r->cache, es, cur.n);
+        if (cur.end >= nf) break; /* that was the last round */
+        zt_tsround t = cur;
+        cur = nxt;
+        nxt = t;
+        nxt.n = 0;
     }
     free(es);
-    free(refs);
+    free(cur.refs);
+    free(nxt.refs);
     free(mask);
     return rc;
 }

@@ -52,6 +52,9 @@ struct zt_reader {
 /* mask: bit k set = element k is being read. */
 void zt__readahead_note(zt_reader_t *r, int64_t i, unsigned mask);
 void zt__readahead_stop(zt_reader_t *r);
+/* Fetch these chunks into the cache in the background (the next round of a
+ * timeseries or batch), if read-ahead is enabled. */
+void zt__readahead_prefetch(zt_reader_t *r, const zt_chunkref *refs, size_t n);
 
 /* Shared helpers (reader.c). */
 int zt__rows_refs(const zt_array *a, int64_t row0, int64_t row1, int64_t t0, int64_t t1,
