@@ -683,46 +683,71 @@ int zt_reader_read_frames(zt_reader_t *r, zt_element_t el, const int64_t *frames
                            (long long)r->n_frames);
     zt_array *a = e->value;
     int64_t N = r->g->n_atoms;
+    /* Rounds of distinct row-chunks within a third of the budget, all chunks
+     * of a round in flight at once, the next round prefetched meanwhile. */
     size_t per_row = (size_t)zt__array_nchunks_dim(a, 1) * (size_t)zt__array_nchunks_dim(a, 2) * zt__array_chunk_nbytes(a);
-    size_t budget = zt__cache_budget(r->cache) / 2;
+    size_t budget = zt__cache_budget(r->cache) / 3;
     size_t per_round = per_row ? budget / per_row : 1;
     if (per_round < 1) per_round = 1;
-    zt_chunkref *refs = NULL;
-    size_t n = 0, cap = 0;
+    int64_t *seen = malloc(per_round * sizeof *seen);
+    zt_chunkref *rf[2] = {NULL, NULL};
+    size_t rn[2] = {0, 0}, rcap[2] = {0, 0}, rend[2] = {0, 0};
     zt_centry **es = NULL;
-    /* All chunks of a round in flight at once; rounds bound memory. */
-    for (size_t j0 = 0; !rc && j0 < nfr; j0 += per_round) {
-        size_t j1 = j0 + per_round < nfr ? j0 + per_round : nfr;
-        n = 0;
-        for (size_t j = j0; j < j1 && !rc; j++) {
-            int64_t s = r->fidx[el][frames[j]];
-            if (s >= 0) rc = zt__rows_refs(a, s, s + 1, 0, 0, &refs, &n, &cap);
+    if (!seen) return zt__err(ZT_ENOMEM, "out of memory");
+    /* collect round q starting at frame j0 into rf[q]; rend[q] = next frame */
+#define ZT_COLLECT(q, j0)                                                                          \
+    do {                                                                                           \
+        size_t ns = 0, j = (j0);                                                                   \
+        rn[q] = 0;                                                                                 \
+        for (; j < nfr && !rc; j++) {                                                              \
+            int64_t s = r->fidx[el][frames[j]];                                                    \
+            if (s < 0) continue;                                                                   \
+            int64_t rcn = s / a->chunks[0];                                                        \
+            size_t k = 0;                                                                          \
+            while (k < ns && seen[k] != rcn) k++;                                                  \
+            if (k < ns) continue;                                                                  \
+            if (ns == per_round) break;                                                            \
+            seen[ns++] = rcn;                                                                      \
+            rc = zt__rows_refs(a, s, s + 1, 0, 0, &rf[q], &rn[q], &rcap[q]);                       \
+        }                                                                                          \
+        rend[q] = j;                                                                               \
+    } while (0)
+    int q = 0;
+    size_t j0 = 0;
+    ZT_COLLECT(q, 0);
+    while (!rc && j0 < nfr) {
+        if (rend[q] < nfr) {
+            ZT_COLLECT(1 - q, rend[q]);
+            if (!rc) zt__readahead_prefetch(r, rf[1 - q], rn[1 - q]);
         }
         if (rc) break;
-        zt_centry **p = realloc(es, (n ? n : 1) * sizeof *p);
+        zt_centry **p = realloc(es, (rn[q] ? rn[q] : 1) * sizeof *p);
         if (!p) {
             rc = zt__err(ZT_ENOMEM, "out of memory");
             break;
         }
         es = p;
-        if ((rc = zt__fetch(r->cache, refs, n, es))) break;
-        for (size_t j = j0; j < j1; j++) {
+        if ((rc = zt__fetch(r->cache, rf[q], rn[q], es))) break;
+        for (size_t j = j0; j < rend[q] && out; j++) {
             int64_t s = r->fidx[el][frames[j]];
-            if (out) {
-                float *o = out + j * (size_t)N * 3;
-                if (s < 0) {
-                    for (int64_t q = 0; q < N * 3; q++) o[q] = NAN;
-                } else {
-                    int64_t st[3] = {s, 0, 0}, ct[3] = {1, N, 3};
-                    zt__copy_from_entries(a, refs, es, n, st, ct, o, 'f');
-                    zt__scale_f32(o, (size_t)N * 3, r->fac[el]);
-                }
+            float *o = out + j * (size_t)N * 3;
+            if (s < 0) {
+                for (int64_t k = 0; k < N * 3; k++) o[k] = NAN;
+            } else {
+                int64_t st[3] = {s, 0, 0}, ct[3] = {1, N, 3};
+                zt__copy_from_entries(a, rf[q], es, rn[q], st, ct, o, 'f');
+                zt__scale_f32(o, (size_t)N * 3, r->fac[el]);
             }
         }
-        zt__cache_release(r->cache, es, n);
+        zt__cache_release(r->cache, es, rn[q]);
+        j0 = rend[q];
+        q = 1 - q;
     }
+#undef ZT_COLLECT
     free(es);
-    free(refs);
+    free(rf[0]);
+    free(rf[1]);
+    free(seen);
     if (!rc && info)
         for (size_t j = 0; j < nfr && !rc; j++) rc = zt_reader_read_frame(r, frames[j], &info[j], NULL, NULL, NULL);
     return rc;
