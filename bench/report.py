@@ -11,7 +11,7 @@ import re
 FMT_LABEL = {"zarr_none": "zarrmd none", "zarr_zstd": "zarrmd zstd3+p3", "h5_none": "H5MD none",
              "h5_gzip": "H5MD gzip4", "xtc": "XTC", "none.zarrmd": "zarrmd none",
              "zstd.zarrmd": "zarrmd zstd3+p3", "none.h5md": "H5MD none", "gzip.h5md": "H5MD gzip4"}
-CACHE_MIB, READAHEAD_MIB = 100, 64
+CACHE_MIB, READAHEAD_MIB = 100, 128  # the reader's defaults (include/zarrtraj.h)
 
 
 def fnum(x, nd=1):

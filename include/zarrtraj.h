@@ -148,13 +148,14 @@ typedef struct zt_reader_opts {
     size_t cache_bytes;          /* budget for decoded chunks; default 100 MiB */
     const zt_options_t *storage; /* storage options; may be NULL */
     int convert_units;           /* 1: frames in MDAnalysis base units */
-    size_t readahead_bytes;      /* read-ahead window (default 64 MiB), in addition to
-                                    cache_bytes; 0 disables read-ahead */
+    size_t readahead_bytes;      /* read-ahead window (default 128 MiB) in addition to
+                                    cache_bytes: half for decoded chunks ahead, half
+                                    for chunks in flight; 0 disables read-ahead */
     int threads;                 /* decode threads; 0 = number of cores */
 } zt_reader_opts_t;
 
 #define ZT_READER_OPTS_DEFAULTS                                                \
-    { NULL, (size_t)100 << 20, NULL, 0, (size_t)64 << 20, 0 }
+    { NULL, (size_t)100 << 20, NULL, 0, (size_t)128 << 20, 0 }
 
 /* One frame's metadata, filled by zt_reader_read_frame. */
 typedef struct zt_frame {

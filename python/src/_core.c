@@ -308,7 +308,7 @@ static int Reader_init(ReaderObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"url", "group", "cache_bytes", "storage_options", "convert_units",
                              "readahead_bytes", "threads", NULL};
     PyObject *url = NULL, *group = Py_None, *storage = Py_None;
-    Py_ssize_t cache = (Py_ssize_t)100 << 20, readahead = (Py_ssize_t)64 << 20;
+    Py_ssize_t cache = (Py_ssize_t)100 << 20, readahead = (Py_ssize_t)128 << 20;
     int convert = 0, threads = 0;
     if (!PyArg_ParseTupleAndKeywords(args, kw, "U|OnOpni:Reader", kwlist, &url, &group, &cache, &storage, &convert,
                                      &readahead, &threads))

@@ -4,8 +4,10 @@
  * decode time overlap the caller's analysis. Several workers keep several
  * chunk fetches in flight (a latency-bound store needs that), and the window
  * is topped up as the caller advances. Random and reversed access never
- * trigger it and drop queued work. The cache is sized budget + window, so
- * memory stays within the cache budget plus the read-ahead window. */
+ * trigger it and drop queued work. Half the window is decoded chunks ahead
+ * (the cache is sized budget + window/2), the other half bounds the compressed
+ * chunks in flight (workers x job size), so memory stays within the cache
+ * budget plus the read-ahead window. */
 #include "traj/reader.h"
 
 #include <pthread.h>
@@ -135,7 +137,11 @@ static void zt__ra_push(zt_readahead *ra, zt_chunkref *refs, size_t n) {
     if (ra->tail) ra->tail->next = j;
     else ra->head = j;
     ra->tail = j;
-    int want = ra->r->h->tree->store->is_local ? ZT_RA_LOCAL_WORKERS : ZT_RA_WORKERS;
+    int want = ZT_RA_LOCAL_WORKERS;
+    if (!ra->r->h->tree->store->is_local) { /* in flight: half the window */
+        size_t w = ra->r->readahead_bytes / 2 / ZT_RA_JOB_BYTES;
+        want = w < 1 ? 1 : w > ZT_RA_WORKERS ? ZT_RA_WORKERS : (int)w;
+    }
     while (ra->nthreads < want && pthread_create(&ra->th[ra->nthreads], NULL, zt__ra_main, ra) == 0)
         ra->nthreads++;
     pthread_cond_signal(&ra->cv);
@@ -163,7 +169,7 @@ void zt__readahead_note(zt_reader_t *r, int64_t i, unsigned mask) {
     for (int k = 0; k < ZT_N_ELEMENTS; k++)
         if ((mask >> k & 1) && r->g->el[k]) per += zt__rowchunk_bytes(r->g->el[k]->value);
     if (per == 0) return;
-    int64_t window = (int64_t)(r->readahead_bytes / per); /* row-chunks ahead */
+    int64_t window = (int64_t)(r->readahead_bytes / 2 / per); /* row-chunks ahead */
     if (window < 1) window = 1;
 
     /* Top up: queue every row-chunk within the window not queued yet, in jobs

@@ -168,8 +168,9 @@ int zt_reader_open(const char *url, const zt_reader_opts_t *opts, zt_reader_t **
     if ((rc = zt__setup_units(r))) goto fail;
     if ((rc = zt__build_frames(r))) goto fail;
     if ((rc = zt__setup_data(r))) goto fail;
-    /* read-ahead lands in the cache: room for the budget plus the window */
-    if ((rc = zt__cache_create(o.cache_bytes + o.readahead_bytes, &r->cache))) goto fail;
+    /* Read-ahead lands in the cache: room for the budget plus half the window
+     * (decoded chunks ahead); the other half is for chunks in flight. */
+    if ((rc = zt__cache_create(o.cache_bytes + o.readahead_bytes / 2, &r->cache))) goto fail;
     if (o.threads > 0) {
         if ((rc = zt__pool_create(o.threads, &r->pool))) goto fail;
         zt__cache_set_pool(r->cache, r->pool);
