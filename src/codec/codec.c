@@ -330,9 +330,9 @@ static int build_delta(const json_t *cfg, const char *id, zt__codec **out) {
 static int build_fso(const json_t *cfg, const char *id, zt__codec **out) {
     static const char *const keys[] = {"offset", "scale", "dtype", "astype", NULL};
     zt__cdtype dt, at;
-    double sf, of;
-    int64_t si, oi;
-    bool sint, oint;
+    double sf = 0, of = 0; /* set by get_number on success; zeroed for -O3's flow analysis */
+    int64_t si = 0, oi = 0;
+    bool sint = false, oint = false;
     int rc;
     if ((rc = check_keys(cfg, id, keys))) return rc;
     if ((rc = get_number(cfg, id, "offset", &of, &oi, &oint))) return rc;
