@@ -145,12 +145,16 @@ typedef enum zt_element {
 
 typedef struct zt_reader_opts {
     const char *group;           /* particle group; NULL = the only one */
-    size_t cache_bytes;          /* budget for decoded chunks; default 100 MiB */
+    size_t cache_bytes;          /* budget for decoded chunks; default 100 MiB (raised to
+                                    one frame's chunks if smaller) */
     const zt_options_t *storage; /* storage options; may be NULL */
     int convert_units;           /* 1: frames in MDAnalysis base units */
     size_t readahead_bytes;      /* read-ahead window (default 128 MiB) in addition to
                                     cache_bytes: half for decoded chunks ahead, half
-                                    for chunks in flight; 0 disables read-ahead */
+                                    for compressed chunks in flight (at least 32 MiB,
+                                    also without read-ahead); 0 disables read-ahead.
+                                    Chunk buffers >= 1 MiB are mapped, not malloc'd,
+                                    so freed memory returns to the system. */
     int threads;                 /* decode threads; 0 = number of cores */
 } zt_reader_opts_t;
 

@@ -92,7 +92,7 @@ static int lz4_header(const void *in, size_t n, size_t *size) {
 }
 
 static int lz4_decode_into(const void *in, size_t n, void *dst, size_t size) {
-    size_t hs;
+    size_t hs = 0;
     int rc = lz4_header(in, n, &hs);
     if (rc) return rc;
     if (hs != size) return zt__err_size("lz4", size, hs);

@@ -13,22 +13,25 @@
  * ZT_COALESCE_MAX so that large reads still run in parallel. */
 #define ZT_COALESCE_GAP ((int64_t)256 << 10)
 #define ZT_COALESCE_MAX ((int64_t)16 << 20)
-/* Freed chunk buffers kept for reuse (fresh memory is expensive here). */
+/* Freed chunk buffers kept for reuse (fresh memory is expensive here): an
+ * evicted chunk's buffer goes straight to the chunk that replaces it. */
 #define ZT_SPARE_MAX 8
-#define ZT_RAW_SPARE 4
+#define ZT_RAW_SPARE 8
 
 struct zt_cache {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     size_t budget, used;
+    size_t raw_budget, raw_bytes; /* kept response buffers */
+    size_t raw_inflight;          /* estimated bytes of responses being received or decoded */
+    pthread_cond_t raw_cv;
     zt_centry **buckets;
     size_t nbuckets, count;
     zt_centry *lru_head, *lru_tail; /* head = most recent */
-    uint8_t *spare[ZT_SPARE_MAX];
-    size_t spare_n[ZT_SPARE_MAX];
+    struct { uint8_t *p; size_t n, cap; } spare[ZT_SPARE_MAX]; /* oldest first */
     int nspare;
-    size_t spare_bytes;         /* kept spares (decoded and raw): inside the budget too */
-    zt_buf raw[ZT_RAW_SPARE];   /* response buffers kept for reuse */
+    size_t spare_bytes;         /* kept decoded-size spares: inside the budget too */
+    zt_buf raw[ZT_RAW_SPARE];   /* response buffers kept for reuse, within raw_budget */
     int nraw;
     zt_pool *pool;              /* decode pool; NULL = the process-wide one */
     zt_cache_stats st;
@@ -39,7 +42,7 @@ static size_t zt__hash(uint64_t uid, int64_t lin) {
     return (size_t)(h ^ (h >> 31));
 }
 
-int zt__cache_create(size_t budget, zt_cache **out) {
+int zt__cache_create(size_t budget, size_t raw_budget, zt_cache **out) {
     zt_cache *c = calloc(1, sizeof *c);
     if (!c) return zt__err(ZT_ENOMEM, "out of memory");
     c->nbuckets = 256;
@@ -49,8 +52,10 @@ int zt__cache_create(size_t budget, zt_cache **out) {
         return zt__err(ZT_ENOMEM, "out of memory");
     }
     c->budget = budget;
+    c->raw_budget = raw_budget;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
+    pthread_cond_init(&c->raw_cv, NULL);
     *out = c;
     return 0;
 }
@@ -61,16 +66,17 @@ void zt__cache_free(zt_cache *c) {
         zt_centry *e = c->buckets[i];
         while (e) {
             zt_centry *n = e->hnext;
-            free(e->data);
+            zt__mem_free(e->data, e->cap);
             free(e);
             e = n;
         }
     }
-    for (int i = 0; i < c->nspare; i++) free(c->spare[i]);
+    for (int i = 0; i < c->nspare; i++) zt__mem_free(c->spare[i].p, c->spare[i].cap);
     for (int i = 0; i < c->nraw; i++) zt__buf_free(&c->raw[i]);
     free(c->buckets);
     pthread_mutex_destroy(&c->mu);
     pthread_cond_destroy(&c->cv);
+    pthread_cond_destroy(&c->raw_cv);
     free(c);
 }
 
@@ -127,29 +133,43 @@ static void zt__lru_push(zt_cache *c, zt_centry *e) {
     if (!c->lru_tail) c->lru_tail = e;
 }
 
-static void zt__put_spare(zt_cache *c, uint8_t *p, size_t n) {
-    if (!p) return;
-    if (c->nspare < ZT_SPARE_MAX && c->used + c->spare_bytes + n <= c->budget) {
-        c->spare[c->nspare] = p;
-        c->spare_n[c->nspare] = n;
-        c->nspare++;
-        c->spare_bytes += n;
-        return;
-    }
-    free(p);
+/* Remove spare i and return its buffer (capacity in *cap). */
+static uint8_t *zt__spare_take(zt_cache *c, int i, size_t *cap) {
+    uint8_t *p = c->spare[i].p;
+    *cap = c->spare[i].cap;
+    c->spare_bytes -= *cap;
+    c->nspare--;
+    memmove(c->spare + i, c->spare + i + 1, (size_t)(c->nspare - i) * sizeof *c->spare);
+    return p;
 }
 
-static uint8_t *zt__get_buffer(zt_cache *c, size_t n) {
-    for (int i = 0; i < c->nspare; i++)
-        if (c->spare_n[i] == n) {
-            uint8_t *p = c->spare[i];
-            c->spare_bytes -= n;
-            c->nspare--;
-            c->spare[i] = c->spare[c->nspare];
-            c->spare_n[i] = c->spare_n[c->nspare];
-            return p;
-        }
-    return malloc(n ? n : 1);
+static void zt__drop_spare(zt_cache *c) { /* the oldest */
+    size_t cap = 0;
+    uint8_t *p = zt__spare_take(c, 0, &cap);
+    zt__mem_free(p, cap);
+}
+
+/* Keep an evicted buffer; zt__trim_spares frees what no longer fits. */
+static void zt__put_spare(zt_cache *c, uint8_t *p, size_t n, size_t cap) {
+    if (!p) return;
+    if (c->nspare == ZT_SPARE_MAX) zt__drop_spare(c);
+    c->spare[c->nspare].p = p;
+    c->spare[c->nspare].n = n;
+    c->spare[c->nspare].cap = cap;
+    c->nspare++;
+    c->spare_bytes += cap;
+}
+
+/* Live chunks plus spares stay within the budget. */
+static void zt__trim_spares(zt_cache *c) {
+    while (c->nspare > 0 && c->used + c->spare_bytes > c->budget) zt__drop_spare(c);
+}
+
+static uint8_t *zt__get_buffer(zt_cache *c, size_t n, size_t *cap) {
+    for (int i = c->nspare - 1; i >= 0; i--) /* the most recently freed first (warm) */
+        if (c->spare[i].n == n) return zt__spare_take(c, i, cap);
+    *cap = n;
+    return zt__mem_alloc(cap);
 }
 
 /* A response buffer (the largest kept one, so a read rarely reallocates). */
@@ -162,7 +182,7 @@ static zt_buf zt__raw_get(zt_cache *c) {
         if (best < 0 || c->raw[i].cap > c->raw[best].cap) best = i;
     if (best >= 0) {
         b = c->raw[best];
-        c->spare_bytes -= b.cap;
+        c->raw_bytes -= b.cap;
         c->raw[best] = c->raw[--c->nraw];
     }
     pthread_mutex_unlock(&c->mu);
@@ -173,13 +193,44 @@ static zt_buf zt__raw_get(zt_cache *c) {
 static void zt__raw_put(zt_cache *c, zt_buf *b) {
     if (!b->data) return;
     pthread_mutex_lock(&c->mu);
-    if (c->nraw < ZT_RAW_SPARE && c->used + c->spare_bytes + b->cap <= c->budget) {
-        c->spare_bytes += b->cap;
+    if (c->nraw < ZT_RAW_SPARE && c->raw_inflight + c->raw_bytes + b->cap <= c->raw_budget) {
+        c->raw_bytes += b->cap;
         c->raw[c->nraw++] = *b;
         zt__buf_init(b);
-    }
+        }
     pthread_mutex_unlock(&c->mu);
     zt__buf_free(b);
+}
+
+/* Compressed responses in flight plus the kept response buffers (all
+ * fetching threads of the reader together) stay within raw_budget, the
+ * in-flight half of the read-ahead window; one request always proceeds.
+ * Waits until the first of want[0..n) fits and returns how many of them were
+ * taken. Kept buffers are dropped (oldest first) before anyone waits. */
+static bool zt__raw_fits(zt_cache *c, size_t want) {
+    while (c->raw_inflight + c->raw_bytes + want > c->raw_budget && c->nraw > 0) {
+        c->raw_bytes -= c->raw[0].cap;
+        zt__buf_free(&c->raw[0]);
+        c->raw[0] = c->raw[--c->nraw];
+    }
+    return c->raw_inflight + c->raw_bytes + want <= c->raw_budget;
+}
+
+static size_t zt__raw_acquire(zt_cache *c, const size_t *want, size_t n) {
+    pthread_mutex_lock(&c->mu);
+    while (c->raw_inflight > 0 && !zt__raw_fits(c, want[0])) pthread_cond_wait(&c->raw_cv, &c->mu);
+    size_t k = 0;
+    while (k < n && (k == 0 || zt__raw_fits(c, want[k]))) c->raw_inflight += want[k++];
+    pthread_mutex_unlock(&c->mu);
+    return k;
+}
+
+static void zt__raw_release(zt_cache *c, size_t n) {
+    if (!n) return;
+    pthread_mutex_lock(&c->mu);
+    c->raw_inflight -= n;
+    pthread_cond_broadcast(&c->raw_cv);
+    pthread_mutex_unlock(&c->mu);
 }
 
 static void zt__remove(zt_cache *c, zt_centry *e) {
@@ -190,7 +241,7 @@ static void zt__remove(zt_cache *c, zt_centry *e) {
     zt__lru_unlink(c, e);
     c->count--;
     c->used -= e->nbytes; /* counted from allocation on, loading or not */
-    zt__put_spare(c, e->data, e->nbytes);
+    zt__put_spare(c, e->data, e->nbytes, e->cap);
     free(e);
 }
 
@@ -212,6 +263,7 @@ void zt__cache_release(zt_cache *c, zt_centry **es, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (es[i]) zt__unpin(c, es[i]);
     zt__evict(c);
+    zt__trim_spares(c);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -237,6 +289,7 @@ typedef struct zt_rgroup {
     size_t n;
     int64_t offset; /* of the request */
     atomic_int pending; /* decodes still using the response buffer */
+    atomic_size_t acq;  /* in-flight allowance held (zt__raw_acquire) */
     zt_req *req;
     bool direct;        /* raw chunk read straight into the cache entry (no codecs) */
 } zt_rgroup;
@@ -257,6 +310,12 @@ typedef struct zt_dtask {
     zt_rgroup *g; /* NULL for inline/missing chunks */
 } zt_dtask;
 
+/* The response buffer is no longer needed: keep it for reuse. */
+static void zt__group_done(zt_cache *c, zt_rgroup *g) {
+    zt__raw_release(c, atomic_exchange(&g->acq, 0));
+    zt__raw_put(c, &g->req->out);
+}
+
 static void zt__set_rc(zt_fctx *f, int rc) {
     int zero = 0;
     if (atomic_compare_exchange_strong(&f->rc, &zero, rc)) snprintf(f->msg, sizeof f->msg, "%s", zt_last_error());
@@ -276,7 +335,7 @@ static void zt__decode_task(void *arg) {
         rc = zt__array_decode_chunk(m->a, m->cidx, &m->loc, t->raw, t->n, m->e->data);
     if (rc && rc != ZT_ECANCELED) zt__set_rc(t->f, rc);
     m->e->state = rc ? rc : 2; /* 2 = decoded, published as ready by the fetcher */
-    if (t->g && atomic_fetch_sub(&t->g->pending, 1) == 1) zt__raw_put(t->f->c, &t->g->req->out);
+    if (t->g && atomic_fetch_sub(&t->g->pending, 1) == 1) zt__group_done(t->f->c, t->g);
     zt__latch_done(t->f->latch);
     free(t);
 }
@@ -287,7 +346,7 @@ static void zt__submit_decode(zt_fctx *f, zt_miss *m, const uint8_t *raw, size_t
     if (!t) {
         zt__set_rc(f, zt__err(ZT_ENOMEM, "out of memory"));
         m->e->state = ZT_ENOMEM;
-        if (g && atomic_fetch_sub(&g->pending, 1) == 1) zt__raw_put(f->c, &g->req->out);
+        if (g && atomic_fetch_sub(&g->pending, 1) == 1) zt__group_done(f->c, g);
         zt__latch_done(f->latch);
         return;
     }
@@ -307,8 +366,14 @@ static void zt__req_done(zt_req *r, void *ud) {
         /* The store may have grown the buffer (an oversized chunk object):
          * adopt the new pointer, the size check then fails cleanly. */
         zt_centry *e = g->members[0]->e;
-        if (r->out.data && r->out.data != e->data) e->data = r->out.data;
-        if (!r->out.data) r->out.data = e->data;
+        if (r->out.data && r->out.data != e->data) {
+            e->data = r->out.data;
+            e->cap = r->out.cap;
+        }
+        if (!r->out.data) {
+            r->out.data = e->data;
+            r->out.cap = e->cap;
+        }
     }
     bool missing = rc == ZT_ENOTFOUND && g->members[0]->loc.notfound_is_fill;
     if (missing) rc = 0; /* Zarr: a chunk never written reads as the fill value */
@@ -324,7 +389,7 @@ static void zt__req_done(zt_req *r, void *ud) {
         zt__set_rc(f, rc);
         for (size_t i = 0; i < g->n; i++) g->members[i]->e->state = rc;
         if (g->direct) zt__buf_init(&r->out);
-        else zt__raw_put(f->c, &r->out);
+        else zt__group_done(f->c, g);
         return;
     }
     if (g->direct) {
@@ -365,8 +430,9 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
     zt_rgroup *groups = calloc(nm, sizeof *groups);
     zt_miss **members = calloc(nm, sizeof *members);
     zt_req *reqs = calloc(nm, sizeof *reqs);
+    size_t *want = calloc(nm, sizeof *want);
     int rc = 0;
-    if (!f.latch || !order || !groups || !members || !reqs) {
+    if (!f.latch || !order || !groups || !members || !reqs || !want) {
         rc = zt__err(ZT_ENOMEM, "out of memory");
         goto done;
     }
@@ -419,7 +485,7 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
                     (r->offset == ZT_WHOLE || (size_t)r->length == m->e->nbytes);
         if (g->direct) {
             r->out.data = m->e->data;
-            r->out.cap = m->e->nbytes;
+            r->out.cap = m->e->cap;
             r->out.len = 0;
         } else {
             r->out = zt__raw_get(c);
@@ -427,18 +493,26 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
         ng++;
         i = j;
     }
-    /* One batch per store (normally one store per trajectory). */
+    /* Estimated response bytes per request (a whole object: its decoded size). */
+    for (size_t i = 0; i < ng; i++) {
+        zt_rgroup *g = &groups[i];
+        want[i] = g->direct ? 0 : reqs[i].offset >= 0 ? (size_t)reqs[i].length : g->members[0]->e->nbytes;
+    }
+    /* One batch per store (normally one store per trajectory), sent in waves
+     * that fit the in-flight allowance. */
     for (size_t i = 0; i < ng;) {
         size_t j = i + 1;
         zt_store *s = groups[i].members[0]->a->store;
         while (j < ng && groups[j].members[0]->a->store == s) j++;
-        int brc = zt__store_get_batch(s, reqs + i, j - i, zt__req_done, &f);
+        size_t k = zt__raw_acquire(c, want + i, j - i);
+        for (size_t q = i; q < i + k; q++) atomic_store(&groups[q].acq, want[q]);
+        int brc = zt__store_get_batch(s, reqs + i, k, zt__req_done, &f);
         if (brc) zt__set_rc(&f, brc);
         pthread_mutex_lock(&c->mu);
-        c->st.requests += j - i;
-        for (size_t k = i; k < j; k++) c->st.bytes += reqs[k].out.len;
+        c->st.requests += k;
+        for (size_t q = i; q < i + k; q++) c->st.bytes += reqs[q].out.len;
         pthread_mutex_unlock(&c->mu);
-        i = j;
+        i += k;
     }
     zt__latch_wait(f.latch);
     rc = atomic_load(&f.rc);
@@ -447,8 +521,10 @@ done:
     if (reqs)
         for (size_t i = 0; i < nm; i++) {
             if (groups && i < nm && groups[i].direct) zt__buf_init(&reqs[i].out);
+            if (groups) zt__raw_release(c, atomic_exchange(&groups[i].acq, 0));
             zt__raw_put(c, &reqs[i].out);
         }
+    free(want);
     free(reqs);
     free(members);
     free(groups);
@@ -489,8 +565,9 @@ int zt__fetch(zt_cache *c, const zt_chunkref *refs, size_t n, zt_centry **out) {
          * budget too (pinned chunks are never evicted). */
         c->used += e->nbytes;
         zt__evict(c);
-        e->data = zt__get_buffer(c, e->nbytes);
-        if (!e->data) {
+        e->data = zt__get_buffer(c, e->nbytes, &e->cap);
+        zt__trim_spares(c);
+            if (!e->data) {
             c->used -= e->nbytes;
             free(e);
             rc = zt__err(ZT_ENOMEM, "out of memory");

@@ -15,6 +15,7 @@ typedef struct zt_centry {
     int64_t lin;
     uint8_t *data;
     size_t nbytes;
+    size_t cap;    /* allocated (zt__mem_*) */
     int refs;      /* pins */
     int state;     /* 0 loading, 1 ready, <0 error code */
     struct zt_centry *hnext;
@@ -26,7 +27,9 @@ typedef struct zt_chunkref {
     int64_t lin;   /* linear chunk number */
 } zt_chunkref;
 
-int zt__cache_create(size_t budget, zt_cache **out);
+/* budget bounds decoded chunks (and the spare buffers kept for reuse);
+ * raw_budget bounds the compressed response buffers kept for reuse. */
+int zt__cache_create(size_t budget, size_t raw_budget, zt_cache **out);
 /* Decode on this pool instead of the process-wide one (not owned). */
 void zt__cache_set_pool(zt_cache *c, zt_pool *pool);
 void zt__cache_free(zt_cache *c);

@@ -116,14 +116,6 @@ void zt__readahead_stop(zt_reader_t *r) {
     r->ra = NULL;
 }
 
-/* Bytes of one row-chunk (all atom/dim chunks of a block of rows). */
-static size_t zt__rowchunk_bytes(const zt_array *a) {
-    size_t n = zt__array_chunk_nbytes(a);
-    for (int d = 1; d < a->ndim; d++) n *= (size_t)zt__array_nchunks_dim(a, d);
-    if (a->chunks_stored[0]) n *= (size_t)(a->chunks_stored[0] / a->chunks[0]);
-    return n;
-}
-
 static void zt__ra_push(zt_readahead *ra, zt_chunkref *refs, size_t n) {
     zt_rajob *j = malloc(sizeof *j);
     if (!j) {

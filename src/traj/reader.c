@@ -144,6 +144,13 @@ static int zt__setup_data(zt_reader_t *r) {
     return 0;
 }
 
+size_t zt__rowchunk_bytes(const zt_array *a) {
+    size_t n = zt__array_chunk_nbytes(a);
+    for (int d = 1; d < a->ndim; d++) n *= (size_t)zt__array_nchunks_dim(a, d);
+    if (a->chunks_stored[0]) n *= (size_t)(a->chunks_stored[0] / a->chunks[0]);
+    return n;
+}
+
 int zt_reader_open(const char *url, const zt_reader_opts_t *opts, zt_reader_t **out) {
     if (!url || !out) return zt__err(ZT_EINVAL, "zt_reader_open: NULL argument");
     *out = NULL;
@@ -168,9 +175,18 @@ int zt_reader_open(const char *url, const zt_reader_opts_t *opts, zt_reader_t **
     if ((rc = zt__setup_units(r))) goto fail;
     if ((rc = zt__build_frames(r))) goto fail;
     if ((rc = zt__setup_data(r))) goto fail;
-    /* Read-ahead lands in the cache: room for the budget plus half the window
-     * (decoded chunks ahead); the other half is for chunks in flight. */
-    if ((rc = zt__cache_create(o.cache_bytes + o.readahead_bytes / 2, &r->cache))) goto fail;
+    /* Decoded chunks: the budget plus half the window (chunks read ahead),
+     * and never less than one row-chunk of every element, or reading frame
+     * by frame would fetch each chunk again for every frame. Compressed
+     * responses in flight (and their buffers kept for reuse): the other half,
+     * at least 32 MiB so that fetches stay parallel without read-ahead. */
+    size_t frame_min = 0;
+    for (int k = 0; k < ZT_N_ELEMENTS; k++)
+        if (r->g->el[k]) frame_min += zt__rowchunk_bytes(r->g->el[k]->value);
+    size_t dec = o.cache_bytes + o.readahead_bytes / 2, raw = o.readahead_bytes / 2;
+    if (dec < frame_min) dec = frame_min;
+    if (raw < ((size_t)32 << 20)) raw = (size_t)32 << 20;
+    if ((rc = zt__cache_create(dec, raw, &r->cache))) goto fail;
     if (o.threads > 0) {
         if ((rc = zt__pool_create(o.threads, &r->pool))) goto fail;
         zt__cache_set_pool(r->cache, r->pool);

@@ -50,6 +50,8 @@ struct zt_reader {
 
 /* Read-ahead (readahead.c): note an access to frame i; stop the worker. */
 /* mask: bit k set = element k is being read. */
+/* Bytes of one row-chunk (all atom/dim chunks of a block of rows). */
+size_t zt__rowchunk_bytes(const zt_array *a);
 void zt__readahead_note(zt_reader_t *r, int64_t i, unsigned mask);
 void zt__readahead_stop(zt_reader_t *r);
 /* Fetch these chunks into the cache in the background (the next round of a

@@ -4,23 +4,88 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
+
+/* ASan cannot check accesses to mapped memory: keep everything on malloc there. */
+#if defined(__SANITIZE_ADDRESS__)
+#define ZT__MAP_MIN SIZE_MAX
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ZT__MAP_MIN SIZE_MAX
+#endif
+#endif
+#ifndef ZT__MAP_MIN
+#define ZT__MAP_MIN ((size_t)1 << 20)
+#endif
+
+static size_t zt__page_round(size_t n) {
+    static size_t pg;
+    if (!pg) {
+        long v = sysconf(_SC_PAGESIZE);
+        pg = v > 0 ? (size_t)v : 4096;
+    }
+    return n > SIZE_MAX - pg ? SIZE_MAX : (n + pg - 1) & ~(pg - 1);
+}
+
+void *zt__mem_alloc(size_t *cap) {
+    size_t n = *cap ? *cap : 1;
+    if (n < ZT__MAP_MIN) {
+        *cap = n;
+        return malloc(n);
+    }
+    n = zt__page_round(n);
+    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return NULL;
+    *cap = n;
+    return p;
+}
+
+void zt__mem_free(void *p, size_t cap) {
+    if (!p) return;
+    if (cap < ZT__MAP_MIN) free(p);
+    else munmap(p, cap);
+}
+
+void *zt__mem_grow(void *p, size_t oldcap, size_t keep, size_t *cap) {
+    if (!p) return zt__mem_alloc(cap);
+    size_t n = *cap;
+    if (n <= oldcap) {
+        *cap = oldcap;
+        return p;
+    }
+    if (n < ZT__MAP_MIN) { /* both on malloc */
+        void *q = realloc(p, n);
+        if (q) *cap = n;
+        return q;
+    }
+    if (oldcap >= ZT__MAP_MIN) { /* both mapped: move the pages, copy nothing */
+        n = zt__page_round(n);
+        void *q = mremap(p, oldcap, n, MREMAP_MAYMOVE);
+        if (q == MAP_FAILED) return NULL;
+        *cap = n;
+        return q;
+    }
+    void *q = zt__mem_alloc(cap);
+    if (!q) return NULL;
+    memcpy(q, p, keep < oldcap ? keep : oldcap);
+    free(p);
+    return q;
+}
 
 void zt__buf_init(zt_buf *b) { b->data = NULL; b->len = b->cap = 0; }
 
 void zt__buf_free(zt_buf *b) {
-    free(b->data);
+    zt__mem_free(b->data, b->cap);
     zt__buf_init(b);
 }
 
 int zt__buf_reserve(zt_buf *b, size_t n) {
     if (n <= b->cap) return 0;
-    size_t cap = b->cap ? b->cap : 64;
-    while (cap < n) {
-        if (cap > SIZE_MAX / 2) { cap = n; break; }
-        cap *= 2;
-    }
-    uint8_t *p = realloc(b->data, cap);
+    /* doubling keeps appends amortised; a large jump gets exactly what it asks */
+    size_t cap = b->cap < 32 ? 64 : b->cap <= SIZE_MAX / 2 ? b->cap * 2 : SIZE_MAX;
+    if (cap < n) cap = n;
+    uint8_t *p = zt__mem_grow(b->data, b->cap, b->len, &cap);
     if (!p) return zt__err(ZT_ENOMEM, "out of memory allocating %zu bytes", n);
     b->data = p;
     b->cap = cap;
@@ -62,6 +127,12 @@ int zt__buf_printf(zt_buf *b, const char *fmt, ...) {
 uint8_t *zt__buf_steal(zt_buf *b, size_t *len) {
     uint8_t *p = b->data;
     if (len) *len = b->len;
+    if (p && b->cap >= ZT__MAP_MIN) { /* callers free() the result */
+        p = malloc(b->len ? b->len : 1);
+        if (p) memcpy(p, b->data, b->len);
+        zt__buf_free(b);
+        return p;
+    }
     zt__buf_init(b);
     return p;
 }

@@ -739,7 +739,44 @@ static void test_threads(void) {
     free(a);
 }
 
+/* Buffers grow from malloc'd to mapped memory (>= 1 MiB) keeping their
+ * content; a stolen large buffer is an ordinary malloc'd block. */
+static void test_buffers(void) {
+    zt_buf b;
+    zt__buf_init(&b);
+    uint8_t piece[4099];
+    size_t total = 0;
+    while (total < ((size_t)5 << 20)) {
+        for (size_t i = 0; i < sizeof piece; i++) piece[i] = (uint8_t)((total + i) * 2654435761u >> 13);
+        CHECK_OK(zt__buf_append(&b, piece, sizeof piece));
+        total += sizeof piece;
+    }
+    CHECK(b.len == total && b.cap >= total);
+    size_t bad = 0;
+    for (size_t i = 0; i < total; i++)
+        if (b.data[i] != (uint8_t)(i * 2654435761u >> 13)) bad++;
+    CHECK(bad == 0);
+    CHECK_OK(zt__buf_resize(&b, (size_t)40 << 20)); /* a large jump: exactly what is asked */
+    CHECK(b.cap >= ((size_t)40 << 20) && b.cap < ((size_t)41 << 20));
+    CHECK(b.data[total - 1] == (uint8_t)((total - 1) * 2654435761u >> 13));
+    b.data[b.len - 1] = 7;
+    size_t n = 0;
+    uint8_t *p = zt__buf_steal(&b, &n);
+    CHECK(p && n == ((size_t)40 << 20) && p[n - 1] == 7 && p[1] == (uint8_t)(2654435761u >> 13));
+    CHECK(b.data == NULL && b.cap == 0);
+    free(p);
+    size_t cap = 3u << 20;
+    uint8_t *m = zt__mem_alloc(&cap);
+    CHECK(m && cap >= (3u << 20));
+    memset(m, 1, 3u << 20);
+    size_t cap2 = 9u << 20;
+    m = zt__mem_grow(m, cap, 3u << 20, &cap2);
+    CHECK(m && cap2 >= (9u << 20) && m[(3u << 20) - 1] == 1);
+    zt__mem_free(m, cap2);
+}
+
 int main(void) {
+    test_buffers();
     test_compressors();
     test_quantize_known();
     test_filters();

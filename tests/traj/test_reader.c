@@ -144,6 +144,18 @@ int main(void) {
     CHECK_EQ_INT(st.cache_misses, 10);
     CHECK_EQ_INT(st.cache_hits, 85);
     zt_reader_close(r);
+    /* A cache budget smaller than a chunk still keeps the current one:
+     * each chunk is fetched and decoded once, not once per frame. */
+    ro.cache_bytes = 1;
+    r = NULL;
+    CHECK_OK(zt_reader_open(url, &ro, &r));
+    for (int64_t i = 0; r && i < 95; i++) {
+        CHECK_OK(zt_reader_read_frame(r, i, NULL, p, NULL, NULL));
+        CHECK(p[0] == (float)i);
+    }
+    zt_reader_stats(r, &st);
+    CHECK_EQ_INT(st.chunks_decoded, 10);
+    zt_reader_close(r);
     free(p);
     free(dir);
     TEST_DONE();
