@@ -149,17 +149,18 @@ typedef struct zt_reader_opts {
                                     one frame's chunks if smaller) */
     const zt_options_t *storage; /* storage options; may be NULL */
     int convert_units;           /* 1: frames in MDAnalysis base units */
-    size_t readahead_bytes;      /* read-ahead window (default 128 MiB) in addition to
-                                    cache_bytes: half for decoded chunks ahead, half
-                                    for compressed chunks in flight (at least 32 MiB,
-                                    also without read-ahead); 0 disables read-ahead.
-                                    Chunk buffers >= 1 MiB are mapped, not malloc'd,
-                                    so freed memory returns to the system. */
+    size_t readahead_bytes;      /* read-ahead window (default 256 MiB; local files use
+                                    at most 64 MiB) in addition to cache_bytes: half
+                                    for decoded chunks ahead, half for compressed
+                                    chunks in flight (at least 32 MiB, also without
+                                    read-ahead); 0 disables read-ahead. Chunk buffers
+                                    >= 1 MiB are mapped, not malloc'd, so freed memory
+                                    returns to the system. */
     int threads;                 /* decode threads; 0 = number of cores */
 } zt_reader_opts_t;
 
 #define ZT_READER_OPTS_DEFAULTS                                                \
-    { NULL, (size_t)100 << 20, NULL, 0, (size_t)128 << 20, 0 }
+    { NULL, (size_t)100 << 20, NULL, 0, (size_t)256 << 20, 0 }
 
 /* One frame's metadata, filled by zt_reader_read_frame. */
 typedef struct zt_frame {

@@ -47,7 +47,7 @@ def _reraise_with(e, prefix):
 
 
 def open_core(url, group=None, cache_size=100 * 1024 ** 2, storage_options=None, convert_units=True,
-              readahead_size=128 * 1024 ** 2, threads=0):
+              readahead_size=256 * 1024 ** 2, threads=0):
     """Open a :class:`zarrtraj._core.Reader`; errors named as Zarrtraj names them."""
     try:
         return _core.Reader(url, group, int(cache_size), storage_pairs(storage_options), bool(convert_units),
@@ -95,7 +95,7 @@ class ZARRH5MDReader(base.ReaderBase):
 
     @store_init_arguments
     def __init__(self, filename, storage_options=None, convert_units=True, group=None, cache_size=100 * 1024 ** 2,
-                 readahead_size=128 * 1024 ** 2, threads=0, require_time=True, **kwargs):
+                 readahead_size=256 * 1024 ** 2, threads=0, require_time=True, **kwargs):
         self._core = None
         super().__init__(filename, convert_units=convert_units, **kwargs)
         url = trajectory_url(filename)

@@ -24,6 +24,7 @@ struct zt_cache {
     size_t budget, used;
     size_t raw_budget, raw_bytes; /* kept response buffers */
     size_t raw_inflight;          /* estimated bytes of responses being received or decoded */
+    double whole_ratio;           /* whole-object responses: received / decoded bytes so far */
     pthread_cond_t raw_cv;
     zt_centry **buckets;
     size_t nbuckets, count;
@@ -53,6 +54,7 @@ int zt__cache_create(size_t budget, size_t raw_budget, zt_cache **out) {
     }
     c->budget = budget;
     c->raw_budget = raw_budget;
+    c->whole_ratio = 1.0;
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     pthread_cond_init(&c->raw_cv, NULL);
@@ -362,6 +364,13 @@ static void zt__req_done(zt_req *r, void *ud) {
     zt_fctx *f = ud;
     zt_rgroup *g = r->user;
     int rc = r->status;
+    if (!rc && r->offset < 0 && !g->direct && g->members[0]->e->nbytes) {
+        /* learn the compression ratio: whole objects are estimated with it */
+        double x = (double)r->out.len / (double)g->members[0]->e->nbytes;
+        pthread_mutex_lock(&f->c->mu);
+        f->c->whole_ratio = 0.8 * f->c->whole_ratio + 0.2 * (x < 1.0 ? x : 1.0);
+        pthread_mutex_unlock(&f->c->mu);
+    }
     if (g->direct) {
         /* The store may have grown the buffer (an oversized chunk object):
          * adopt the new pointer, the size check then fails cleanly. */
@@ -493,10 +502,15 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
         ng++;
         i = j;
     }
-    /* Estimated response bytes per request (a whole object: its decoded size). */
+    /* Response bytes per request; a whole object's size is unknown until it
+     * arrives: its decoded size times the compression ratio seen so far. */
+    pthread_mutex_lock(&c->mu);
+    double ratio = c->whole_ratio * 1.05 < 1.0 ? c->whole_ratio * 1.05 : 1.0;
+    pthread_mutex_unlock(&c->mu);
     for (size_t i = 0; i < ng; i++) {
         zt_rgroup *g = &groups[i];
-        want[i] = g->direct ? 0 : reqs[i].offset >= 0 ? (size_t)reqs[i].length : g->members[0]->e->nbytes;
+        want[i] = g->direct ? 0 : reqs[i].offset >= 0 ? (size_t)reqs[i].length
+                                                       : (size_t)((double)g->members[0]->e->nbytes * ratio);
     }
     /* One batch per store (normally one store per trajectory), sent in waves
      * that fit the in-flight allowance. */

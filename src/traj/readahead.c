@@ -131,7 +131,7 @@ static void zt__ra_push(zt_readahead *ra, zt_chunkref *refs, size_t n) {
     ra->tail = j;
     int want = ZT_RA_LOCAL_WORKERS;
     if (!ra->r->h->tree->store->is_local) { /* in flight: half the window */
-        size_t w = ra->r->readahead_bytes / 2 / ZT_RA_JOB_BYTES;
+        size_t w = ra->r->ra_flight / ZT_RA_JOB_BYTES;
         want = w < 1 ? 1 : w > ZT_RA_WORKERS ? ZT_RA_WORKERS : (int)w;
     }
     while (ra->nthreads < want && pthread_create(&ra->th[ra->nthreads], NULL, zt__ra_main, ra) == 0)
@@ -161,7 +161,7 @@ void zt__readahead_note(zt_reader_t *r, int64_t i, unsigned mask) {
     for (int k = 0; k < ZT_N_ELEMENTS; k++)
         if ((mask >> k & 1) && r->g->el[k]) per += zt__rowchunk_bytes(r->g->el[k]->value);
     if (per == 0) return;
-    int64_t window = (int64_t)(r->readahead_bytes / 2 / per); /* row-chunks ahead */
+    int64_t window = (int64_t)(r->ra_ahead / per); /* row-chunks ahead */
     if (window < 1) window = 1;
 
     /* Top up: queue every row-chunk within the window not queued yet, in jobs

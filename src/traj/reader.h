@@ -36,7 +36,9 @@ struct zt_reader {
     int64_t *fidx[ZT_N_ELEMENTS]; /* sample of each element at each frame, or -1 */
     zt_cache *cache;
     zt_pool *pool;              /* own decode pool when opts.threads > 0 */
-    size_t readahead_bytes;
+    size_t readahead_bytes;     /* the window: 0 = no read-ahead */
+    size_t ra_ahead;            /* of it: decoded chunks read ahead of the caller */
+    size_t ra_flight;           /* of it: compressed chunks in flight (>= 32 MiB) */
     zt_readahead *ra;
     /* reused per-call buffers (the reader handle is used by one thread at a time) */
     zt_chunkref *refs;
