@@ -13,6 +13,12 @@
  * ZT_COALESCE_MAX so that large reads still run in parallel. */
 #define ZT_COALESCE_GAP ((int64_t)256 << 10)
 #define ZT_COALESCE_MAX ((int64_t)16 << 20)
+/* A large range fetched while nothing else is in flight (a random frame, the
+ * first frame) goes out as parallel parts of about ZT_SPLIT_PART: one stream
+ * of an object store carries only tens of MB/s. Network stores only. */
+#define ZT_SPLIT_MIN ((int64_t)8 << 20)
+#define ZT_SPLIT_PART ((int64_t)4 << 20)
+#define ZT_SPLIT_MAX 8
 /* Freed chunk buffers kept for reuse (fresh memory is expensive here): an
  * evicted chunk's buffer goes straight to the chunk that replaces it. */
 #define ZT_SPARE_MAX 8
@@ -294,12 +300,19 @@ typedef struct zt_rgroup {
     atomic_size_t acq;  /* in-flight allowance held (zt__raw_acquire) */
     zt_req *req;
     bool direct;        /* raw chunk read straight into the cache entry (no codecs) */
+    /* a range fetched in parts: the group's own request is not sent; its
+     * parts (groups of their own, with split_of set) are, and the last part
+     * to arrive assembles the response */
+    struct zt_rgroup *split_of, *parts;
+    int nparts;
+    atomic_int parts_left, part_rc;
 } zt_rgroup;
 
 typedef struct zt_fctx {
     zt_cache *c;
     zt_latch *latch;
     atomic_int rc;
+    atomic_size_t bytes; /* received */
     zt_pool *pool;
     char msg[1024]; /* message of the first error (errors are thread-local; decodes run on the pool) */
 } zt_fctx;
@@ -360,9 +373,44 @@ static void zt__submit_decode(zt_fctx *f, zt_miss *m, const uint8_t *raw, size_t
     if (!f->pool || zt__pool_submit(f->pool, zt__decode_task, t) != 0) zt__decode_task(t);
 }
 
+static void zt__req_done(zt_req *r, void *ud);
+
+/* One part of a split range arrived; the last one assembles the response in
+ * the group's own request (parts in order; a short part ends it, which the
+ * length check then reports) and completes it. */
+static void zt__part_done(zt_fctx *f, zt_rgroup *x) {
+    zt_rgroup *g = x->split_of;
+    int zero = 0;
+    if (x->req->status) atomic_compare_exchange_strong(&g->part_rc, &zero, x->req->status);
+    if (atomic_fetch_sub(&g->parts_left, 1) != 1) return;
+    zt_req *m = g->req;
+    int rc = atomic_load(&g->part_rc);
+    size_t len = 0, acq = 0;
+    if (!rc) rc = zt__buf_reserve(&m->out, (size_t)m->length);
+    for (int q = 0; q < g->nparts; q++) {
+        zt_req *pr = g->parts[q].req;
+        if (!rc && len == (size_t)(pr->offset - m->offset) && pr->out.len) {
+            memcpy(m->out.data + len, pr->out.data, pr->out.len);
+            len += pr->out.len;
+        }
+        acq += atomic_exchange(&g->parts[q].acq, 0);
+        zt__raw_put(f->c, &pr->out);
+    }
+    m->out.len = rc ? 0 : len;
+    m->status = rc;
+    atomic_store(&g->acq, acq); /* the assembled buffer is in flight until decoded */
+    zt__req_done(m, f);
+}
+
 static void zt__req_done(zt_req *r, void *ud) {
     zt_fctx *f = ud;
     zt_rgroup *g = r->user;
+    if (g->split_of) {
+        atomic_fetch_add(&f->bytes, r->out.len);
+        zt__part_done(f, g);
+        return;
+    }
+    if (!g->nparts) atomic_fetch_add(&f->bytes, r->out.len);
     int rc = r->status;
     if (!rc && r->offset < 0 && !g->direct && g->members[0]->e->nbytes) {
         /* learn the compression ratio: whole objects are estimated with it */
@@ -439,9 +487,12 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
     zt_rgroup *groups = calloc(nm, sizeof *groups);
     zt_miss **members = calloc(nm, sizeof *members);
     zt_req *reqs = calloc(nm, sizeof *reqs);
-    size_t *want = calloc(nm, sizeof *want);
+    zt_req *send = NULL;     /* the requests sent: reqs of unsplit groups, parts of split ones */
+    zt_rgroup *parts = NULL;
+    size_t *want = NULL, nsend = 0, ng = 0;
+    atomic_init(&f.bytes, 0);
     int rc = 0;
-    if (!f.latch || !order || !groups || !members || !reqs || !want) {
+    if (!f.latch || !order || !groups || !members || !reqs) {
         rc = zt__err(ZT_ENOMEM, "out of memory");
         goto done;
     }
@@ -461,7 +512,7 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
     }
     qsort(order, no, sizeof *order, zt__cmp_miss);
     /* Group into requests, coalescing neighbouring ranges of one object. */
-    size_t ng = 0, nmem = 0;
+    size_t nmem = 0;
     for (size_t i = 0; i < no;) {
         zt_miss *m = order[i];
         zt_rgroup *g = &groups[ng];
@@ -492,53 +543,110 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
         /* Uncompressed chunk: read it straight into the cache entry. */
         g->direct = g->n == 1 && m->a->pipeline->n == 0 &&
                     (r->offset == ZT_WHOLE || (size_t)r->length == m->e->nbytes);
-        if (g->direct) {
-            r->out.data = m->e->data;
-            r->out.cap = m->e->cap;
-            r->out.len = 0;
-        } else {
-            r->out = zt__raw_get(c);
-        }
         ng++;
         i = j;
     }
-    /* Response bytes per request; a whole object's size is unknown until it
-     * arrives: its decoded size times the compression ratio seen so far. */
+    /* Split large ranges when nothing else is in flight. */
     pthread_mutex_lock(&c->mu);
+    bool idle = c->raw_inflight == 0;
     double ratio = c->whole_ratio * 1.05 < 1.0 ? c->whole_ratio * 1.05 : 1.0;
     pthread_mutex_unlock(&c->mu);
+    size_t nparts = 0;
     for (size_t i = 0; i < ng; i++) {
         zt_rgroup *g = &groups[i];
-        want[i] = g->direct ? 0 : reqs[i].offset >= 0 ? (size_t)reqs[i].length
+        int64_t np = ZT_SPLIT_MAX / (int64_t)ng, len = reqs[i].length;
+        if (len / ZT_SPLIT_PART < np) np = len / ZT_SPLIT_PART;
+        if (idle && np >= 2 && reqs[i].offset >= 0 && len >= ZT_SPLIT_MIN && !g->members[0]->a->store->is_local)
+            g->nparts = (int)np;
+        nsend += g->nparts ? (size_t)g->nparts : 1;
+        nparts += (size_t)g->nparts;
+    }
+    send = calloc(nsend ? nsend : 1, sizeof *send);
+    parts = calloc(nparts ? nparts : 1, sizeof *parts);
+    want = calloc(nsend ? nsend : 1, sizeof *want);
+    if (!send || !parts || !want) {
+        zt__set_rc(&f, zt__err(ZT_ENOMEM, "out of memory"));
+        for (size_t i = 0; i < no; i++) order[i]->e->state = ZT_ENOMEM;
+        nsend = 0;
+        goto wait;
+    }
+    /* Response buffers, and the bytes each request brings (a whole object's
+     * size is unknown until it arrives: its decoded size times the
+     * compression ratio seen so far). */
+    for (size_t i = 0, k = 0, p = 0; i < ng; i++) {
+        zt_rgroup *g = &groups[i];
+        zt_req *r = &reqs[i];
+        if (g->direct) {
+            r->out.data = g->members[0]->e->data;
+            r->out.cap = g->members[0]->e->cap;
+            r->out.len = 0;
+        } else if (g->nparts) {
+            r->out = zt__raw_get(c); /* the parts are assembled here */
+        }
+        if (!g->nparts) {
+            if (!g->direct) r->out = zt__raw_get(c);
+            send[k] = *r;
+            g->req = &send[k];
+            want[k++] = g->direct ? 0 : r->offset >= 0 ? (size_t)r->length
                                                        : (size_t)((double)g->members[0]->e->nbytes * ratio);
+            continue;
+        }
+        g->parts = &parts[p];
+        atomic_init(&g->parts_left, g->nparts);
+        atomic_init(&g->part_rc, 0);
+        int64_t step = (r->length + g->nparts - 1) / g->nparts;
+        for (int q = 0; q < g->nparts; q++, p++, k++) {
+            zt_rgroup *x = &parts[p];
+            zt_req *pr = &send[k];
+            x->split_of = g;
+            x->members = g->members; /* for the store of the batch */
+            x->req = pr;
+            pr->key = r->key;
+            pr->offset = r->offset + q * step;
+            pr->length = q == g->nparts - 1 ? r->offset + r->length - pr->offset : step;
+            pr->user = x;
+            pr->out = zt__raw_get(c);
+            want[k] = (size_t)pr->length;
+        }
     }
     /* One batch per store (normally one store per trajectory), sent in waves
      * that fit the in-flight allowance. */
-    for (size_t i = 0; i < ng;) {
+    for (size_t i = 0; i < nsend;) {
         size_t j = i + 1;
-        zt_store *s = groups[i].members[0]->a->store;
-        while (j < ng && groups[j].members[0]->a->store == s) j++;
+        zt_store *s = ((zt_rgroup *)send[i].user)->members[0]->a->store;
+        while (j < nsend && ((zt_rgroup *)send[j].user)->members[0]->a->store == s) j++;
         size_t k = zt__raw_acquire(c, want + i, j - i);
-        for (size_t q = i; q < i + k; q++) atomic_store(&groups[q].acq, want[q]);
-        int brc = zt__store_get_batch(s, reqs + i, k, zt__req_done, &f);
+        for (size_t q = i; q < i + k; q++) atomic_store(&((zt_rgroup *)send[q].user)->acq, want[q]);
+        int brc = zt__store_get_batch(s, send + i, k, zt__req_done, &f);
         if (brc) zt__set_rc(&f, brc);
-        pthread_mutex_lock(&c->mu);
-        c->st.requests += k;
-        for (size_t q = i; q < i + k; q++) c->st.bytes += reqs[q].out.len;
-        pthread_mutex_unlock(&c->mu);
         i += k;
     }
+wait:
     zt__latch_wait(f.latch);
+    pthread_mutex_lock(&c->mu);
+    c->st.requests += nsend;
+    c->st.bytes += atomic_load(&f.bytes);
+    pthread_mutex_unlock(&c->mu);
     rc = atomic_load(&f.rc);
     if (rc) zt__err(rc, "%s", f.msg);
 done:
-    if (reqs)
-        for (size_t i = 0; i < nm; i++) {
-            if (groups && i < nm && groups[i].direct) zt__buf_init(&reqs[i].out);
-            if (groups) zt__raw_release(c, atomic_exchange(&groups[i].acq, 0));
+    /* Buffers not kept by an entry go back for reuse; allowances still held
+     * (requests that never completed) are returned. */
+    for (size_t k = 0; k < nsend; k++) {
+        zt_rgroup *x = send[k].user;
+        if (x->direct) zt__buf_init(&send[k].out);
+        zt__raw_release(c, atomic_exchange(&x->acq, 0));
+        zt__raw_put(c, &send[k].out);
+    }
+    for (size_t i = 0; i < ng; i++)
+        if (groups[i].nparts) {
+            if (groups[i].direct) zt__buf_init(&reqs[i].out);
+            zt__raw_release(c, atomic_exchange(&groups[i].acq, 0));
             zt__raw_put(c, &reqs[i].out);
         }
     free(want);
+    free(parts);
+    free(send);
     free(reqs);
     free(members);
     free(groups);
