@@ -6,7 +6,11 @@
  * the bottleneck on a small machine (a store-and-forward Python proxy
  * saturates a core at a few hundred MB/s).
  *
- *   latproxy --upstream 127.0.0.1:PORT --latency-ms 25 [--port-file F] [--lifetime S] [--log F]
+ *   latproxy --upstream 127.0.0.1:PORT --latency-ms 25 [--rate-mbps R] [--port-file F] [--lifetime S] [--log F]
+ *
+ * --rate-mbps R limits each connection to R MB/s in each direction, as one
+ * stream of an object store is limited (tens of MB/s) while many streams
+ * together are not; 0 (default) does not limit.
  *
  * --log appends one line per HTTP request seen from the client (method and
  * target), so a benchmark can count requests of every tool alike. */
@@ -25,6 +29,7 @@
 
 static int up_port;
 static long latency_ns;
+static double rate_bps; /* bytes per second per connection and direction; 0 = unlimited */
 static FILE *reqlog;
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -47,6 +52,7 @@ typedef struct pipe_ {
     int at_start;      /* at the start of a line */
     seg *spare;        /* written segments kept for reuse: no fresh memory per MB */
     int nspare;
+    struct timespec free_at; /* --rate-mbps: when the connection may send again */
 } pipe_;
 
 /* Log request lines ("GET /key HTTP/1.1") of the client stream. Bodies of
@@ -130,7 +136,14 @@ static void *writer(void *arg) {
         }
         pthread_mutex_unlock(&p->mu);
         if (!s) break;
-        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &s->due, NULL) == EINTR) {
+        struct timespec at = s->due;
+        if (rate_bps > 0) { /* not before the previous segment has drained at the rate */
+            if (p->free_at.tv_sec > at.tv_sec || (p->free_at.tv_sec == at.tv_sec && p->free_at.tv_nsec > at.tv_nsec))
+                at = p->free_at;
+            p->free_at = at;
+            ts_add(&p->free_at, (long)((double)s->n / rate_bps * 1e9));
+        }
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL) == EINTR) {
         }
         size_t off = 0;
         while (off < s->n) {
@@ -211,12 +224,14 @@ int main(int argc, char **argv) {
             const char *c = strrchr(argv[i + 1], ':');
             up_port = atoi(c ? c + 1 : argv[i + 1]);
         } else if (!strcmp(argv[i], "--latency-ms")) lat_ms = atof(argv[i + 1]);
+        else if (!strcmp(argv[i], "--rate-mbps")) rate_bps = atof(argv[i + 1]) * 1e6;
         else if (!strcmp(argv[i], "--port-file")) port_file = argv[i + 1];
         else if (!strcmp(argv[i], "--lifetime")) lifetime = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--log")) reqlog = fopen(argv[i + 1], "a");
     }
     if (up_port <= 0) {
-        fprintf(stderr, "usage: latproxy --upstream 127.0.0.1:PORT --latency-ms MS [--port-file F] [--lifetime S]\n");
+        fprintf(stderr, "usage: latproxy --upstream 127.0.0.1:PORT --latency-ms MS [--rate-mbps R] [--port-file F] "
+                        "[--lifetime S] [--log F]\n");
         return 2;
     }
     latency_ns = (long)(lat_ms * 1e6);

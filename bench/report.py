@@ -110,7 +110,7 @@ def rss_rows(rr):
     """zarrtraj read runs with peak RSS, the open-only baseline and the caller's buffers (MiB)."""
     out = []
     for r in rr.res:
-        if r.get("tool") != "zarrtraj" or r.get("section") not in ("local", "http", "s3", "s3lat") or \
+        if r.get("tool") != "zarrtraj" or r.get("section") not in ("local", "http", "httprate", "s3", "s3lat") or \
                 not r.get("max_rss_kb") or r["mode"] == "open":
             continue
         base = rr.one(section=r["section"], config=r["config"], dataset=r["dataset"], format=r["format"],
@@ -314,6 +314,16 @@ def md(rr):
             L.append("## %s\n" % title)
             L.append(row_table(rr, rows))
             L.append("")
+
+    rows = rr.find(section="httprate")
+    if rows:
+        c = rows[0]["config"].split("-")
+        L.append("## HTTP at %s one-way latency, each connection limited to %s\n" % (c[1], c[2]))
+        L.append(row_table(rr, rows))
+        L.append("\nOne stream of an object store carries tens of MB/s while many streams together carry much more; "
+                 "the proxy models that. A large HDF5 chunk wanted while nothing else is in flight (a random frame) "
+                 "is fetched by zarrtraj as parallel ranges of about 4 MiB; a zarr chunk is one object of unknown "
+                 "size and is fetched whole.\n")
 
     rows = rr.find(section="write")
     if rows:

@@ -42,6 +42,10 @@ EMU=$ROOT/scripts/emulators/run.sh
 PROXY_KIND=${ZT_BENCH_PROXY:-c}
 LATENCIES="0 10 25"
 S3_LATENCY=20
+# A proxy like one stream of an object store: 25 ms one way and each connection limited to RATE MB/s
+# (many connections together are not); C proxy only.
+RATE_LATENCY=25
+RATE_MBPS=100
 LIFETIME=5400 # proxies and servers stop by themselves after this (seconds)
 if [ -n "$QUICK" ]; then
     DATA=${ZT_BENCH_DATA:-$BUILD/bench-data-quick}
@@ -119,19 +123,21 @@ ln -sfn "$DATA" "$ZT_HTTP_ROOT/bench-data"
 http_port=${ZT_HTTP_URL##*:}
 s3_port=${ZT_S3_ENDPOINT##*:}
 
-start_proxy() { # name upstream_port latency
+start_proxy() { # name upstream_port latency [extra proxy arguments]
     rm -f "$WORK/proxy-$1.port" "$WORK/proxy-$1.log"
-    $PROXY --upstream "127.0.0.1:$2" --port-file "$WORK/proxy-$1.port" --latency-ms "$3" \
-        --lifetime $LIFETIME --log "$WORK/proxy-$1.log" </dev/null >/dev/null 2>&1 &
+    name=$1 port=$2 lat=$3
+    shift 3
+    $PROXY --upstream "127.0.0.1:$port" --port-file "$WORK/proxy-$name.port" --latency-ms "$lat" \
+        --lifetime $LIFETIME --log "$WORK/proxy-$name.log" "$@" </dev/null >/dev/null 2>&1 &
     PIDS="$PIDS $!"
     LASTPID=$!
     i=0
-    while [ ! -s "$WORK/proxy-$1.port" ]; do
+    while [ ! -s "$WORK/proxy-$name.port" ]; do
         i=$((i + 1))
-        [ $i -le 100 ] || { log "proxy $1 did not start"; exit 1; }
+        [ $i -le 100 ] || { log "proxy $name did not start"; exit 1; }
         sleep 0.1
     done
-    touch "$WORK/proxy-$1.log"
+    touch "$WORK/proxy-$name.log"
 }
 ports=""; logs=""; pids=""
 for L in $LATENCIES; do
@@ -142,6 +148,11 @@ for L in $LATENCIES; do
 done
 start_proxy s3lat "$s3_port" "$S3_LATENCY"
 s3pid=$LASTPID
+rate_args=""
+if [ "$PROXY_KIND" = c ]; then
+    start_proxy httprate "$http_port" "$RATE_LATENCY" --rate-mbps "$RATE_MBPS"
+    rate_args="--http-rate $RATE_LATENCY:$RATE_MBPS:$(cat "$WORK/proxy-httprate.port"):$LASTPID:$WORK/proxy-httprate.log"
+fi
 log "proxies ($PROXY_KIND): http $ports; s3 +${S3_LATENCY}ms $(cat "$WORK/proxy-s3lat.port")"
 
 # ---- measurements
@@ -150,6 +161,7 @@ CMDLINE="${ZT_BENCH_PROXY:+ZT_BENCH_PROXY=$ZT_BENCH_PROXY }bench/run.sh $(basena
 timeout 3300 $PY "$HERE/suite.py" --build "$BUILD" --data "$DATA" --emu-env "$ENVF" \
     --http-ports "$ports" --http-logs "$logs" --http-pids "$pids" --s3-proxy-pid "$s3pid" \
     --s3-proxy "$(cat "$WORK/proxy-s3lat.port")" --s3-proxy-log "$WORK/proxy-s3lat.log" --s3-latency $S3_LATENCY \
+    $rate_args \
     --out "$OUT/results.json" $QUICK ${ONLY:+--only "$ONLY"} --repeat "$REPEAT" --command "$CMDLINE" \
     --proxy "$([ "$PROXY_KIND" = python ] && echo "tests/store/faultproxy.py" || echo "bench/latproxy")"
 $PY "$HERE/report.py" "$OUT/results.json" --md "$OUT/RESULTS.md" --png "$OUT/results.png"

@@ -100,6 +100,10 @@ class Suite:
         self.proxy_pids = {self.http_logs[k]: v for k, v in pids.items() if k in self.http_logs}
         if a.s3_proxy_log and a.s3_proxy_pid:
             self.proxy_pids[a.s3_proxy_log] = a.s3_proxy_pid
+        # --http-rate LATENCY:MBPS:PORT:PID:LOG (the per-connection rate-limited proxy)
+        self.rate = dict(zip(("lat", "mbps", "port", "pid", "log"), a.http_rate.split(":", 4))) if a.http_rate else None
+        if self.rate:
+            self.proxy_pids[self.rate["log"]] = self.rate["pid"]
         self.results = []
         self.tmp = tempfile.mkdtemp(prefix="zt-bench-")
         self.xdg = os.path.join(self.tmp, "xdg")
@@ -448,6 +452,35 @@ class Suite:
                 self.curl_file("http", config, ds, "h5_none", nf if lat == "0" or ds == "water" else sub,
                                u("h5_none"), plog)
 
+    def sec_httprate(self):
+        """HTTP at 25 ms with each connection limited (like one stream of an object store): single random
+        frames of large chunks are where fetching one chunk as parallel ranges pays."""
+        if not self.rate:
+            log("httprate: no rate-limited proxy (ZT_BENCH_PROXY=python): skipped")
+            return
+        q = self.a.quick
+        config = "http-%sms-%sMBps" % (self.rate["lat"], self.rate["mbps"])
+        plog = self.rate["log"]
+        self.warm([self.path(ds, f) for ds in ("synth", "water") for f in FMTS])
+        for ds in ("synth", "water"):
+            nf = self.nframes(ds)
+            sub = nf if (ds == "water" or q) else 200
+            zsub = sub if sub < nf else None
+            nrand = 10 if q else 30
+            u = lambda f: "http://127.0.0.1:%s/bench-data/%s" % (self.rate["port"], FMTS[f] % ds)  # noqa: E731
+            for fmt in ("zarr_zstd", "h5_gzip", "h5_none"):
+                self.zt_open("httprate", config, ds, fmt, u(fmt), proxylog=plog)
+                self.measure("httprate", config, ds, fmt, "zarrtraj", "seq", self.zt(u(fmt), "seq", zsub),
+                             cache="server", proxylog=plog, subset=zsub)
+                self.measure("httprate", config, ds, fmt, "zarrtraj", "random:%d" % nrand,
+                             self.zt(u(fmt), "random:%d" % nrand), cache="server", proxylog=plog)
+            self.measure("httprate", config, ds, "zarr_zstd", "zarr-python+fsspec", "seq",
+                         self.peer("zarr", u("zarr_zstd"), "seq", zsub), cache="server", proxylog=plog, subset=zsub)
+            self.measure("httprate", config, ds, "zarr_zstd", "zarr-python+fsspec", "random:%d" % nrand,
+                         self.peer("zarr", u("zarr_zstd"), "random:%d" % nrand), cache="server", proxylog=plog)
+            self.measure("httprate", config, ds, "h5_none", "libhdf5-ros3", "random:%d" % nrand,
+                         self.ros3(u("h5_none"), "random:%d" % nrand), cache="server", proxylog=plog)
+
     def s3_url(self, name):
         return "s3://%s/%s/%s" % (self.bucket, self.s3prefix, name)
 
@@ -604,7 +637,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="")
-    ap.add_argument("--sections", default="disk,local,write,s3,s3lat,http")
+    ap.add_argument("--http-rate", default="", help="LATENCY:MBPS:PORT:PID:LOG of the rate-limited proxy")
+    ap.add_argument("--sections", default="disk,local,write,s3,s3lat,http,httprate")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--command", default="")
     ap.add_argument("--proxy", default="bench/latproxy")
