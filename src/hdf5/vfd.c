@@ -177,6 +177,87 @@ static int zt__blk_fetch(zt_h5io *io, uint64_t b0, uint64_t b1) {
     return rc;
 }
 
+static uint64_t zt__le(const uint8_t *p, int n) {
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--) v = v << 8 | p[i];
+    return v;
+}
+
+static void zt__btree_noop(zt_req *r, void *ud) {
+    (void)r;
+    (void)ud;
+}
+
+/* libhdf5 walks a chunk index (version-1 B-tree) one node at a time, and a
+ * file written frame by frame scatters the nodes across it: a cold remote
+ * open would cost one round trip per node (17 for 1,000 chunks). When it
+ * reads an inner node, fetch all its children at once, so each level of the
+ * tree costs one round trip. The node is "TREE", type 1 (chunks), level,
+ * entries, two sibling addresses, then keys (chunk size, filter mask,
+ * rank + 1 offsets, the last 0 but in the final key) and child addresses
+ * interleaved. The rank is not known here: the one for which every key
+ * before a child ends in a 0 offset and every child lies inside the file is
+ * taken. Failures are ignored: libhdf5's
+ * own read then fetches and reports. */
+static void zt__btree_prefetch(zt_h5io *io, const uint8_t *node, size_t n) {
+    if (n < 24 || n > ((size_t)1 << 20) || memcmp(node, "TREE", 4) || node[4] != 1 || node[5] == 0) return;
+    size_t entries = (size_t)zt__le(node + 6, 2);
+    uint64_t fsize = io->size >= 0 ? (uint64_t)io->size : UINT64_MAX;
+    /* a hostile node must not make us fetch more than half the block cache */
+    if (entries < 2 || (uint64_t)entries * (n + io->o.block) > io->o.max_cache / 2) return;
+    size_t ks = 0;
+    for (size_t rank = 1; rank <= 32 && !ks; rank++) {
+        size_t k = 8 + 8 * (rank + 1);
+        if (24 + (entries + 1) * k + entries * 8 > n) break;
+        bool ok = true;
+        for (size_t i = 0; i < entries && ok; i++) {
+            const uint8_t *key = node + 24 + i * (k + 8);
+            uint64_t child = zt__le(key + k, 8);
+            ok = zt__le(key + k - 8, 8) == 0 && child > 0 && child < fsize && child + n <= fsize;
+        }
+        if (ok) ks = k;
+    }
+    if (!ks) return;
+    uint64_t bs = io->o.block;
+    zt_req *reqs = calloc(entries, sizeof *reqs);
+    if (!reqs) return;
+    size_t nr = 0;
+    for (size_t i = 0; i < entries; i++) {
+        uint64_t child = zt__le(node + 24 + i * (ks + 8) + ks, 8);
+        uint64_t b0 = child / bs, b1 = (child + n - 1) / bs + 1;
+        while (b0 < b1 && zt__blk_find(io, b0)) b0++;
+        while (b1 > b0 && zt__blk_find(io, b1 - 1)) b1--;
+        if (b0 == b1) continue;
+        if (nr && (uint64_t)(reqs[nr - 1].offset + reqs[nr - 1].length) >= b0 * bs) { /* adjacent: merge */
+            uint64_t end = b1 * bs > (uint64_t)(reqs[nr - 1].offset + reqs[nr - 1].length)
+                               ? b1 * bs : (uint64_t)(reqs[nr - 1].offset + reqs[nr - 1].length);
+            reqs[nr - 1].length = (int64_t)(end - (uint64_t)reqs[nr - 1].offset);
+            continue;
+        }
+        reqs[nr].key = "";
+        reqs[nr].offset = (int64_t)(b0 * bs);
+        reqs[nr].length = (int64_t)((b1 - b0) * bs);
+        nr++;
+    }
+    for (size_t i = 0; i < nr; i++)
+        if (io->size >= 0 && reqs[i].offset + reqs[i].length > io->size) reqs[i].length = io->size - reqs[i].offset;
+    if (nr && zt__store_get_batch(io->store, reqs, nr, zt__btree_noop, NULL) == 0) {
+        ZT_DEBUG("hdf5: %s: chunk index node: %zu children fetched in %zu requests", io->url, entries, nr);
+        for (size_t i = 0; i < nr; i++) {
+            if (reqs[i].status) continue;
+            uint64_t b0 = (uint64_t)reqs[i].offset / bs;
+            for (size_t s = 0; s < reqs[i].out.len; s += bs) {
+                size_t l = reqs[i].out.len - s < bs ? reqs[i].out.len - s : (size_t)bs;
+                if (zt__blk_insert(io, b0 + s / bs, reqs[i].out.data + s, l)) break;
+            }
+        }
+    }
+    zt__err_clear();
+    for (size_t i = 0; i < nr; i++) zt__buf_free(&reqs[i].out);
+    free(reqs);
+    zt__blk_evict(io);
+}
+
 int zt__h5io_read(zt_h5io *io, uint64_t off, size_t n, void *dst) {
     uint8_t *out = dst;
     uint64_t bs = io->o.block;
@@ -222,6 +303,7 @@ int zt__h5io_read(zt_h5io *io, uint64_t off, size_t n, void *dst) {
         if (k) k->used = ++io->tick;
         b++;
     }
+    if (!io->store->is_local) zt__btree_prefetch(io, dst, n);
     return 0;
 }
 
