@@ -228,7 +228,8 @@ static void zt__btree_prefetch(zt_h5io *io, const uint8_t *node, size_t n) {
         while (b0 < b1 && zt__blk_find(io, b0)) b0++;
         while (b1 > b0 && zt__blk_find(io, b1 - 1)) b1--;
         if (b0 == b1) continue;
-        if (nr && (uint64_t)(reqs[nr - 1].offset + reqs[nr - 1].length) >= b0 * bs) { /* adjacent: merge */
+        if (nr && b0 * bs >= (uint64_t)reqs[nr - 1].offset &&
+            (uint64_t)(reqs[nr - 1].offset + reqs[nr - 1].length) >= b0 * bs) { /* adjacent: merge */
             uint64_t end = b1 * bs > (uint64_t)(reqs[nr - 1].offset + reqs[nr - 1].length)
                                ? b1 * bs : (uint64_t)(reqs[nr - 1].offset + reqs[nr - 1].length);
             reqs[nr - 1].length = (int64_t)(end - (uint64_t)reqs[nr - 1].offset);
