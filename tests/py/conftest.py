@@ -34,6 +34,22 @@ def run(*args, check=True, **kw):
     return p
 
 
+def write_h5md_h5py(path, pos, **value_kw):
+    """A minimal H5MD file (positions, step, time, a time-independent box) written with h5py, independently
+    of zarrtraj; value_kw go to the position value dataset (chunks, compression)."""
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "w") as f:
+        f.create_group("h5md").attrs["version"] = np.array([1, 1])
+        p = f.create_group("particles/trajectory/position")
+        p.create_dataset("value", data=pos, **value_kw)
+        p["step"] = np.arange(len(pos), dtype="i8")
+        p["time"] = np.arange(len(pos), dtype="f8")
+        b = f.create_group("particles/trajectory/box")
+        b.attrs["dimension"], b.attrs["boundary"] = 3, np.array([b"none"] * 3)
+
+
 def _load_env(path):
     env = {}
     with open(path) as f:

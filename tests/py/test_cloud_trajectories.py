@@ -4,6 +4,7 @@ shared data files read identically from S3 (uploaded with boto3), Azure
 writes straight into each bucket and the result reads back identical."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import uuid
@@ -11,7 +12,7 @@ import uuid
 import numpy as np
 import pytest
 
-from conftest import run
+from conftest import run, write_h5md_h5py
 
 ZARRMD = ["zarrtraj/COORDINATES_VARIED_STEPS_ZARRMD.zarrmd",
           "generated/zarrtraj_lammps_arkr_mixed_sampling.zarrmd",
@@ -152,19 +153,10 @@ def test_cold_open_fetches_chunk_index_nodes_together(cli, emulators, tmp, kind)
     """libhdf5 walks a chunk index node by node; opening a remote file without the index cache fetches the
     children of an inner node together, so the 2,000-chunk index below costs a few block fetches, not one
     per leaf node (about 32), and the data read back are h5py's."""
-    import h5py
-
     n_frames, n_atoms = 2000, 1000
     pos = np.random.default_rng(11).uniform(0, 50, (n_frames, n_atoms, 3)).astype("f4")
     local = str(tmp / "many_chunks.h5md")
-    with h5py.File(local, "w") as f:  # written independently of zarrtraj, one frame per chunk
-        f.create_group("h5md").attrs["version"] = np.array([1, 1])
-        p = f.create_group("particles/trajectory/position")
-        p.create_dataset("value", data=pos, chunks=(1, n_atoms, 3))
-        p["step"] = np.arange(n_frames, dtype="i8")
-        p["time"] = np.arange(n_frames, dtype="f8")
-        b = f.create_group("particles/trajectory/box")
-        b.attrs["dimension"], b.attrs["boundary"] = 3, np.array([b"none"] * 3)
+    write_h5md_h5py(local, pos, chunks=(1, n_atoms, 3))  # one frame per chunk
     prefix = f"btree-{uuid.uuid4().hex[:8]}"
     upload(emulators, kind, local, f"{prefix}/many.h5md", cli)
     url = base_url(emulators, kind, f"{prefix}/many.h5md")
@@ -174,7 +166,6 @@ def test_cold_open_fetches_chunk_index_nodes_together(cli, emulators, tmp, kind)
                        env=env, capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     np.testing.assert_array_equal(np.load(out), pos[1500:1502])
-    import re
     children = [int(m) for m in re.findall(r"chunk index node: (\d+) children", p.stderr)]
     block_fetches = len(re.findall(r"hdf5: .*: fetched \d+ bytes at", p.stderr))
     assert children and max(children) >= 25, p.stderr[-2000:]

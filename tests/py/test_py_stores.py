@@ -13,7 +13,7 @@ import pytest
 zarrtraj = pytest.importorskip("zarrtraj", reason="zarrtraj extension not built (PYTHONPATH=build/python)")
 import MDAnalysis as mda  # noqa: E402
 
-from conftest import run  # noqa: E402
+from conftest import run, write_h5md_h5py  # noqa: E402
 from zarrtraj import ZARRH5MDReader  # noqa: E402
 
 DATA = os.environ.get("ZT_DATA_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
@@ -116,14 +116,7 @@ def test_large_chunk_fetched_in_parallel_parts(emulators, cli, tmp_path, kind):
     prefix = f"pytest-split/{uuid.uuid4().hex[:8]}"
     for comp in (None, "gzip"):
         local = str(tmp_path / f"big_{comp}.h5md")
-        with h5py.File(local, "w") as f:  # the H5MD layout, written independently of zarrtraj
-            f.create_group("h5md").attrs["version"] = np.array([1, 1])
-            p = f.create_group("particles/trajectory/position")
-            p.create_dataset("value", data=pos, chunks=(rows, n_atoms, 3), compression=comp)
-            p["step"] = np.arange(n_frames, dtype="i8")
-            p["time"] = np.arange(n_frames, dtype="f8")
-            b = f.create_group("particles/trajectory/box")
-            b.attrs["dimension"], b.attrs["boundary"] = 3, np.array([b"none"] * 3)
+        write_h5md_h5py(local, pos, chunks=(rows, n_atoms, 3), compression=comp)
         upload(emulators, kind, local, f"{prefix}/{comp}.h5md", cli)
         r = zarrtraj.CoreReader(url_of(emulators, kind, f"{prefix}/{comp}.h5md"), None, 100 << 20,
                                 zarrtraj.storage_pairs(options(emulators, kind)), False, 0, 0)
