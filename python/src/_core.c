@@ -51,6 +51,16 @@ static PyObject *zt_exc_new(PyObject *module, const char *name, const char *doc,
 }
 
 static int zt_exc_init(PyObject *m) {
+    if (ZtError) { /* module executed again (removed from sys.modules and re-imported): same classes */
+        if (PyModule_AddObjectRef(m, "ZarrtrajError", ZtError) < 0) return -1;
+        for (int c = 1; c <= -ZT_ERR_MIN; c++) {
+            PyObject *t = ZtExc[c];
+            if (!t) continue;
+            const char *dot = strrchr(((PyTypeObject *)t)->tp_name, '.');
+            if (PyModule_AddObjectRef(m, dot ? dot + 1 : ((PyTypeObject *)t)->tp_name, t) < 0) return -1;
+        }
+        return 0;
+    }
     ZtError = PyErr_NewExceptionWithDoc("zarrtraj.ZarrtrajError",
                                         "Base class of every error raised by libzarrtraj; "
                                         "`code` is the ZT_E* code, `errname` its name.",
@@ -1358,24 +1368,43 @@ static PyMethodDef module_methods[] = {
     {"strerror", mod_strerror, METH_VARARGS, "strerror(code) -> (name, description)."},
     {NULL, NULL, 0, NULL}};
 
-static struct PyModuleDef core_module = {PyModuleDef_HEAD_INIT, "zarrtraj._core",
-                                         "CPython binding of libzarrtraj (see zarrtraj for the MDAnalysis API).", -1,
-                                         module_methods, NULL, NULL, NULL, NULL};
-
-PyMODINIT_FUNC PyInit__core(void) {
-    import_array();
-    if (PyType_Ready(&ReaderType) < 0 || PyType_Ready(&WriterType) < 0) return NULL;
-    PyObject *m = PyModule_Create(&core_module);
-    if (!m) return NULL;
+/* Multi-phase initialisation (PEP 489). The exception classes and the two
+ * types are process-wide statics, so the module declares that it does not
+ * support several interpreters with their own GIL (PEP 684), and that it needs
+ * the GIL (PEP 703): Reader/Writer calls are serialised per object by their
+ * locks, but argument handling borrows references from lists and dicts the
+ * caller may mutate, which is only safe under the GIL. On a free-threaded
+ * build CPython re-enables the GIL when the module is imported (with a
+ * RuntimeWarning), so results stay correct. */
+static int core_exec(PyObject *m) {
+    if (PyType_Ready(&ReaderType) < 0 || PyType_Ready(&WriterType) < 0) return -1;
     if (zt_exc_init(m) < 0 || PyModule_AddObjectRef(m, "Reader", (PyObject *)&ReaderType) < 0 ||
         PyModule_AddObjectRef(m, "Writer", (PyObject *)&WriterType) < 0 ||
         PyModule_AddIntConstant(m, "FRAME_HAS_TIME", ZT_FRAME_HAS_TIME) < 0 ||
         PyModule_AddIntConstant(m, "POSITION", ZT_POSITION) < 0 ||
         PyModule_AddIntConstant(m, "VELOCITY", ZT_VELOCITY) < 0 || PyModule_AddIntConstant(m, "FORCE", ZT_FORCE) < 0 ||
         PyModule_AddIntConstant(m, "BOX", ZT_BOX) < 0 ||
-        PyModule_AddStringConstant(m, "LIB_VERSION", ZT_VERSION_STRING) < 0) {
-        Py_DECREF(m);
-        return NULL;
-    }
-    return m;
+        PyModule_AddStringConstant(m, "LIB_VERSION", ZT_VERSION_STRING) < 0 ||
+        PyModule_AddIntConstant(m, "FREE_THREADING_SAFE", 0) < 0)
+        return -1;
+    return 0;
+}
+
+static PyModuleDef_Slot core_slots[] = {
+    {Py_mod_exec, (void *)core_exec},
+#if PY_VERSION_HEX >= 0x030C0000
+    {Py_mod_multiple_interpreters, Py_MOD_MULTIPLE_INTERPRETERS_NOT_SUPPORTED},
+#endif
+#if PY_VERSION_HEX >= 0x030D0000
+    {Py_mod_gil, Py_MOD_GIL_USED},
+#endif
+    {0, NULL}};
+
+static struct PyModuleDef core_module = {PyModuleDef_HEAD_INIT, "zarrtraj._core",
+                                         "CPython binding of libzarrtraj (see zarrtraj for the MDAnalysis API).", 0,
+                                         module_methods, core_slots, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__core(void) {
+    import_array(); /* NumPy's C API table is process-wide too: import it once, here */
+    return PyModuleDef_Init(&core_module);
 }

@@ -21,7 +21,7 @@ from ._core import Writer as CoreWriter
 from ._core import list_groups
 from ._options import storage_pairs
 
-__version__ = "0.1.0"
+__version__ = _core.LIB_VERSION  # one source: ZT_VERSION_STRING in include/zarrtraj.h
 __all__ = ["ZARRH5MDReader", "ZARRMDWriter", "CoreReader", "CoreWriter", "list_groups", "storage_pairs",
            "ZarrtrajError", "AuthError", "CorruptDataError", "ExistsError", "FormatError", "FrameRangeError",
            "GroupError", "InvalidArgumentError", "NetworkError", "NoFrameDataError", "NotFoundError",
