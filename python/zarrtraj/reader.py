@@ -12,6 +12,8 @@ Every frame is read by the C library straight into the Timestep's arrays, in
 one call that also fills the observables; iteration issues sequential calls,
 which lets the library's read-ahead work.
 """
+import warnings
+
 import numpy as np
 from MDAnalysis.coordinates import base
 from MDAnalysis.exceptions import NoDataError
@@ -269,10 +271,11 @@ class ZARRH5MDReader(base.ReaderBase):
 
     def __setstate__(self, state):
         # The C handle was re-created by unpickling (same URL and options);
-        # restore what it reads with every frame, then the current frame.
+        # restore what it reads with every frame. The Timestep comes back as it
+        # was pickled (modifications included, as MDAnalysis requires) and the
+        # position in the trajectory with it.
         self.__dict__ = state
         self._core.set_frame_data([t[1] for t in self._td])
-        self[self.ts.frame]
 
     # ---- extras ---------------------------------------------------------------------
 
@@ -324,6 +327,10 @@ class ZARRH5MDReader(base.ReaderBase):
     # ---- timeseries ---------------------------------------------------------------------
 
     def _selection(self, asel, atomgroup):
+        if asel is not None:
+            # as MDAnalysis' own readers (since 2.7)
+            warnings.warn("asel argument to timeseries will be renamed to'atomgroup' in 3.0, see #3911",
+                          category=DeprecationWarning, stacklevel=3)
         if asel is not None and atomgroup is not None:
             raise ValueError("Cannot provide both asel and atomgroup kwargs")
         sel = atomgroup if atomgroup is not None else asel

@@ -29,12 +29,16 @@ def compressor_spec(compressor):
     if compressor is None:
         return None
     if isinstance(compressor, str):
-        return compressor
-    if isinstance(compressor, dict):
-        return json.dumps(compressor)
-    if hasattr(compressor, "get_config"):
-        return json.dumps(compressor.get_config())
-    raise TypeError(f"compressor: expected a numcodecs codec, a config dict or a str, not {type(compressor).__name__}")
+        spec = compressor
+    elif isinstance(compressor, dict):
+        spec = json.dumps(compressor)
+    elif hasattr(compressor, "get_config"):
+        spec = json.dumps(compressor.get_config())
+    else:
+        raise TypeError(f"compressor: expected a numcodecs codec, a config dict or a str, not "
+                        f"{type(compressor).__name__}")
+    _core.codec_spec_to_json(spec)  # a codec the C library cannot write is an error now, not at the first frame
+    return spec
 
 
 def _precision_from_filters(filters):
@@ -52,24 +56,35 @@ def _precision_from_filters(filters):
 
 
 class ZARRMDWriter(base.WriterBase):
-    """Write a trajectory as zarrmd (H5MD layout in a Zarr v2 hierarchy).
+    """Write a trajectory as zarrmd (H5MD layout in a Zarr v2 hierarchy), or as
+    H5MD (HDF5) when `filename` ends in ``.h5md``/``.h5``.
+
+    Arguments and behaviour are upstream Zarrtraj's (``ZARRMDWriter``); where
+    this writer deliberately differs it says so below.
 
     Parameters
     ----------
     filename : str
         Local path or URL (``s3://``, ``gs://``, ``az://``, ...) of the ``.zarrmd``
         directory to create (replaced when it exists, as MDAnalysis writers do;
-        ``overwrite=False`` refuses instead).
+        ``overwrite=False`` refuses instead). Created when the first frame is
+        written, as upstream does.
     n_atoms : int
         Atoms per frame.
     n_frames : int, optional
-        Frames that will be written (sizes the chunks; not required).
+        Frames that will be written (sizes the chunks; not required). Writing
+        fewer or more frames works and warns at close (RuntimeWarning), as upstream.
     storage_options : dict, optional
         fsspec-style options of the store.
     convert_units : bool
-        Timestep values are in MDAnalysis units and are stored in the units
-        requested with `lengthunit` etc. (default: MDAnalysis' base units,
-        Angstrom, ps, Angstrom/ps, kJ/(mol Angstrom)); with ``False`` values are
+        True (default): values are stored in the units of the trajectory being
+        written (``ag.universe.trajectory.units``, e.g. nm and ps for an XTC), as
+        upstream Zarrtraj and MDAnalysis' H5MDWriter do, unless a unit is given
+        with `lengthunit` etc.; kinds the source has no unit for (an in-memory
+        universe, velocities of an XTC) are stored in MDAnalysis' base units
+        (Angstrom, ps, Angstrom/ps, kJ/(mol Angstrom)) and labelled so (upstream
+        raises or stores them unlabelled). ``precision`` applies in the stored
+        unit: precision=3 of an XTC source keeps 0.001 nm. False: values are
         stored as they are, labelled only with the units given explicitly.
     positions, velocities, forces : bool
         Which elements to write (when the Timestep has them).
@@ -78,15 +93,18 @@ class ZARRMDWriter(base.WriterBase):
         strings (``"nm ps-1"``).
     precision : int, optional
         Decimal digits kept for positions, velocities, forces and box (numcodecs
-        Quantize filter); default lossless.
+        Quantize filter); default lossless. Unlike upstream, time stays lossless
+        float64 and steps int64 (upstream quantizes time to float32 and stores
+        int32 steps).
     compressor : numcodecs codec, dict or str, optional
-        Compressor of every array (default Blosc lz4 level 5 with byte shuffle).
+        Compressor of every array (default, or ``"default"``: Blosc lz4 level 5
+        with byte shuffle, zarr-python's default).
     chunk_bytes : int, optional
         Target bytes per value chunk (default 12 MiB, whole frames per chunk).
     group : str
         Particle group name (default ``"trajectory"``).
     author, author_email, creator, creator_version : str, optional
-        ``h5md`` metadata.
+        ``h5md`` metadata (creator defaults to zarrtraj and its version).
     """
 
     format = "ZARRMD"
@@ -105,9 +123,9 @@ class ZARRMDWriter(base.WriterBase):
         if n_atoms is None or int(n_atoms) <= 0:
             raise ValueError("ZARRMDWriter: no atoms in output trajectory")
         self.n_atoms = int(n_atoms)
-        if n_frames is not None and int(n_frames) < 0:
-            raise ValueError("ZARRMDWriter: n_frames must be >= 0")
-        self.n_frames = n_frames
+        if n_frames is not None and int(n_frames) <= 0:
+            raise ValueError("ZARRMDWriter: Please provide a positive value for 'n_frames' kwarg")
+        self.n_frames = None if n_frames is None else int(n_frames)
         self.storage_options = storage_options
         self.convert_units = convert_units
         self._write_positions = positions
@@ -117,31 +135,64 @@ class ZARRMDWriter(base.WriterBase):
             raise ValueError("At least one of positions, velocities, or forces must be set to ``True``.")
         if precision is None:
             precision = _precision_from_filters(filters)
+        if precision is not None and int(precision) < 0:
+            raise ValueError("Precision must be greater than or equal to 0")
         self.precision = precision
+        if isinstance(compressor, str) and compressor == "default":
+            compressor = None
         self.compressor = compressor
+        self._compressor_spec = compressor_spec(compressor)  # validates before any frame is written
+        self.chunk_bytes = chunk_bytes
         self.group = group
-        requested = {"time": timeunit, "length": lengthunit, "velocity": velocityunit, "force": forceunit}
-        h5md_units = {}
-        self._factor = {}
-        for kind, u in requested.items():
-            if u is None:
-                h5md_units[kind] = _units.MDA_TO_H5MD[kind][_units.BASE[kind]] if convert_units else ""
-                self._factor[kind] = 1.0
-            else:
-                try:
-                    h5md_units[kind] = _units.to_h5md(kind, u)
-                except _core.ZarrtrajError:
-                    raise ValueError(f"{u} is not a {kind} unit zarrtraj knows (use MDAnalysis notation such as "
-                                     "'nm', 'ps', 'nm/ps', 'kJ/(mol*nm)' or H5MD strings)") from None
-                self._factor[kind] = _units.factor(kind, h5md_units[kind]) if convert_units else 1.0
-        self.units = {k: _units.to_mda(k, v) if v else None for k, v in h5md_units.items()}
+        self.overwrite = bool(overwrite)
+        self._meta = (author, author_email, creator,
+                      creator_version if creator_version is not None else _core.LIB_VERSION)
+        self._requested = {}
+        for kind, u in {"time": timeunit, "length": lengthunit, "velocity": velocityunit,
+                        "force": forceunit}.items():
+            self._requested[kind] = None if u is None else self._h5md_unit(kind, u)
+        self._h5md_units = None
+        self._factor = None
+        self._counter = 0
         self._warned = set()
+
+    @staticmethod
+    def _h5md_unit(kind, unit):
+        try:
+            return _units.to_h5md(kind, unit)
+        except _core.ZarrtrajError:
+            raise ValueError(f"{unit} is not a {kind} unit zarrtraj knows (use MDAnalysis notation such as "
+                             "'nm', 'ps', 'nm/ps', 'kJ/(mol*nm)' or H5MD strings)") from None
+
+    def _determine_units(self, ag):
+        """Units of the file (H5MD strings), as upstream: the source trajectory's,
+        replaced by those given explicitly."""
+        units = {}
+        try:
+            source = dict(ag.universe.trajectory.units or {})
+        except AttributeError:
+            source = {}
+        for kind in _units.KINDS:
+            if self._requested[kind] is not None:
+                units[kind] = self._requested[kind]
+            elif not self.convert_units:
+                units[kind] = ""
+            else:
+                units[kind] = _units.MDA_TO_H5MD[kind].get(source.get(kind) or "", "") or \
+                    _units.MDA_TO_H5MD[kind][_units.BASE[kind]]
+        self._h5md_units = units
+        self._factor = {k: (_units.factor(k, v) if self.convert_units and v else 1.0) for k, v in units.items()}
+        self.units = {k: _units.to_mda(k, v) if v else None for k, v in units.items()}
+
+    def _open(self, ag):
+        self._determine_units(ag)
+        u = self._h5md_units
+        author, email, creator, creator_version = self._meta
         self._w = _core.Writer(
-            trajectory_url(filename), self.n_atoms, int(n_frames or 0), -1 if precision is None else int(precision),
-            compressor_spec(compressor), int(chunk_bytes or 0), group, h5md_units["length"], h5md_units["time"],
-            h5md_units["velocity"], h5md_units["force"], author, author_email, creator,
-            creator_version if creator_version is not None else _core.LIB_VERSION, storage_pairs(storage_options),
-            bool(overwrite), None)
+            trajectory_url(self.filename), self.n_atoms, int(self.n_frames or 0),
+            -1 if self.precision is None else int(self.precision), self._compressor_spec,
+            int(self.chunk_bytes or 0), self.group, u["length"], u["time"], u["velocity"], u["force"], author,
+            email, creator, creator_version, storage_pairs(self.storage_options), self.overwrite, None)
 
     # ---- writing ---------------------------------------------------------------------
 
@@ -189,7 +240,11 @@ class ZARRMDWriter(base.WriterBase):
                 raise TypeError("Input obj is neither an AtomGroup or Universe") from None
         if ts.n_atoms != self.n_atoms:
             raise IOError("ZARRMDWriter: Timestep does not have the correct number of atoms")
-        if self._w is None or self._w.closed:
+        if self._w is None:
+            if self._counter:
+                raise ValueError("ZARRMDWriter: writing to a closed writer")
+            self._open(ag)
+        elif self._w.closed:
             raise ValueError("ZARRMDWriter: writing to a closed writer")
         step = int(ts.data["step"]) if "step" in ts.data and ts.data["step"] is not None else int(ts.frame)
         t = ts.time
@@ -203,12 +258,19 @@ class ZARRMDWriter(base.WriterBase):
         vel = self._values(ts.velocities, "velocity") if self._write_velocities and ts.has_velocities else None
         frc = self._values(ts.forces, "force") if self._write_forces and ts.has_forces else None
         self._w.write_frame(step, time, pos, vel, frc, box, self._observables(ts))
+        self._counter += 1
 
     def close(self):
-        """Flush, finalise the metadata (.zmetadata) and close. Idempotent."""
+        """Flush, finalise the metadata (.zmetadata) and close. Idempotent. Warns
+        (RuntimeWarning) when `n_frames` was given and differs from the frames
+        written, as upstream does."""
         w = getattr(self, "_w", None)
         if w is not None and not w.closed:
             w.close()
+            n, want = self._counter, self.n_frames
+            if want is not None and n != want:
+                warnings.warn(f"ZARRMDWriter: `n_frames` kwarg set to {want} but {'only ' if n < want else ''}"
+                              f"{n} frame(s) were written to the trajectory.", RuntimeWarning, stacklevel=2)
 
     def __repr__(self):
         return f"<ZARRMDWriter {self.filename!r} for {self.n_atoms} atoms>"
