@@ -2,6 +2,7 @@
 """Helpers for run.sh and the store tests (Python standard library only):
   freeport                       print a free TCP port on 127.0.0.1
   wait PORT SECONDS              wait until 127.0.0.1:PORT accepts connections
+  s3-mkbucket EP BUCKET           create a bucket on moto's server (unsigned PUT)
   azure-mkcontainer EP ACCT KEY CONTAINER [public]
   azure-sas ACCT KEY             print an account SAS (blob service, rwdlac)
   azure-put EP ACCT KEY CONTAINER BLOB FILE   upload a block blob (an
@@ -76,6 +77,13 @@ def main(argv):
         return 0
     if cmd == "wait":
         return wait(argv[2], argv[3])
+    if cmd == "s3-mkbucket":
+        ep, bucket = argv[2:4]
+        try:
+            urllib.request.urlopen(urllib.request.Request(ep.rstrip("/") + "/" + bucket, method="PUT"), timeout=30)
+        except urllib.error.HTTPError as e:
+            return 0 if e.code == 409 else 1  # exists already
+        return 0
     if cmd == "azure-mkcontainer":
         ep, acct, key, cont = argv[2:6]
         hdrs = {"x-ms-blob-public-access": "container"} if argv[6:7] == ["public"] else {}

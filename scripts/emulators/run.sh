@@ -1,6 +1,8 @@
 #!/bin/sh
 # Local test servers for the cloud stores, all on 127.0.0.1:
 #   s3     @20minutes/s3rver (SigV4-validating S3), bucket zarrtraj-test
+#   moto   moto's S3 server (PyPI moto[server], as upstream Zarrtraj's tests use), bucket zarrtraj-test;
+#          moto_server from $ZT_MOTO_SERVER or the newest venv (scripts/pyenv.sh newest)
 #   azure  azurite blob service, account devstoreaccount1, container zarrtraj-test
 #   gcs    the Firebase storage emulator's GCS JSON API (scripts/emulators/gcs-emulator.js)
 #   https  nginx with a test CA (HTTPS + HTTP/2) and a plain HTTP port, serving $STATE/www
@@ -21,7 +23,7 @@ STATE=${ZT_EMU_DIR:-${TMPDIR:-/tmp}/zarrtraj-emulators-$(id -u)}
 ENVF=$STATE/env
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-ALL="s3 azure gcs https"
+ALL="s3 moto azure gcs https"
 AZ_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 PKGS="@20minutes/s3rver@4.0.4 azurite@3.37.0 firebase-tools@15.34.2"
 
@@ -43,6 +45,14 @@ do_install() {
         --ignore-scripts --loglevel=error $PKGS >"$NPM_DIR/install.log" 2>&1) ||
         { log "npm install failed (see $NPM_DIR/install.log)"; return 1; }
     installed
+}
+
+moto_server() {
+    m=${ZT_MOTO_SERVER:-}
+    if [ -z "$m" ]; then
+        py=$(sh "$HERE/../pyenv.sh" path newest 2>/dev/null) && m=$(dirname "$py")/moto_server
+    fi
+    [ -n "$m" ] && [ -x "$m" ] && echo "$m"
 }
 
 alive() { [ -f "$STATE/$1.pid" ] && kill -0 "$(cat "$STATE/$1.pid")" 2>/dev/null; }
@@ -86,6 +96,9 @@ start_one() {
             --blobPort "$port" --location "$STATE/azurite" --skipApiVersionCheck --silent ;;
     gcs)
         spawn gcs node "$HERE/gcs-emulator.js" "$NPM_DIR" 127.0.0.1 "$port" ;;
+    moto)
+        moto=$(moto_server) || { log "moto_server not found (scripts/pyenv.sh newest, or ZT_MOTO_SERVER)"; return 1; }
+        spawn moto "$moto" -H 127.0.0.1 -p "$port" ;;
     https)
         make_certs
         hport=$($PY "$HERE/emutool.py" freeport)
@@ -125,6 +138,10 @@ CONF
         tail -20 "$STATE/$svc.log" >&2 || true
         return 1
     fi
+    if [ "$svc" = moto ]; then
+        $PY "$HERE/emutool.py" s3-mkbucket "http://127.0.0.1:$port" zarrtraj-test ||
+            { log "cannot create the moto bucket"; return 1; }
+    fi
     if [ "$svc" = azure ]; then
         $PY "$HERE/emutool.py" azure-mkcontainer "http://127.0.0.1:$port/devstoreaccount1" \
             devstoreaccount1 "$AZ_KEY" zarrtraj-test || { log "cannot create the azure container"; return 1; }
@@ -142,6 +159,12 @@ ZT_S3_ENDPOINT=http://127.0.0.1:$p
 ZT_S3_BUCKET=zarrtraj-test
 ZT_S3_KEY=S3RVER
 ZT_S3_SECRET=S3RVER
+E
+    fi
+    if alive moto; then
+        cat >>"$tmp" <<E
+ZT_MOTO_ENDPOINT=http://127.0.0.1:$(port_of moto)
+ZT_MOTO_BUCKET=zarrtraj-test
 E
     fi
     if alive azure; then
@@ -205,6 +228,10 @@ start)
     ttl=""
     if [ "${1:-}" = --ttl ]; then ttl=$2; shift 2; fi
     svcs=${*:-$ALL}
+    if [ $# -eq 0 ] && ! moto_server >/dev/null; then
+        log "moto_server not found (scripts/pyenv.sh newest): starting without moto"
+        svcs=$(echo "$svcs" | sed 's/ moto//')
+    fi
     mkdir -p "$STATE"
     exec 9>"$STATE/lock"
     flock -w 600 9 || { log "lock busy"; exit 1; }
@@ -247,5 +274,5 @@ status)
     for s in $ALL; do
         if alive "$s"; then echo "$s: running on 127.0.0.1:$(port_of "$s")"; else echo "$s: stopped"; fi
     done ;;
-*) sed -n '2,17p' "$0"; exit 2 ;;
+*) sed -n '2,19p' "$0"; exit 2 ;;
 esac

@@ -1,9 +1,19 @@
-"""Shared fixtures: the zarrtraj CLI built by CMake and a scratch directory."""
+"""Shared fixtures: the zarrtraj CLI built by CMake and a scratch directory,
+plus helpers that let the same tests cross-check against zarr-python 2 (the
+oldest environment) and zarr-python 3 (the newest): writing Zarr v2
+hierarchies with zarr-python and reading an array's codecs through it."""
+import json
 import os
 import shutil
 import subprocess
 
 import pytest
+
+try:
+    import zarr
+except ImportError:  # tests that need zarr-python import it themselves
+    zarr = None
+ZARR3 = zarr is not None and int(zarr.__version__.split(".")[0]) >= 3
 
 
 @pytest.fixture(scope="session")
@@ -79,3 +89,55 @@ def emulators():
     env = _load_env(envf)
     os.environ.update({k: v for k, v in env.items() if k == "STORAGE_EMULATOR_HOST"})
     return env
+
+
+# ---- zarr-python 2 and 3 --------------------------------------------------------------------------
+
+def zarr_v2_group(path):
+    """A new Zarr v2 root group at `path`, written by zarr-python (2 or 3)."""
+    if ZARR3:
+        return zarr.open_group(str(path), mode="w", zarr_format=2)
+    return zarr.group(store=zarr.DirectoryStore(str(path)), overwrite=True)
+
+
+def zarr_v2_array(group, name, data, chunks=None, compressor="default", filters=None, order="C", fill_value=0,
+                  separator="."):
+    """Array `name` of `group` holding `data`, written by zarr-python: `compressor`
+    "default" is zarr-python's own default, None no compression."""
+    data = __import__("numpy").asarray(data)
+    chunks = chunks or data.shape or ()
+    if ZARR3:
+        kw = dict(name=name, shape=data.shape, dtype=data.dtype, chunks=chunks, fill_value=fill_value, order=order,
+                  chunk_key_encoding={"name": "v2", "separator": separator}, filters=filters)
+        if compressor != "default":
+            kw["compressors"] = compressor
+        a = group.create_array(**kw)
+    else:
+        kw = dict(shape=data.shape, dtype=data.dtype, chunks=chunks, fill_value=fill_value, order=order,
+                  dimension_separator=separator, filters=filters)
+        if compressor != "default":
+            kw["compressor"] = compressor
+        a = group.create_dataset(name, **kw)
+    a[...] = data
+    return a
+
+
+def zarr_codecs(arr):
+    """(compressor, [filters]) of a Zarr v2 array as zarr-python parsed them
+    (numcodecs objects; None when uncompressed)."""
+    if ZARR3:
+        comps = tuple(arr.compressors or ())
+        return (comps[0] if comps else None), list(arr.filters or ())
+    return arr.compressor, list(arr.filters or ())
+
+
+def zarr_open(path, consolidated=False):
+    """A zarr-python group opened read-only (consolidated: through .zmetadata)."""
+    if consolidated:
+        return zarr.open_consolidated(str(path), mode="r")
+    return zarr.open_group(str(path), mode="r")
+
+
+def zarray_json(path, array):
+    with open(os.path.join(str(path), array, ".zarray")) as f:
+        return json.load(f)

@@ -7,6 +7,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import uuid
 
 import numpy as np
@@ -56,7 +57,7 @@ def upload(emu, kind, local, prefix, cli):
     elif kind == "az":
         tool = os.path.join(os.environ.get("ZT_SOURCE_DIR", "."), "scripts", "emulators", "emutool.py")
         for path, rel in files:
-            run("/usr/bin/python3", tool, "azure-put", emu["ZT_AZURE_ENDPOINT"], emu["ZT_AZURE_ACCOUNT"],
+            run(sys.executable, tool, "azure-put", emu["ZT_AZURE_ENDPOINT"], emu["ZT_AZURE_ACCOUNT"],
                 emu["ZT_AZURE_KEY"], emu["ZT_AZURE_CONTAINER"], prefix + ("/" + rel if rel else ""), path)
     elif kind == "gs":
         run(cli, "cp", local, base_url(emu, kind, prefix), *store_opts(emu, kind), "-q")

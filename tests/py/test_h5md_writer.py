@@ -151,8 +151,8 @@ def test_precision_matches_zarrmd_and_numcodecs(cli, tmp, digits):
         for el in ELEMENTS + ("box/edges",):
             got = f[G + f"/{el}/value"][:]
             assert got.dtype == np.float32
-            np.testing.assert_array_equal(got, zarr.open_group(zq, "r")[G + f"/{el}/value"][:])
-            lossless = zarr.open_group(zl, "r")[G + f"/{el}/value"][:]
+            np.testing.assert_array_equal(got, zarr.open_group(zq, mode="r")[G + f"/{el}/value"][:])
+            lossless = zarr.open_group(zl, mode="r")[G + f"/{el}/value"][:]
             np.testing.assert_array_equal(got, q.decode(q.encode(lossless)).reshape(lossless.shape))
             if el != "box/edges":
                 assert np.abs(got - lossless).max() <= 0.5 * 10.0 ** -digits + 1e-4

@@ -1,8 +1,10 @@
-"""zarrmd variants written by zarr-python 2.13 itself (an independent writer):
-big-endian dtypes, '/' dimension separator, NaN fill values with missing
-chunks, F order, non-consolidated hierarchies, H5MD version checks, a 2-D box
-(metadata readable, frames refused) -- each read correctly or refused with a
-specific error by the zarrtraj CLI."""
+"""zarrmd variants written by zarr-python itself (an independent writer; 2.x in
+the oldest environment, 3.x with zarr_format=2 in the newest): big-endian
+dtypes, '/' dimension separator, NaN fill values with missing chunks, F order,
+non-consolidated hierarchies, zarr-python's and numcodecs' default and other
+compressors and filters, H5MD version checks, a 2-D box (metadata readable,
+frames refused) -- each read correctly or refused with a specific error by the
+zarrtraj CLI."""
 import json
 import os
 
@@ -11,30 +13,29 @@ import numpy as np
 import pytest
 import zarr
 
-from conftest import run
+from conftest import ZARR3, run, zarr_open, zarr_v2_array, zarr_v2_group
 
 
 def make(path, dtype="<f4", sep=".", order="C", fill=0.0, version=(1, 1), dim=3, compressor="default",
-         drop_chunk=None, n=6, natoms=7):
-    store = zarr.DirectoryStore(path, dimension_separator=sep)
-    root = zarr.group(store=store, overwrite=True)
+         drop_chunk=None, n=6, natoms=7, filters=None):
+    root = zarr_v2_group(path)
     if version is not None:
         root.create_group("h5md").attrs["version"] = list(version)
     g = root.create_group("particles/trajectory")
     box = g.create_group("box")
     box.attrs["dimension"] = dim
     box.attrs["boundary"] = ["periodic"] * dim
-    kw = {} if compressor == "default" else {"compressor": compressor}
+    kw = dict(order=order, fill_value=fill, compressor=compressor, separator=sep)
     edges = np.tile(np.diag(np.arange(10.0, 10.0 + dim)), (n, 1, 1)).astype(dtype)
     e = box.create_group("edges")
-    e.create_dataset("value", data=edges, chunks=(2, dim, dim), order=order, fill_value=fill, **kw)
-    e.create_dataset("step", data=np.arange(n, dtype=">i8" if dtype[0] == ">" else "<i8"))
+    zarr_v2_array(e, "value", edges, chunks=(2, dim, dim), **kw)
+    zarr_v2_array(e, "step", np.arange(n, dtype=">i8" if dtype[0] == ">" else "<i8"))
     pos = (np.arange(n * natoms * dim, dtype=np.float64).reshape(n, natoms, dim) / 7.0).astype(dtype)
     p = g.create_group("position")
-    p.create_dataset("value", data=pos, chunks=(2, 3, dim), order=order, fill_value=fill, **kw)
+    zarr_v2_array(p, "value", pos, chunks=(2, 3, dim), filters=filters, **kw)
     p["value"].attrs["unit"] = "nm"
-    p.create_dataset("step", data=np.arange(n, dtype="<i8"))
-    p.create_dataset("time", data=np.arange(n, dtype="<f8") * 0.5)
+    zarr_v2_array(p, "step", np.arange(n, dtype="<i8"))
+    zarr_v2_array(p, "time", np.arange(n, dtype="<f8") * 0.5)
     if drop_chunk:
         os.remove(os.path.join(path, "particles/trajectory/position/value", drop_chunk))
         pos = pos.astype(np.float64)
@@ -62,7 +63,7 @@ def test_slash_separator_nan_fill_and_missing_chunk(cli, tmp):
     np.testing.assert_array_equal(got, pos.astype(np.float32))  # NaN == NaN here
     assert np.isnan(got[2:4, 0:3]).all() and not np.isnan(got[0]).any()
     # zarr-python agrees on the fill
-    np.testing.assert_array_equal(zarr.open(p, mode="r")["particles/trajectory/position/value"][:], got)
+    np.testing.assert_array_equal(zarr_open(p)["particles/trajectory/position/value"][:], got)
 
 
 @pytest.mark.parametrize("comp", [None, numcodecs.Zstd(level=5), numcodecs.GZip(level=3),
@@ -72,6 +73,30 @@ def test_compressors_written_by_zarr_python(cli, tmp, comp):
     p = str(tmp / "c.zarrmd")
     pos = make(p, compressor=comp)
     np.testing.assert_array_equal(cat(cli, p), pos.astype(np.float32))
+
+
+def test_zarr_python_default_compressor(cli, tmp):
+    """What zarr-python writes when told nothing (zarr 2: Blosc lz4; zarr 3 with
+    zarr_format=2: its own default), read back identically."""
+    p = str(tmp / "dflt.zarrmd")
+    pos = make(p)
+    meta = json.load(open(os.path.join(p, "particles/trajectory/position/value/.zarray")))
+    assert meta["compressor"] is not None  # a default was written (not "no compression")
+    np.testing.assert_array_equal(cat(cli, p), pos.astype(np.float32))
+
+
+@pytest.mark.parametrize("filters", [
+    [numcodecs.Quantize(digits=2, dtype="<f4")],
+    [numcodecs.Delta(dtype="<f4")],
+    [numcodecs.Shuffle(elementsize=4)],
+    [numcodecs.FixedScaleOffset(offset=0, scale=100, dtype="<f4", astype="<i4"), numcodecs.Delta(dtype="<i4")],
+])
+def test_filters_written_by_zarr_python(cli, tmp, filters):
+    """numcodecs filters as zarr-python applies them; values equal zarr-python's own read."""
+    p = str(tmp / "flt.zarrmd")
+    make(p, filters=filters)
+    want = zarr_open(p)["particles/trajectory/position/value"][:]
+    np.testing.assert_array_equal(cat(cli, p), want.astype(np.float32))
 
 
 def test_fortran_order_is_refused(cli, tmp):
