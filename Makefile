@@ -1,6 +1,7 @@
-# Convenience entry points; the build itself is CMake.
-#   make demo   - install dependencies, build, run the main job on local files
-#   make check  - install dependencies, build, run every test (then once more under ASan+UBSan)
+# Convenience entry points (make is not needed: the README's two commands are
+# the scripts themselves); the build itself is CMake.
+#   make demo   - sh scripts/demo.sh: install build dependencies, build, run the main job on local files
+#   make check  - sh scripts/check.sh: install everything, build, run every test (then under ASan+UBSan)
 #   make bench  - benchmarks (see bench/README.md)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -12,17 +13,18 @@ CMAKE_FLAGS ?=
 all: build
 
 deps:
-	@./scripts/install-deps.sh
+	@sh scripts/install-deps.sh all
 
-build: deps
+build:
+	@sh scripts/install-deps.sh demo
 	cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZT_WERROR=ON $(CMAKE_FLAGS)
 	cmake --build $(BUILD) -j$(JOBS)
 
-demo: build
-	./scripts/demo.sh $(BUILD)
+demo:
+	sh scripts/demo.sh $(BUILD)
 
-check: deps
-	./scripts/check.sh
+check:
+	BUILD=$(BUILD) ASAN_BUILD=$(ASAN_BUILD) sh scripts/check.sh
 
 check-release: build
 	cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
@@ -33,7 +35,7 @@ check-asan: deps
 	cd $(ASAN_BUILD) && ctest --output-on-failure -j$(JOBS) -LE "slow|pyext"
 
 bench: build
-	./bench/run.sh $(BUILD)
+	sh bench/run.sh $(BUILD)
 
 install: build
 	cmake --install $(BUILD)

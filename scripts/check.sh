@@ -1,34 +1,59 @@
 #!/bin/sh
-# Runs every test: release build with warnings as errors, then the suite once
-# more under AddressSanitizer + UndefinedBehaviorSanitizer. Emulators and
-# servers the network tests need are started by scripts/emulators/ and stopped
-# at the end, also on failure.
+# Runs every test, from a bare Debian 12 machine (as root; otherwise the first
+# step prints the apt-get command to run):
+#   1. Debian packages (scripts/install-deps.sh all)
+#   2. Python venvs from PyPI (scripts/pyenv.sh): the newest stack (the tests'
+#      reference), the oldest supported one with this checkout pip-installed,
+#      and upstream Zarrtraj's
+#   3. the local S3 (s3rver, moto), Azure, GCS and HTTPS servers
+#   4. packaging: sdist + wheel, installed into a clean venv and smoke-tested
+#   5. release build with warnings as errors, every C and Python test (ctest)
+#   6. the C suite again under AddressSanitizer + UndefinedBehaviorSanitizer
+# Servers are stopped at the end, also on failure.
 set -eu
 cd "$(dirname "$0")/.."
 JOBS=$(nproc)
 BUILD=${BUILD:-build}
 ASAN_BUILD=${ASAN_BUILD:-build-asan}
+T0=$(date +%s)
+phase() { echo "== $* ($(( $(date +%s) - T0 )) s)"; }
 
-if [ -x scripts/emulators/run.sh ]; then
-    scripts/emulators/run.sh install
-    scripts/emulators/run.sh start
-    trap 'scripts/emulators/run.sh stop' EXIT INT TERM
-    ZT_EMULATOR_ENV=$(scripts/emulators/run.sh envfile)
-    # servers were started above: a test that cannot reach one must fail, not skip
-    ZT_REQUIRE_EMULATORS=1
-    export ZT_EMULATOR_ENV ZT_REQUIRE_EMULATORS
-fi
+phase "Debian packages"
+sh scripts/install-deps.sh all
 
-echo "== release build"
-cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZT_WERROR=ON
+phase "Python environments"
+NEWEST=$(sh scripts/pyenv.sh newest)
+UPSTREAM=$(sh scripts/pyenv.sh upstream)
+OLDEST=$(sh scripts/pyenv.sh oldest --project)
+
+phase "test servers"
+ZT_MOTO_SERVER=$(dirname "$NEWEST")/moto_server
+export ZT_MOTO_SERVER
+sh scripts/emulators/run.sh install
+sh scripts/emulators/run.sh start
+trap 'sh scripts/emulators/run.sh stop' EXIT INT TERM
+ZT_EMULATOR_ENV=$(sh scripts/emulators/run.sh envfile)
+# servers and venvs were set up above: a test that cannot reach one must fail, not skip
+ZT_REQUIRE_EMULATORS=1
+ZT_REQUIRE_PYENVS=1
+export ZT_EMULATOR_ENV ZT_REQUIRE_EMULATORS ZT_REQUIRE_PYENVS
+
+phase "packaging (sdist, wheel, clean venv)"
+sh scripts/check-wheel.sh "$NEWEST" "$BUILD/dist"
+
+phase "release build"
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZT_WERROR=ON -DZT_WITH_PYTHON=ON \
+    -DZT_PYTHON="$NEWEST" -DZT_PYTHON_OLDEST="$OLDEST" -DZT_PYTHON_UPSTREAM="$UPSTREAM"
 cmake --build "$BUILD" -j"$JOBS"
+phase "tests (release)"
 (cd "$BUILD" && ctest --output-on-failure -j"$JOBS")
 
-echo "== AddressSanitizer + UndefinedBehaviorSanitizer build"
-cmake -S . -B "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DZT_SANITIZE=ON -DZT_WERROR=ON
+phase "AddressSanitizer + UndefinedBehaviorSanitizer build"
+cmake -S . -B "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DZT_SANITIZE=ON -DZT_WERROR=ON -DZT_PYTHON="$NEWEST"
 cmake --build "$ASAN_BUILD" -j"$JOBS"
-# The Python extension cannot load an ASan runtime into /usr/bin/python3, and
-# benchmark-sized tests are too slow under ASan: both run in the release pass.
+# An ASan runtime cannot be loaded into a Python interpreter built without it,
+# and benchmark-sized tests are too slow under ASan: both run in the release pass.
+phase "tests (ASan + UBSan)"
 (cd "$ASAN_BUILD" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --output-on-failure -j"$JOBS" -LE "slow|pyext")
-echo "== all tests passed"
+phase "all tests passed"

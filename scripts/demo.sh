@@ -1,9 +1,17 @@
 #!/bin/sh
 # The main job on an embedded default: local files only, no cloud account.
-# Writes a synthetic MD trajectory, inspects it, recompresses it, converts it
-# to H5MD and back, and reads values, timing each step.
+# On a bare Debian 12 (as root) it first installs the compiler, CMake and the
+# library's -dev packages (nothing else: no Python, no Node.js), builds the C
+# library and the zarrtraj command, then writes a synthetic MD trajectory,
+# inspects it, recompresses it, converts it to H5MD and back, and reads values,
+# timing each step.
+#   sh scripts/demo.sh [BUILD_DIR]    (default build)
 set -eu
+cd "$(dirname "$0")/.."
 BUILD=${1:-build}
+sh scripts/install-deps.sh demo
+cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZT_WERROR=ON
+cmake --build "$BUILD" -j"$(nproc)" --target zarrtraj_cli
 Z="$BUILD/zarrtraj"
 OUT="$BUILD/demo"
 rm -rf "$OUT"

@@ -39,5 +39,5 @@ int zt_test_system(const char *fmt, ...) {
 
 const char *zt_test_python(void) {
     const char *p = getenv("ZT_PYTHON");
-    return p && *p ? p : "/usr/bin/python3";
+    return p && *p ? p : "python3";
 }

@@ -75,7 +75,7 @@ char *zt_test_data(const char *rel);
 char *zt_test_tmpdir(const char *name);
 /* Run a shell command, return its exit status. */
 int zt_test_system(const char *fmt, ...);
-/* /usr/bin/python3 (or ZT_PYTHON). */
+/* ZT_PYTHON (set by ctest: the newest venv), else python3 on PATH. */
 const char *zt_test_python(void);
 
 #endif

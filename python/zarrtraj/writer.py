@@ -197,11 +197,13 @@ class ZARRMDWriter(base.WriterBase):
     # ---- writing ---------------------------------------------------------------------
 
     def _values(self, arr, kind):
-        """float32 C-contiguous values in the output unit (no copy when possible)."""
+        """float32 C-contiguous values in the output unit (no copy when possible),
+        converted as MDAnalysis' convert_*_to_native does (a float32 multiply by
+        the inverse factor), so the same source gives the same bits as upstream."""
         f = self._factor[kind]
         if f == 1.0:
             return np.ascontiguousarray(arr, dtype=np.float32)
-        return np.ascontiguousarray(np.asarray(arr, dtype=np.float64) / f, dtype=np.float32)
+        return np.ascontiguousarray(np.multiply(np.asarray(arr, dtype=np.float32), np.float32(1.0 / f)))
 
     def _observables(self, ts):
         out = []
@@ -248,12 +250,11 @@ class ZARRMDWriter(base.WriterBase):
             raise ValueError("ZARRMDWriter: writing to a closed writer")
         step = int(ts.data["step"]) if "step" in ts.data and ts.data["step"] is not None else int(ts.frame)
         t = ts.time
-        time = float(t) / self._factor["time"] if t is not None and t == t else math.nan
+        time = float(t) * (1.0 / self._factor["time"]) if t is not None and t == t else math.nan
         dims = ts.dimensions
         box = None
         if dims is not None and np.all(np.asarray(dims[:3]) > 0):
-            box = np.ascontiguousarray(np.asarray(ts.triclinic_dimensions, dtype=np.float64).reshape(9)
-                                       / self._factor["length"])
+            box = self._values(ts.triclinic_dimensions, "length").reshape(9).astype(np.float64)
         pos = self._values(ts.positions, "length") if self._write_positions and ts.has_positions else None
         vel = self._values(ts.velocities, "velocity") if self._write_velocities and ts.has_velocities else None
         frc = self._values(ts.forces, "force") if self._write_forces and ts.has_forces else None
