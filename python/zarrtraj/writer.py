@@ -19,12 +19,46 @@ from MDAnalysis.coordinates import base
 from . import _core, _units
 from ._options import storage_pairs, trajectory_url
 
-__all__ = ["ZARRMDWriter", "compressor_spec"]
+__all__ = ["ZARRMDWriter", "compressor_spec", "codec_config"]
+
+
+_BLOSC_SHUFFLE = {"noshuffle": 0, "shuffle": 1, "bitshuffle": 2}
+
+
+def codec_config(codec):
+    """numcodecs (Zarr v2) config dict of a codec object: a numcodecs codec
+    (``get_config()``), a ``numcodecs.zarr3`` wrapper, or one of zarr-python 3's
+    built-in codecs (``zarr.codecs.BloscCodec``, ``ZstdCodec``, ``GzipCodec``)."""
+    if hasattr(codec, "get_config"):
+        return codec.get_config()
+    d = codec.to_dict() if hasattr(codec, "to_dict") else None
+    if not isinstance(d, dict) or "name" not in d:
+        raise TypeError(f"expected a numcodecs codec, a zarr codec, a config dict or a str, not "
+                        f"{type(codec).__name__}")
+    name, cfg = d["name"], dict(d.get("configuration") or {})
+    if name.startswith("numcodecs."):
+        cfg = {"id": name[len("numcodecs."):], **cfg}
+        try:  # numcodecs fills in the parameters left at their defaults
+            import numcodecs
+
+            return numcodecs.get_codec(cfg).get_config()
+        except ImportError:
+            return cfg
+    if name == "blosc":
+        shuffle = cfg.get("shuffle", "shuffle")
+        return {"id": "blosc", "cname": cfg.get("cname", "lz4"), "clevel": int(cfg.get("clevel", 5)),
+                "shuffle": _BLOSC_SHUFFLE.get(shuffle, shuffle), "blocksize": int(cfg.get("blocksize", 0))}
+    if name == "zstd":
+        return {"id": "zstd", "level": int(cfg.get("level", 0))}
+    if name == "gzip":
+        return {"id": "gzip", "level": int(cfg.get("level", 5))}
+    raise ValueError(f"codec {name!r} has no Zarr v2 (numcodecs) equivalent that zarrtraj writes")
 
 
 def compressor_spec(compressor):
-    """A compressor for the C writer: a numcodecs codec (its ``get_config()``),
-    a config dict (``{"id": "zstd", "level": 5}``), a JSON string or a short form
+    """A compressor for the C writer: a codec object (numcodecs, numcodecs.zarr3,
+    zarr.codecs: see :func:`codec_config`), a config dict
+    (``{"id": "zstd", "level": 5}``), a JSON string or a short form
     (``"zstd:level=5"``, ``"none"``); None keeps the default (Blosc lz4)."""
     if compressor is None:
         return None
@@ -32,11 +66,8 @@ def compressor_spec(compressor):
         spec = compressor
     elif isinstance(compressor, dict):
         spec = json.dumps(compressor)
-    elif hasattr(compressor, "get_config"):
-        spec = json.dumps(compressor.get_config())
     else:
-        raise TypeError(f"compressor: expected a numcodecs codec, a config dict or a str, not "
-                        f"{type(compressor).__name__}")
+        spec = json.dumps(codec_config(compressor))
     _core.codec_spec_to_json(spec)  # a codec the C library cannot write is an error now, not at the first frame
     return spec
 
@@ -46,7 +77,7 @@ def _precision_from_filters(filters):
     writer's `precision`, other filters are not supported."""
     precision = None
     for f in filters or ():
-        cfg = f.get_config() if hasattr(f, "get_config") else dict(f)
+        cfg = dict(f) if isinstance(f, dict) else codec_config(f)
         if cfg.get("id") == "quantize":
             precision = int(cfg["digits"])
         else:
@@ -96,9 +127,15 @@ class ZARRMDWriter(base.WriterBase):
         Quantize filter); default lossless. Unlike upstream, time stays lossless
         float64 and steps int64 (upstream quantizes time to float32 and stores
         int32 steps).
-    compressor : numcodecs codec, dict or str, optional
+    compressor : codec, dict or str, optional
         Compressor of every array (default, or ``"default"``: Blosc lz4 level 5
-        with byte shuffle, zarr-python's default).
+        with byte shuffle, zarr-python 2's default): a numcodecs codec (any
+        numcodecs version, ``numcodecs.zarr3`` wrappers included), one of
+        zarr-python 3's ``zarr.codecs.BloscCodec``/``ZstdCodec``/``GzipCodec``,
+        a numcodecs config dict, or a string (``"zstd:level=3"``).
+    filters : list of codecs, optional
+        Zarrtraj's readers hand their filters to ``Writer()``: a ``Quantize``
+        filter (numcodecs or numcodecs.zarr3) is taken as `precision`.
     chunk_bytes : int, optional
         Target bytes per value chunk (default 12 MiB, whole frames per chunk).
     group : str

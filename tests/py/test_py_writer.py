@@ -266,3 +266,50 @@ def test_roundtrip_azure(emulators, tmp_path, cli):
     assert zarr_codecs(a)[0] == numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.BITSHUFFLE)
     np.testing.assert_array_equal(a[:], np.stack([ts.positions.copy() for ts in u.trajectory]))
     shutil.rmtree(local)
+
+
+# ---- codec objects of today's numcodecs and zarr-python 3 --------------------------------------------
+
+def _codec_objects():
+    """(codec object, the numcodecs codec it must be stored as), for what is importable here."""
+    out = [(numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.BITSHUFFLE),
+            numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.BITSHUFFLE)),
+           (numcodecs.Zstd(level=2), numcodecs.Zstd(level=2))]
+    try:
+        import numcodecs.zarr3 as nz3
+
+        out += [(nz3.Zstd(level=4), numcodecs.Zstd(level=4)), (nz3.Blosc(cname="lz4"), numcodecs.Blosc(cname="lz4"))]
+    except ImportError:  # numcodecs < 0.14
+        pass
+    try:
+        from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
+
+        out += [(BloscCodec(cname="zstd", clevel=3, shuffle="shuffle"),
+                 numcodecs.Blosc(cname="zstd", clevel=3, shuffle=numcodecs.Blosc.SHUFFLE)),
+                (ZstdCodec(level=5), numcodecs.Zstd(level=5)), (GzipCodec(level=2), numcodecs.GZip(level=2))]
+    except ImportError:  # zarr-python 2
+        pass
+    return out
+
+
+@pytest.mark.parametrize("codec,expect", _codec_objects(), ids=lambda c: type(c).__module__ + "." + type(c).__name__)
+def test_codec_objects_of_numcodecs_and_zarr3(tmp_path, codec, expect):
+    u = mda.Universe(TIP125)
+    out = str(tmp_path / "c.zarrmd")
+    write(u, out, compressor=codec)
+    a = zarr.open_group(out, mode="r")[VALUE.format("position")]
+    assert zarr_codecs(a) == (expect, [])
+    np.testing.assert_array_equal(a[:], np.stack([ts.positions.copy() for ts in u.trajectory]))
+
+
+def test_quantize_filter_object_is_precision(tmp_path):
+    try:
+        import numcodecs.zarr3 as nz3
+        filters = [nz3.Quantize(digits=2, dtype="<f4")]
+    except ImportError:
+        filters = [numcodecs.Quantize(digits=2, dtype="<f4")]
+    u = mda.Universe(TIP125)
+    out = str(tmp_path / "f.zarrmd")
+    write(u, out, filters=filters)
+    a = zarr.open_group(out, mode="r")[VALUE.format("position")]
+    assert zarr_codecs(a)[1] == [numcodecs.Quantize(digits=2, dtype="<f4")]
