@@ -49,7 +49,8 @@ phase "tests (release)"
 (cd "$BUILD" && ctest --output-on-failure -j"$JOBS")
 
 phase "AddressSanitizer + UndefinedBehaviorSanitizer build"
-cmake -S . -B "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DZT_SANITIZE=ON -DZT_WERROR=ON -DZT_PYTHON="$NEWEST"
+cmake -S . -B "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DZT_SANITIZE=ON -DZT_WERROR=ON -DZT_PYTHON="$NEWEST" \
+    -DZT_PYTHON_OLDEST="$OLDEST"
 cmake --build "$ASAN_BUILD" -j"$JOBS"
 # An ASan runtime cannot be loaded into a Python interpreter built without it,
 # and benchmark-sized tests are too slow under ASan: both run in the release pass.
