@@ -90,7 +90,12 @@ void zt__cache_free(zt_cache *c) {
 
 size_t zt__cache_budget(const zt_cache *c) { return c->budget; }
 void zt__cache_set_pool(zt_cache *c, zt_pool *pool) { c->pool = pool; }
-size_t zt__cache_used(const zt_cache *c) { return c->used; }
+size_t zt__cache_used(zt_cache *c) {
+    pthread_mutex_lock(&c->mu);
+    size_t n = c->used;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
 
 void zt__cache_stats(zt_cache *c, zt_cache_stats *st) {
     pthread_mutex_lock(&c->mu);
@@ -284,11 +289,16 @@ bool zt__cache_contains(zt_cache *c, uint64_t uid, int64_t lin) {
 
 /* ---- fetch ---------------------------------------------------------------------- */
 
+/* A chunk this fetcher loads. Its outcome is kept here, not in the entry:
+ * decode tasks and store callbacks run without the cache lock, while other
+ * fetchers read entry states under it, so only the fetcher publishes the
+ * state (under the lock, once every task of the load has finished). */
 typedef struct zt_miss {
     zt_centry *e;
     const zt_array *a;
     int64_t cidx[ZT_MAXDIM];
     zt_chunk_loc loc;
+    int result; /* 0 pending, 2 decoded, < 0 error code */
 } zt_miss;
 
 /* One store request serving one or more misses (coalesced ranges). */
@@ -349,7 +359,7 @@ static void zt__decode_task(void *arg) {
     else
         rc = zt__array_decode_chunk(m->a, m->cidx, &m->loc, t->raw, t->n, m->e->data);
     if (rc && rc != ZT_ECANCELED) zt__set_rc(t->f, rc);
-    m->e->state = rc ? rc : 2; /* 2 = decoded, published as ready by the fetcher */
+    m->result = rc ? rc : 2; /* published by the fetcher when the load is done */
     if (t->g && atomic_fetch_sub(&t->g->pending, 1) == 1) zt__group_done(t->f->c, t->g);
     zt__latch_done(t->f->latch);
     free(t);
@@ -360,7 +370,7 @@ static void zt__submit_decode(zt_fctx *f, zt_miss *m, const uint8_t *raw, size_t
     zt__latch_add(f->latch, 1);
     if (!t) {
         zt__set_rc(f, zt__err(ZT_ENOMEM, "out of memory"));
-        m->e->state = ZT_ENOMEM;
+        m->result = ZT_ENOMEM;
         if (g && atomic_fetch_sub(&g->pending, 1) == 1) zt__group_done(f->c, g);
         zt__latch_done(f->latch);
         return;
@@ -444,7 +454,7 @@ static void zt__req_done(zt_req *r, void *ud) {
     }
     if (rc) {
         zt__set_rc(f, rc);
-        for (size_t i = 0; i < g->n; i++) g->members[i]->e->state = rc;
+        for (size_t i = 0; i < g->n; i++) g->members[i]->result = rc;
         if (g->direct) zt__buf_init(&r->out);
         else zt__group_done(f->c, g);
         return;
@@ -504,7 +514,7 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
         rc = m->a->vt->locate(m->a, m->cidx, &m->loc);
         if (rc) {
             zt__set_rc(&f, rc);
-            m->e->state = rc;
+            m->result = rc;
             continue;
         }
         if (m->loc.missing || m->loc.inline_data) zt__submit_decode(&f, m, m->loc.inline_data, m->loc.inline_len, NULL);
@@ -566,7 +576,7 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
     want = calloc(nsend ? nsend : 1, sizeof *want);
     if (!send || !parts || !want) {
         zt__set_rc(&f, zt__err(ZT_ENOMEM, "out of memory"));
-        for (size_t i = 0; i < no; i++) order[i]->e->state = ZT_ENOMEM;
+        for (size_t i = 0; i < no; i++) order[i]->result = ZT_ENOMEM;
         nsend = 0;
         goto wait;
     }
@@ -704,7 +714,7 @@ int zt__fetch(zt_cache *c, const zt_chunkref *refs, size_t n, zt_centry **out) {
         out[i] = e;
         zt_miss *nms = realloc(ms, (nm + 1) * sizeof *ms);
         if (!nms) {
-            e->state = ZT_ENOMEM;
+            e->state = ZT_ENOMEM; /* not in ms: failed here, under the lock */
             rc = zt__err(ZT_ENOMEM, "out of memory");
             break;
         }
@@ -715,10 +725,10 @@ int zt__fetch(zt_cache *c, const zt_chunkref *refs, size_t n, zt_centry **out) {
         zt__array_chunk_index(a, refs[i].lin, ms[nm].cidx);
         nm++;
     }
+    if (rc) /* entries created so far fail (and are removed when released) */
+        for (size_t i = 0; i < nm; i++) ms[i].e->state = rc;
     pthread_mutex_unlock(&c->mu);
     if (rc) {
-        /* pinned so far: release (entries we created in state 0 get removed) */
-        for (size_t i = 0; i < nm; i++) ms[i].e->state = rc;
         size_t k = 0;
         while (k < n && out[k]) k++;
         zt__cache_release(c, out, k);
@@ -729,11 +739,11 @@ int zt__fetch(zt_cache *c, const zt_chunkref *refs, size_t n, zt_centry **out) {
     pthread_mutex_lock(&c->mu);
     for (size_t i = 0; i < nm; i++) {
         zt_centry *e = ms[i].e;
-        if (e->state == 2) {
+        if (ms[i].result == 2) {
             e->state = 1;
             c->st.decodes++;
-        } else if (e->state == 0) {
-            e->state = rc ? rc : ZT_EIO;
+        } else {
+            e->state = ms[i].result < 0 ? ms[i].result : rc ? rc : ZT_EIO;
         }
     }
     pthread_cond_broadcast(&c->cv);
