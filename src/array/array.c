@@ -109,6 +109,11 @@ void zt__array_fill_chunk(const zt_array *a, void *out) {
     for (size_t i = 0; i < n; i++) memcpy(p + i * sz, a->fill, sz);
 }
 
+void zt__chunk_loc_clear(zt_chunk_loc *loc) {
+    free(loc->key);
+    loc->key = NULL;
+}
+
 static void zt__chunk_name(const zt_array *a, const int64_t *cidx, char *buf, size_t n) {
     size_t k = 0;
     buf[0] = 0;
@@ -129,7 +134,7 @@ int zt__array_decode_chunk(const zt_array *a, const int64_t *cidx, const zt_chun
     }
     int rc = zt__pipeline_decode(a->pipeline, loc->filter_mask, raw, n, out, nbytes);
     if (rc) {
-        char name[128];
+        char name[ZT_MAXDIM * 21 + 2]; /* every index of the chunk fits */
         zt__chunk_name(a, cidx, name, sizeof name);
         return zt__err_prefix(rc, "%s: %s: chunk %s: ", a->file ? a->file : "", a->path, name);
     }
@@ -140,14 +145,16 @@ int zt__array_read_chunk(const zt_array *a, const int64_t *cidx, void *out) {
     zt_chunk_loc loc;
     memset(&loc, 0, sizeof loc);
     int rc = a->vt->locate(a, cidx, &loc);
-    if (rc) return rc;
-    if (loc.missing) return zt__array_decode_chunk(a, cidx, &loc, NULL, 0, out);
-    if (loc.inline_data) return zt__array_decode_chunk(a, cidx, &loc, loc.inline_data, loc.inline_len, out);
+    if (rc || loc.missing || loc.inline_data) {
+        if (!rc) rc = zt__array_decode_chunk(a, cidx, &loc, loc.inline_data, loc.inline_len, out);
+        zt__chunk_loc_clear(&loc);
+        return rc;
+    }
     zt_buf raw;
     zt__buf_init(&raw);
-    if (loc.offset == ZT_WHOLE) rc = zt__store_get(a->store, loc.key, &raw);
+    if (loc.offset == ZT_WHOLE) rc = zt__store_get(a->store, zt__loc_key(&loc), &raw);
     else {
-        rc = zt__store_get_range(a->store, loc.key, loc.offset, loc.length, &raw);
+        rc = zt__store_get_range(a->store, zt__loc_key(&loc), loc.offset, loc.length, &raw);
         if (!rc && (int64_t)raw.len != loc.length)
             rc = zt__err(ZT_ETRUNCATED, "%s: %s: chunk at byte %lld: file ends early (got %zu of %lld bytes)",
                          a->file ? a->file : "", a->path, (long long)loc.offset, raw.len,
@@ -160,6 +167,7 @@ int zt__array_read_chunk(const zt_array *a, const int64_t *cidx, void *out) {
     }
     if (!rc) rc = zt__array_decode_chunk(a, cidx, &loc, raw.data, raw.len, out);
     zt__buf_free(&raw);
+    zt__chunk_loc_clear(&loc);
     return rc;
 }
 
@@ -307,7 +315,7 @@ int zt__array_read(const zt_array *a, const int64_t *start, const int64_t *count
             }
         } else {
             zt_req *r = &reqs[nreq++];
-            r->key = c.locs[i].key;
+            r->key = zt__loc_key(&c.locs[i]);
             r->offset = c.locs[i].offset;
             r->length = c.locs[i].length;
             r->user = (void *)(uintptr_t)i;
@@ -323,6 +331,7 @@ done:
     if (reqs)
         for (size_t i = 0; i < nch; i++) zt__buf_free(&reqs[i].out);
     free(reqs);
+    for (size_t i = 0; c.locs && i < nch; i++) zt__chunk_loc_clear(&c.locs[i]);
     free(c.locs);
     free(c.cidx);
     free(c.tmp);
@@ -459,7 +468,10 @@ int zt__arrays_preload(zt_array **arrays, size_t n, size_t max_bytes) {
             zt__array_chunk_index(a, lin, usr.cidx);
             zt_chunk_loc loc;
             memset(&loc, 0, sizeof loc);
-            if ((rc = a->vt->locate(a, usr.cidx, &loc))) break;
+            if ((rc = a->vt->locate(a, usr.cidx, &loc))) {
+                zt__chunk_loc_clear(&loc);
+                break;
+            }
             /* identical location (a hard link read twice): one request */
             size_t q = npr;
             if (!loc.missing && !loc.inline_data)
@@ -467,7 +479,7 @@ int zt__arrays_preload(zt_array **arrays, size_t n, size_t max_bytes) {
                     zt_chunk_loc *o = &c.pr[q].loc;
                     zt_array *oa = arrays[c.pr[q].users[0].arr];
                     if (oa->store == a->store && o->offset == loc.offset && o->length == loc.length &&
-                        !o->missing && !o->inline_data && !strcmp(o->key, loc.key))
+                        !o->missing && !o->inline_data && !strcmp(zt__loc_key(o), zt__loc_key(&loc)))
                         break;
                 }
             if (q == npr) {
@@ -475,6 +487,7 @@ int zt__arrays_preload(zt_array **arrays, size_t n, size_t max_bytes) {
                     size_t nc = cap ? cap * 2 : 32;
                     zt_pl_req *p = realloc(c.pr, nc * sizeof *p);
                     if (!p) {
+                        zt__chunk_loc_clear(&loc);
                         rc = zt__err(ZT_ENOMEM, "out of memory");
                         break;
                     }
@@ -482,8 +495,10 @@ int zt__arrays_preload(zt_array **arrays, size_t n, size_t max_bytes) {
                     cap = nc;
                 }
                 memset(&c.pr[npr], 0, sizeof c.pr[npr]);
-                c.pr[npr].loc = loc;
+                c.pr[npr].loc = loc; /* takes the key */
                 npr++;
+            } else {
+                zt__chunk_loc_clear(&loc);
             }
             zt_pl_user *nu = realloc(c.pr[q].users, (c.pr[q].nusers + 1) * sizeof *nu);
             if (!nu) {
@@ -504,7 +519,7 @@ int zt__arrays_preload(zt_array **arrays, size_t n, size_t max_bytes) {
             zt__pl_apply(&c, &c.pr[q], c.pr[q].loc.inline_data, c.pr[q].loc.inline_len);
             continue;
         }
-        reqs[nr].key = c.pr[q].loc.key;
+        reqs[nr].key = zt__loc_key(&c.pr[q].loc);
         reqs[nr].offset = c.pr[q].loc.offset;
         reqs[nr].length = c.pr[q].loc.length;
         reqs[nr].user = (void *)(uintptr_t)q;
@@ -521,7 +536,10 @@ int zt__arrays_preload(zt_array **arrays, size_t n, size_t max_bytes) {
     if (!rc && c.rc) rc = zt__err(c.rc, "%s", c.msg);
     for (size_t i = 0; reqs && i < nr; i++) zt__buf_free(&reqs[i].out);
     free(reqs);
-    for (size_t q = 0; q < npr; q++) free(c.pr[q].users);
+    for (size_t q = 0; q < npr; q++) {
+        free(c.pr[q].users);
+        zt__chunk_loc_clear(&c.pr[q].loc);
+    }
     free(c.pr);
     free(c.tmp);
     if (rc)

@@ -35,7 +35,9 @@ void zt__convert_f32_strided(const void *src, zt_dtype dt, size_t n, size_t src_
 
 /* ---- chunk location ------------------------------------------------------------ */
 typedef struct zt_chunk_loc {
-    char key[512];          /* store key (Zarr: chunk object; HDF5: "" = the file) */
+    char *key;              /* store key (Zarr: chunk object), malloc'd by locate and
+                               freed by zt__chunk_loc_clear; NULL = the file itself
+                               (HDF5). Use zt__loc_key(). No length limit. */
     int64_t offset;         /* ZT_WHOLE or byte offset */
     int64_t length;         /* bytes when offset >= 0 */
     uint32_t filter_mask;   /* HDF5: bit i set = filter i skipped for this chunk */
@@ -45,11 +47,17 @@ typedef struct zt_chunk_loc {
     bool notfound_is_fill;  /* a missing object means "never written" (Zarr), not an error */
 } zt_chunk_loc;
 
+/* The store key of loc ("" for the file itself). */
+static inline const char *zt__loc_key(const zt_chunk_loc *loc) { return loc->key ? loc->key : ""; }
+/* Free loc's key (the location may be reused afterwards). */
+void zt__chunk_loc_clear(zt_chunk_loc *loc);
+
 typedef struct zt_array zt_array;
 
 /* Backend hooks of an array. */
 typedef struct zt_array_vt {
-    /* Where chunk cidx lives. */
+    /* Where chunk cidx lives; loc is zeroed by the caller, who frees it with
+     * zt__chunk_loc_clear (also after an error). */
     int (*locate)(const zt_array *a, const int64_t *cidx, zt_chunk_loc *loc);
     void (*free)(zt_array *a); /* frees backend data (a->impl) */
 } zt_array_vt;
@@ -150,6 +158,8 @@ zt_node *zt__node_new(const char *name, zt_node *parent, bool is_array);
 int zt__node_add_child(zt_node *parent, zt_node *child);
 void zt__node_free(zt_node *n);
 zt_node *zt__node_child(const zt_node *n, const char *name);
+/* Child named by the first len bytes of name. */
+zt_node *zt__node_childn(const zt_node *n, const char *name, size_t len);
 /* Find by relative path "a/b/c" (leading '/' ignored). NULL if absent. */
 zt_node *zt__node_find(const zt_node *n, const char *path);
 

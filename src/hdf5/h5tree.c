@@ -271,11 +271,21 @@ static int zt__h5_read_json(hid_t loc, hid_t obj, bool attr, hid_t ftype, hid_t 
         else if (!(buf = malloc(sz * (n ? n : 1)))) rc = zt__err(ZT_ENOMEM, "out of memory");
         else if (zt__h5_rd(obj, attr, obj_ref ? H5T_STD_REF_OBJ : H5T_STD_REF_DSETREG, buf) < 0) rc = -1;
         for (size_t i = 0; !rc && i < n; i++) {
-            char name[1024];
-            ssize_t l = H5Rget_name(loc, obj_ref ? H5R_OBJECT : H5R_DATASET_REGION,
-                                    (uint8_t *)buf + i * sz, name, sizeof name);
-            json_t *v = l > 0 && (size_t)l < sizeof name ? zt__json_str(name, (size_t)l) : json_null();
+            H5R_type_t rt = obj_ref ? H5R_OBJECT : H5R_DATASET_REGION;
+            const void *ref = (uint8_t *)buf + i * sz;
+            char small[256], *name = small;
+            ssize_t l = H5Rget_name(loc, rt, ref, small, sizeof small);
+            if (l >= (ssize_t)sizeof small) { /* longer path: ask again with room for it */
+                name = malloc((size_t)l + 1);
+                if (!name) {
+                    rc = zt__err(ZT_ENOMEM, "out of memory");
+                    break;
+                }
+                l = H5Rget_name(loc, rt, ref, name, (size_t)l + 1);
+            }
+            json_t *v = l > 0 ? zt__json_str(name, (size_t)l) : json_null();
             if (l < 0) H5Eclear2(H5E_DEFAULT); /* null reference */
+            if (name != small) free(name);
             if (!v || json_array_append_new(flat, v)) rc = zt__err(ZT_ENOMEM, "out of memory");
         }
     } else {

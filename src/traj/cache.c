@@ -479,13 +479,13 @@ static void zt__req_done(zt_req *r, void *ud) {
 static int zt__cmp_miss(const void *pa, const void *pb) {
     const zt_miss *a = *(zt_miss *const *)pa, *b = *(zt_miss *const *)pb;
     if (a->a->store != b->a->store) return a->a->store < b->a->store ? -1 : 1;
-    int k = strcmp(a->loc.key, b->loc.key);
+    int k = strcmp(zt__loc_key(&a->loc), zt__loc_key(&b->loc));
     if (k) return k;
     if (a->loc.offset != b->loc.offset) return a->loc.offset < b->loc.offset ? -1 : 1;
     return 0;
 }
 
-/* Fetch and decode the misses; entries end in state 2 (ok) or < 0. */
+/* Fetch and decode the misses; each ends with result 2 (ok) or < 0. */
 static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
     zt_fctx f;
     f.c = c;
@@ -535,7 +535,9 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
         if (m->loc.offset >= 0) {
             while (j < no) {
                 zt_miss *x = order[j];
-                if (x->a->store != m->a->store || strcmp(x->loc.key, m->loc.key) || x->loc.offset < 0) break;
+                if (x->a->store != m->a->store || strcmp(zt__loc_key(&x->loc), zt__loc_key(&m->loc)) ||
+                    x->loc.offset < 0)
+                    break;
                 int64_t xend = x->loc.offset + x->loc.length;
                 if (x->loc.offset - end > ZT_COALESCE_GAP || xend - g->offset > ZT_COALESCE_MAX) break;
                 g->members[g->n++] = x;
@@ -545,7 +547,7 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
             }
         }
         zt_req *r = &reqs[ng];
-        r->key = m->loc.key;
+        r->key = zt__loc_key(&m->loc);
         r->offset = m->loc.offset;
         r->length = m->loc.offset >= 0 ? end - g->offset : 0;
         r->user = g;
@@ -757,6 +759,7 @@ int zt__fetch(zt_cache *c, const zt_chunkref *refs, size_t n, zt_centry **out) {
                 break;
             }
     pthread_mutex_unlock(&c->mu);
+    for (size_t i = 0; i < nm; i++) zt__chunk_loc_clear(&ms[i].loc);
     free(ms);
     if (rc) {
         zt__cache_release(c, out, n);

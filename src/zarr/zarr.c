@@ -11,17 +11,23 @@ typedef struct zt_zimpl {
     int64_t rows; /* > 0: uncompressed chunks read row by row (stored rows per chunk) */
 } zt_zimpl;
 
-void zt__zarr_chunk_key(const zt_array *a, const int64_t *cidx, char *buf, size_t n) {
+char *zt__zarr_chunk_key(const zt_array *a, const int64_t *cidx) {
     zt_zimpl *z = a->impl;
-    size_t k = (size_t)snprintf(buf, n, "%s%s", a->path, a->path[0] ? "/" : "");
+    size_t pl = strlen(a->path), n = pl + 2 + (size_t)(a->ndim ? a->ndim : 1) * 21;
+    char *buf = malloc(n);
+    if (!buf) return NULL;
+    memcpy(buf, a->path, pl);
+    size_t k = pl;
+    if (pl) buf[k++] = '/';
     if (a->ndim == 0) {
-        snprintf(buf + k, n > k ? n - k : 0, "0");
-        return;
+        memcpy(buf + k, "0", 2);
+        return buf;
     }
-    for (int d = 0; d < a->ndim && k < n; d++) {
+    for (int d = 0; d < a->ndim; d++) {
         if (d) buf[k++] = z->sep;
-        k += (size_t)snprintf(buf + k, n - k, "%lld", (long long)cidx[d]);
+        k += (size_t)snprintf(buf + k, n - k, "%lld", (long long)cidx[d]); /* <= 20 digits + sign */
     }
+    return buf;
 }
 
 static int zt__zlocate(const zt_array *a, const int64_t *cidx, zt_chunk_loc *loc) {
@@ -33,15 +39,15 @@ static int zt__zlocate(const zt_array *a, const int64_t *cidx, zt_chunk_loc *loc
         int64_t real[ZT_MAXDIM];
         memcpy(real, cidx, sizeof(int64_t) * (size_t)a->ndim);
         real[0] = cidx[0] / z->rows;
-        zt__zarr_chunk_key(a, real, loc->key, sizeof loc->key);
+        loc->key = zt__zarr_chunk_key(a, real);
         int64_t rowbytes = (int64_t)zt__array_chunk_nbytes(a); /* read grid: one row */
         loc->offset = (cidx[0] % z->rows) * rowbytes;
         loc->length = rowbytes;
-        return 0;
+    } else {
+        loc->key = zt__zarr_chunk_key(a, cidx);
+        loc->offset = ZT_WHOLE;
     }
-    zt__zarr_chunk_key(a, cidx, loc->key, sizeof loc->key);
-    loc->offset = ZT_WHOLE;
-    return 0;
+    return loc->key ? 0 : zt__err(ZT_ENOMEM, "out of memory");
 }
 
 void zt__zarr_read_rows(zt_array *a) {
@@ -215,17 +221,16 @@ fail:
 static int zt__ensure_node(zt_tree *t, const char *path, bool is_array, zt_node **out) {
     zt_node *cur = t->root;
     const char *p = path;
-    char part[256];
     while (*p) {
         const char *e = strchr(p, '/');
         size_t l = e ? (size_t)(e - p) : strlen(p);
-        if (l == 0 || l >= sizeof part) return zt__err(ZT_EFORMAT, "%s: bad key '%s'", t->url, path);
-        memcpy(part, p, l);
-        part[l] = 0;
-        zt_node *c = zt__node_child(cur, part);
+        if (l == 0) return zt__err(ZT_EFORMAT, "%s: bad key '%s' (empty path component)", t->url, path);
+        zt_node *c = zt__node_childn(cur, p, l);
         bool last = !e;
         if (!c) {
-            c = zt__node_new(part, cur, last && is_array);
+            char *part = zt__strndup(p, l);
+            c = part ? zt__node_new(part, cur, last && is_array) : NULL;
+            free(part);
             if (!c) return zt__err(ZT_ENOMEM, "out of memory");
             int rc = zt__node_add_child(cur, c);
             if (rc) {
