@@ -394,10 +394,17 @@ static int zt__walk(zt_tree *t, const char *url) {
             char *pfx = *level.items[i] ? zt__asprintf("%s/", level.items[i]) : strdup("");
             rc = pfx ? zt__store_list(t->store, pfx, true, &files, &dirs) : zt__err(ZT_ENOMEM, "out of memory");
             free(pfx);
-            if (rc == ZT_EUNSUPPORTED)
+            if (rc == ZT_EUNSUPPORTED || rc == ZT_ENOTFOUND) {
+                /* the group itself was read: what fails is its listing */
+                char cause[1024];
+                const char *m = zt_last_error();
+                size_t ul = strlen(url);
+                if (!strncmp(m, url, ul) && !strncmp(m + ul, ": ", 2)) m += ul + 2; /* named below */
+                snprintf(cause, sizeof cause, "%s", m);
                 rc = zt__err(ZT_EUNSUPPORTED,
-                             "%s: this store cannot list keys and the hierarchy has no consolidated "
-                             ".zmetadata (write one with zarr.consolidate_metadata or zarrtraj convert)", url);
+                             "%s: no consolidated .zmetadata, and the hierarchy cannot be listed without it: "
+                             "%s; write one with zarr.consolidate_metadata or zarrtraj convert", url, cause);
+            }
             for (size_t k = 0; !rc && k < dirs.n; k++) {
                 char *d = dirs.items[k];
                 size_t l = strlen(d);
