@@ -9,7 +9,9 @@
 
 int zt_cli_fail(const char *cmd, int rc) {
     const char *m = zt_last_error();
-    fprintf(stderr, "zarrtraj %s: %s\n", cmd, m && *m ? m : zt_strerror(rc));
+    /* the library says "choose one": here the way to is --group */
+    const char *hint = rc == ZT_EGROUP && m && strstr(m, "choose one") ? " with --group" : "";
+    fprintf(stderr, "zarrtraj %s: %s%s\n", cmd, m && *m ? m : zt_strerror(rc), hint);
     return 1;
 }
 

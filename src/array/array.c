@@ -34,21 +34,23 @@ void zt__array_free(zt_array *a) {
  * dimension product and 2 GiB per decoded chunk. */
 #define ZT_MAX_CHUNK_BYTES ((int64_t)1 << 31)
 
+/* Messages name the file and the array. */
 int zt__array_validate(const zt_array *a) {
+    const char *f = a->file ? a->file : "";
     if (a->ndim < 0 || a->ndim > ZT_MAXDIM)
-        return zt__err(ZT_ESHAPE, "%s: rank %d not supported", a->path, a->ndim);
+        return zt__err(ZT_ESHAPE, "%s: %s: rank %d not supported", f, a->path, a->ndim);
     int64_t total = 1, chunk = a->dtype.size;
     for (int d = 0; d < a->ndim; d++) {
         if (a->shape[d] < 0)
-            return zt__err(ZT_EFORMAT, "%s: negative shape", a->path);
+            return zt__err(ZT_EFORMAT, "%s: %s: negative shape", f, a->path);
         if (a->chunks[d] <= 0)
-            return zt__err(ZT_EFORMAT, "%s: chunk length must be positive", a->path);
+            return zt__err(ZT_EFORMAT, "%s: %s: chunk length must be positive", f, a->path);
         if (!zt__mul_ok(total, a->shape[d], &total) || total > ((int64_t)1 << 50))
-            return zt__err(ZT_EOVERFLOW, "%s: absurd shape (element count overflows)", a->path);
+            return zt__err(ZT_EOVERFLOW, "%s: %s: absurd shape (more than 2^50 elements)", f, a->path);
         if (!zt__mul_ok(chunk, a->chunks[d], &chunk) || chunk > ZT_MAX_CHUNK_BYTES)
-            return zt__err(ZT_EOVERFLOW, "%s: chunk too large (over 2 GiB decoded)", a->path);
+            return zt__err(ZT_EOVERFLOW, "%s: %s: chunk too large (over 2 GiB decoded)", f, a->path);
     }
-    if (!a->pipeline) return zt__err(ZT_EINVAL, "%s: no codec pipeline", a->path);
+    if (!a->pipeline) return zt__err(ZT_EINVAL, "%s: %s: no codec pipeline", f, a->path);
     return 0;
 }
 
@@ -376,7 +378,26 @@ int zt__array_read_all_i64(const zt_array *a, int64_t **out, size_t *n) {
         free(raw);
         return zt__err(ZT_ENOMEM, "out of memory");
     }
-    zt__convert_i64(raw, a->dtype, *n, *out);
+    size_t bad = zt__convert_i64_exact(raw, a->dtype, *n, *out);
+    if (bad < *n) {
+        const char *f = a->file ? a->file : "";
+        if (a->dtype.kind == 'u') { /* uint64 */
+            uint64_t u;
+            memcpy(&u, raw + bad * 8, 8);
+            if (a->dtype.big_endian) u = __builtin_bswap64(u);
+            rc = zt__err(ZT_ERANGE, "%s: %s: element %zu (%llu) is beyond the int64 range", f, a->path, bad,
+                         (unsigned long long)u);
+        } else {
+            double d;
+            zt__convert_f64(raw + bad * a->dtype.size, a->dtype, 1, &d);
+            rc = zt__err(ZT_ERANGE, "%s: %s: element %zu (%.17g) is not an integer in the int64 range", f,
+                         a->path, bad, d);
+        }
+        free(raw);
+        free(*out);
+        *out = NULL;
+        return rc;
+    }
     free(raw);
     return 0;
 }

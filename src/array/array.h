@@ -28,7 +28,11 @@ const char *zt__dtype_to_str(zt_dtype dt, char *buf);
 /* Convert n elements stored as dt (byte order included) to native types. */
 void zt__convert_f32(const void *src, zt_dtype dt, size_t n, float *dst);
 void zt__convert_f64(const void *src, zt_dtype dt, size_t n, double *dst);
+/* int64 conversion saturates values that are no int64 (NaN -> 0);
+ * _exact returns the index of the first such value (non-integral or
+ * out-of-range float, uint64 above INT64_MAX), or n. */
 void zt__convert_i64(const void *src, zt_dtype dt, size_t n, int64_t *dst);
+size_t zt__convert_i64_exact(const void *src, zt_dtype dt, size_t n, int64_t *dst);
 /* Strided gather+convert: n elements, src element i at src + i*src_stride_elems*size. */
 void zt__convert_f32_strided(const void *src, zt_dtype dt, size_t n, size_t src_stride,
                              float *dst);
@@ -88,7 +92,7 @@ zt_array *zt__array_new(const char *path);
 void zt__array_free(zt_array *a);
 
 /* Geometry helpers (all overflow-checked at construction by zt__array_validate). */
-int zt__array_validate(const zt_array *a);
+int zt__array_validate(const zt_array *a); /* errors name a->file and a->path */
 int64_t zt__array_nchunks_dim(const zt_array *a, int d);
 int64_t zt__array_nchunks(const zt_array *a);      /* total chunks */
 size_t zt__array_chunk_nelems(const zt_array *a);  /* elements per (full) chunk */

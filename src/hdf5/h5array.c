@@ -258,12 +258,12 @@ int zt__h5_make_array(const char *path, const char *file, zt_store *s, const zt_
         json_decref(desc);
         if (!a->codecs_desc) rc = zt__err(ZT_ENOMEM, "out of memory");
     }
-    if (!rc) rc = zt__array_validate(a);
+    if (rc) zt__err_prefix(rc, "%s: %s: ", file ? file : "", path);
+    else rc = zt__array_validate(a); /* names file and array itself */
     if (!rc && d->layout == ZT_H5_COMPACT && d->inline_len != zt__array_chunk_nbytes(a))
-        rc = zt__err(ZT_ECORRUPT, "compact data has %zu bytes, expected %zu", d->inline_len,
-                     zt__array_chunk_nbytes(a));
+        rc = zt__err(ZT_ECORRUPT, "%s: %s: compact data has %zu bytes, expected %zu", file ? file : "", path,
+                     d->inline_len, zt__array_chunk_nbytes(a));
     if (rc) {
-        zt__err_prefix(rc, "%s: %s: ", file ? file : "", path);
         zt__array_free(a);
         return rc;
     }

@@ -51,7 +51,7 @@ static int zt__build_frames(zt_reader_t *r) {
     for (int k = 0; k < ZT_N_ELEMENTS; k++)
         if (r->g->el[k]) total += r->g->el[k]->n_samples;
     int64_t *all = malloc((size_t)(total ? total : 1) * sizeof *all);
-    if (!all) return zt__err(ZT_ENOMEM, "out of memory");
+    if (!all) return zt__err(ZT_ENOMEM, "%s: out of memory for the steps of %lld samples", r->h->tree->url, (long long)total);
     int64_t n = 0;
     for (int k = 0; k < ZT_N_ELEMENTS; k++) {
         zt_h5el *e = r->g->el[k];
@@ -66,13 +66,13 @@ static int zt__build_frames(zt_reader_t *r) {
     r->n_frames = u;
     r->fstep = all;
     r->ftime = malloc((size_t)(u ? u : 1) * sizeof(double));
-    if (!r->ftime) return zt__err(ZT_ENOMEM, "out of memory");
+    if (!r->ftime) return zt__err(ZT_ENOMEM, "%s: out of memory for %lld frames", r->h->tree->url, (long long)u);
     for (int64_t i = 0; i < u; i++) r->ftime[i] = NAN;
     for (int k = 0; k < ZT_N_ELEMENTS; k++) {
         zt_h5el *e = r->g->el[k];
         if (!e) continue;
         r->fidx[k] = malloc((size_t)(u ? u : 1) * sizeof(int64_t));
-        if (!r->fidx[k]) return zt__err(ZT_ENOMEM, "out of memory");
+        if (!r->fidx[k]) return zt__err(ZT_ENOMEM, "%s: out of memory for %lld frames", r->h->tree->url, (long long)u);
         for (int64_t i = 0; i < u; i++) r->fidx[k][i] = -1;
         for (int64_t s = 0; s < e->n_samples; s++) {
             int64_t *p = bsearch(&e->step[s], all, (size_t)u, sizeof *all, zt__cmp_i64);
@@ -442,7 +442,7 @@ int zt_reader_read_frame(zt_reader_t *r, int64_t i, zt_frame_t *fr, float *pos, 
         r->ents = p;
         r->ents_cap = n;
     }
-    if ((rc = zt__fetch(r->cache, refs, n, r->ents))) return zt__err_prefix(rc, "frame %lld: ", (long long)i);
+    if ((rc = zt__fetch(r->cache, refs, n, r->ents))) return zt__err_suffix(rc, " (reading frame %lld)", (long long)i);
     int64_t N = r->g->n_atoms;
     for (int k = 0; k < 3; k++) {
         if (sample[k] < 0 || !bufs[k]) continue;
@@ -485,13 +485,15 @@ int zt_atomsel_count(const zt_reader_t *r, const zt_atomsel_t *sel, int64_t *cou
     if (sel->indices) {
         for (size_t j = 0; j < sel->n; j++)
             if (sel->indices[j] < 0 || sel->indices[j] >= N)
-                return zt__err(ZT_ERANGE, "atom index %lld out of range (n_atoms %lld)", (long long)sel->indices[j],
+                return zt__err(ZT_ERANGE, "%s: atom index %lld out of range (n_atoms %lld)", r->h->tree->url,
+                               (long long)sel->indices[j],
                                (long long)N);
         *count = (int64_t)sel->n;
         return 0;
     }
     if (sel->start < 0 || sel->stop > N || sel->start > sel->stop)
-        return zt__err(ZT_ERANGE, "atom range %lld:%lld out of range (n_atoms %lld)", (long long)sel->start,
+        return zt__err(ZT_ERANGE, "%s: atom range %lld:%lld out of range (n_atoms %lld)", r->h->tree->url,
+                       (long long)sel->start,
                        (long long)sel->stop, (long long)N);
     *count = sel->stop - sel->start;
     return 0;
@@ -619,7 +621,7 @@ int zt_reader_timeseries(zt_reader_t *r, zt_element_t el, int64_t start, int64_t
                            el == ZT_POSITION ? "position" : el == ZT_VELOCITY ? "velocity" : "force");
     if (stride <= 0) return zt__err(ZT_EINVAL, "stride must be positive");
     if (start < 0 || stop > r->n_frames || start > stop)
-        return zt__err(ZT_ERANGE, "frame range %lld:%lld out of range (n_frames %lld)", (long long)start,
+        return zt__err(ZT_ERANGE, "%s: frame range %lld:%lld out of range (n_frames %lld)", r->h->tree->url, (long long)start,
                        (long long)stop, (long long)r->n_frames);
     int64_t nsel = 0;
     if ((rc = zt_atomsel_count(r, sel, &nsel))) return rc;
@@ -703,7 +705,7 @@ int zt_reader_read_frames(zt_reader_t *r, zt_element_t el, const int64_t *frames
     if (!e) return zt__err(ZT_ENOTFOUND, "%s: group '%s' has no such element", r->h->tree->url, r->group);
     for (size_t j = 0; j < nfr; j++)
         if (frames[j] < 0 || frames[j] >= r->n_frames)
-            return zt__err(ZT_ERANGE, "frame %lld out of range (n_frames %lld)", (long long)frames[j],
+            return zt__err(ZT_ERANGE, "%s: frame %lld out of range (n_frames %lld)", r->h->tree->url, (long long)frames[j],
                            (long long)r->n_frames);
     zt_array *a = e->value;
     int64_t N = r->g->n_atoms;
@@ -824,7 +826,8 @@ int zt_reader_read_data(zt_reader_t *r, size_t i, int64_t frame, double *out) {
     int64_t sample = 0;
     if (d->el->time_dependent) {
         if (frame < 0 || frame >= r->n_frames)
-            return zt__err(ZT_ERANGE, "frame %lld out of range (n_frames %lld)", (long long)frame, (long long)r->n_frames);
+            return zt__err(ZT_ERANGE, "%s: frame %lld out of range (n_frames %lld)", r->h->tree->url, (long long)frame,
+                           (long long)r->n_frames);
         sample = zt__h5el_find_step(d->el, r->fstep[frame]);
         if (sample < 0) return ZT_ENODATA; /* not sampled at this frame: not an error worth a message */
     }

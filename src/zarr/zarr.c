@@ -1,6 +1,7 @@
 /* Zarr v2 reader: hierarchy -> zt_tree, .zarray -> zt_array. */
 #include "zarr/zarr.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,23 +96,41 @@ static int zt__parse_fill(zt_array *a, const json_t *fv, const char *file) {
         is_int = true;
     } else if (json_is_real(fv)) {
         d = json_real_value(fv);
-        i = (int64_t)d;
+        /* an integer array takes an integral real (3.0), nothing else: the
+         * cast of 2.5, 1e30 or NaN would be wrong or undefined */
+        if (a->dtype.kind != 'f') {
+            if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != floor(d))
+                return zt__err(ZT_EFORMAT, "%s: %s/.zarray: fill_value %.17g does not fit the integer dtype", file,
+                               a->path, d);
+            i = (int64_t)d;
+            is_int = true;
+        }
     } else {
         return zt__err(ZT_EFORMAT, "%s: %s/.zarray: bad fill_value", file, a->path);
+    }
+    if (is_int && a->dtype.kind != 'f') {
+        /* in the dtype's range, as numpy demands (300 is no uint8) */
+        int bits = 8 * a->dtype.size;
+        bool ok = a->dtype.kind == 'b' ? (i == 0 || i == 1)
+                  : a->dtype.kind == 'u' ? i >= 0 && (bits == 64 || i < ((int64_t)1 << bits))
+                  : bits == 64 || (i >= -((int64_t)1 << (bits - 1)) && i < ((int64_t)1 << (bits - 1)));
+        if (!ok)
+            return zt__err(ZT_EFORMAT, "%s: %s/.zarray: fill_value %lld is out of range for the dtype", file, a->path,
+                           (long long)i);
     }
     uint8_t b[8];
     switch (a->dtype.kind) {
     case 'f':
         if (a->dtype.size == 4) {
-            float f = (float)d;
+            /* beyond float's range: infinity, as numpy rounds (the C cast is undefined) */
+            float f = isfinite(d) && fabs(d) > FLT_MAX ? (d > 0 ? INFINITY : -INFINITY) : (float)d;
             memcpy(b, &f, 4);
         } else {
             memcpy(b, &d, 8);
         }
         break;
     default: {
-        int64_t v = is_int ? i : (int64_t)d;
-        /* little-endian truncation to the element size */
+        int64_t v = i; /* checked above: fits the element */
         for (int k = 0; k < 8; k++) b[k] = (uint8_t)((uint64_t)v >> (8 * k));
         break;
     }
@@ -173,7 +192,11 @@ int zt__zarr_array_from_json(const json_t *zj, const char *path, const char *fil
     a->ndim = nd;
     json_t *dt = json_object_get(zj, "dtype");
     if (!json_is_string(dt)) {
-        rc = zt__err(ZT_EUNSUPPORTED, "%s: %s/.zarray: structured dtypes are not supported", file, path);
+        if (json_is_array(dt))
+            rc = zt__err(ZT_EUNSUPPORTED, "%s: %s/.zarray: structured dtypes are not supported", file, path);
+        else
+            rc = zt__err(ZT_EFORMAT, "%s: %s/.zarray: '%s' %s", file, path, "dtype",
+                         !dt ? "is missing" : json_is_null(dt) ? "is null" : "must be a string");
         goto fail;
     }
     if ((rc = zt__dtype_from_str(json_string_value(dt), &a->dtype))) {
@@ -204,10 +227,7 @@ int zt__zarr_array_from_json(const json_t *zj, const char *path, const char *fil
     /* numcodecs' Blosc shuffles with the array's item size */
     zt__pipeline_set_typesize(a->pipeline, a->dtype.size);
     a->codecs_desc = zt__pipeline_describe(a->pipeline);
-    if ((rc = zt__array_validate(a))) {
-        rc = zt__err_prefix(rc, "%s: ", file);
-        goto fail;
-    }
+    if ((rc = zt__array_validate(a))) goto fail;
     *out = a;
     return 0;
 fail:
