@@ -44,6 +44,12 @@ struct zt_cache {
     zt_cache_stats st;
 };
 
+/* What an entry costs the budget: its bytes and its bookkeeping (which
+ * dominates for tiny chunks: 2^20 chunks of 24 bytes are 25 MB of data but
+ * over 100 MB of entries). */
+size_t zt__cache_cost(size_t nbytes) { return nbytes + sizeof(zt_centry) + 32; }
+static size_t zt__entry_cost(const zt_centry *e) { return zt__cache_cost(e->nbytes); }
+
 static size_t zt__hash(uint64_t uid, int64_t lin) {
     uint64_t h = uid * 0x9E3779B97F4A7C15ull ^ ((uint64_t)lin + 0x632BE59BD9B4E019ull) * 0xBF58476D1CE4E5B9ull;
     return (size_t)(h ^ (h >> 31));
@@ -253,7 +259,7 @@ static void zt__remove(zt_cache *c, zt_centry *e) {
     if (*pp) *pp = e->hnext;
     zt__lru_unlink(c, e);
     c->count--;
-    c->used -= e->nbytes; /* counted from allocation on, loading or not */
+    c->used -= zt__entry_cost(e); /* counted from allocation on, loading or not */
     zt__put_spare(c, e->data, e->nbytes, e->cap);
     free(e);
 }
@@ -697,12 +703,12 @@ int zt__fetch(zt_cache *c, const zt_chunkref *refs, size_t n, zt_centry **out) {
         e->state = 0;
         /* Make room first, so decoded chunks in flight count against the
          * budget too (pinned chunks are never evicted). */
-        c->used += e->nbytes;
+        c->used += zt__entry_cost(e);
         zt__evict(c);
         e->data = zt__get_buffer(c, e->nbytes, &e->cap);
         zt__trim_spares(c);
             if (!e->data) {
-            c->used -= e->nbytes;
+            c->used -= zt__entry_cost(e);
             free(e);
             rc = zt__err(ZT_ENOMEM, "out of memory");
             out[i] = NULL;

@@ -35,6 +35,8 @@ void zt__cache_set_pool(zt_cache *c, zt_pool *pool);
 void zt__cache_free(zt_cache *c);
 size_t zt__cache_budget(const zt_cache *c);
 size_t zt__cache_used(zt_cache *c);
+/* What a chunk of nbytes costs the budget (its bookkeeping included). */
+size_t zt__cache_cost(size_t nbytes);
 
 /* Fetch chunks refs[0..n) and pin them: out[i] is the entry for refs[i]
  * (duplicates share an entry and are pinned once per occurrence). On error
