@@ -20,7 +20,7 @@
 typedef struct zt_h5errs {
     char first[512]; /* most specific description */
     char api[256];   /* outermost (API) description */
-    bool truncated, nosig;
+    bool truncated, nosig, plugin;
     unsigned long long eof, stored_eof;
 } zt_h5errs;
 
@@ -38,6 +38,10 @@ static herr_t zt__h5_walk_cb(unsigned n, const H5E_error2_t *e, void *ud) {
         if (p) x->stored_eof = strtoull(p + 13, NULL, 10);
     }
     if (strstr(d, "signature")) x->nosig = true;
+    /* libhdf5 looked for a filter plugin (a filter it does not know) */
+    if (strstr(d, "can't open directory") || strstr(d, "search in directory failed") ||
+        strstr(d, "can't locate plugin"))
+        x->plugin = true;
     return 0;
 }
 
@@ -72,6 +76,9 @@ static int zt__h5_fail(zt_h5ctx *c, const char *path, const char *what) {
     int rc = c && c->io ? zt__h5io_error(c->io, &msg) : 0;
     const char *file = c ? c->t->url : "";
     if (rc) return zt__err(rc, "%s", msg);
+    if (x.plugin)
+        return zt__err(ZT_EUNSUPPORTED, "%s: %s: %s: the data needs an HDF5 filter that libhdf5 does not have "
+                       "(no plugin for it; a corrupt filter id?)", file, *path ? path : "/", what);
     return zt__err(ZT_EFORMAT, "%s: %s: %s: %s", file, *path ? path : "/", what,
                    x.first[0] ? x.first : "HDF5 error");
 }
@@ -286,7 +293,8 @@ static int zt__h5_vlen_strings(zt_h5ctx *c, const char *path, const char *what, 
     size_t dsz = 4 + c->sizeof_addr + 4;
     uint8_t *raw = malloc(dsz * (n ? n : 1));
     int rc = raw ? 0 : zt__err(ZT_ENOMEM, "out of memory");
-    if (!rc && (attr ? H5Aread(obj, rt, raw) : H5Dread(obj, rt, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw)) < 0) rc = -1;
+    if (!rc && (attr ? H5Aread(obj, rt, raw) : H5Dread(obj, rt, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw)) < 0)
+        rc = zt__h5_fail(c, path, what); /* now: the next call clears libhdf5's error stack */
     H5Tclose(rt);
     for (size_t i = 0; !rc && i < n; i++) {
         const uint8_t *d = raw + i * dsz;
@@ -345,7 +353,7 @@ static int zt__h5_read_json(zt_h5ctx *c, const char *path, const char *what, hid
         mem = cls == H5T_FLOAT ? H5T_NATIVE_DOUBLE : sign ? H5T_NATIVE_LLONG : H5T_NATIVE_ULLONG;
         buf = malloc(8 * (n ? n : 1));
         if (!buf) rc = zt__err(ZT_ENOMEM, "out of memory");
-        else if (zt__h5_rd(obj, attr, mem, buf) < 0) rc = -1;
+        else if (zt__h5_rd(obj, attr, mem, buf) < 0) rc = zt__h5_fail(c, path, what);
         for (size_t i = 0; !rc && i < n; i++) {
             json_t *v;
             if (cls == H5T_FLOAT) v = zt__json_num(((double *)buf)[i]);
@@ -367,7 +375,7 @@ static int zt__h5_read_json(zt_h5ctx *c, const char *path, const char *what, hid
             size_t sz = dt.size;
             buf = malloc(sz * (n ? n : 1));
             if (!buf) rc = zt__err(ZT_ENOMEM, "out of memory");
-            else if (zt__h5_rd(obj, attr, ftype, buf) < 0) rc = -1;
+            else if (zt__h5_rd(obj, attr, ftype, buf) < 0) rc = zt__h5_fail(c, path, what);
             for (size_t i = 0; !rc && i < n; i++) {
                 int64_t v = zt__load_int((uint8_t *)buf + i * sz, sz, dt.kind == 'i', dt.big_endian);
                 json_t *j = isbool ? json_boolean(v != 0) : json_integer(v);
@@ -388,7 +396,7 @@ static int zt__h5_read_json(zt_h5ctx *c, const char *path, const char *what, hid
             size_t total;
             if (sz == 0 || !zt__mulz_ok(sz, n ? n : 1, &total)) rc = -1;
             else if (!(buf = malloc(total))) rc = zt__err(ZT_ENOMEM, "out of memory");
-            else if (zt__h5_rd(obj, attr, mem, buf) < 0) rc = -1;
+            else if (zt__h5_rd(obj, attr, mem, buf) < 0) rc = zt__h5_fail(c, path, what);
             for (size_t i = 0; !rc && i < n; i++) {
                 const char *p = (const char *)buf + i * sz;
                 size_t l = strnlen(p, sz);
@@ -404,7 +412,8 @@ static int zt__h5_read_json(zt_h5ctx *c, const char *path, const char *what, hid
         size_t sz = obj_ref ? sizeof(hobj_ref_t) : sizeof(hdset_reg_ref_t);
         if (!obj_ref && !reg_ref) rc = 1;
         else if (!(buf = malloc(sz * (n ? n : 1)))) rc = zt__err(ZT_ENOMEM, "out of memory");
-        else if (zt__h5_rd(obj, attr, obj_ref ? H5T_STD_REF_OBJ : H5T_STD_REF_DSETREG, buf) < 0) rc = -1;
+        else if (zt__h5_rd(obj, attr, obj_ref ? H5T_STD_REF_OBJ : H5T_STD_REF_DSETREG, buf) < 0)
+            rc = zt__h5_fail(c, path, what);
         for (size_t i = 0; !rc && i < n; i++) {
             H5R_type_t rt = obj_ref ? H5R_OBJECT : H5R_DATASET_REGION;
             const void *ref = (uint8_t *)buf + i * sz;
@@ -618,8 +627,24 @@ static int zt__h5_dataset(zt_h5ctx *c, hid_t did, zt_node *node) {
         /* strings (ZnH5MD box/boundary), compound, ...: small ones as JSON */
         hssize_t np = H5Sget_simple_extent_npoints(space);
         if (np >= 0 && np <= ZT_H5_MAX_VALUE_ELEMS) {
+            /* libhdf5 decodes these itself: a filter it lacks (a corrupt id)
+             * would only say it found no plugin directory */
+            int nf = H5Pget_nfilters(dcpl);
+            for (int i = 0; i < nf && !rc; i++) {
+                unsigned flags = 0, cfg = 0, cd[8];
+                size_t ncd = 8;
+                char name[64] = "";
+                H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof name, name, &cfg);
+                name[sizeof name - 1] = 0;
+                if (id >= 0 && H5Zfilter_avail(id) <= 0)
+                    rc = zt__err(ZT_EUNSUPPORTED, "%s: %s: HDF5 filter '%s' (id %d) is not available to libhdf5, "
+                                 "which decodes this dataset (a corrupt filter id?)", c->t->url, path,
+                                 name[0] ? name : "?", (int)id);
+            }
+            H5Eclear2(H5E_DEFAULT);
+            if (rc) goto done;
             json_t *v = NULL;
-            rc = zt__h5_read_json(c, path, "dataset", did, did, false, ftype, space, &v);
+            rc = zt__h5_read_json(c, path, "reading the dataset", did, did, false, ftype, space, &v);
             if (rc == -1) rc = zt__h5_fail(c, path, "reading the dataset");
             node->value = v;
         }

@@ -14,6 +14,8 @@ expects).
   link_mid.h5md      ... into the middle of another object header
   latest.h5md        valid, libver='latest' (version-2 object headers with checksums)
   latest_link.h5md   a link address changed inside a checksummed object header
+  filter_string.h5md a gzip-compressed string dataset whose filter id is corrupt
+                     (libhdf5 decodes it: "can't open directory" of plugins)
 """
 import struct
 import sys
@@ -35,7 +37,10 @@ def write(path, libver='earliest', extras=True):
         v = p.create_dataset('value', data=np.arange(24, dtype='f4').reshape(4, 2, 3))
         v.attrs['unit'] = UNIT
         p.create_dataset('step', data=np.arange(4))
-        if extras:
+        if extras == 'gzip':
+            f.create_dataset('labels', data=np.array(['a', 'b', 'c'], dtype=h5py.string_dtype()), chunks=(3,),
+                             compression='gzip')
+        elif extras:
             f.create_dataset('names', data=np.array(['alpha', 'beta-gamma'], dtype=h5py.string_dtype()))
             f.attrs.create('region', v.regionref[0:2], dtype=h5py.regionref_dtype)
 
@@ -105,6 +110,12 @@ def main(d):
     at = once(pb, struct.pack('<Q', vaddr))
     patched(plain, f'{d}/link_eof.h5md', lambda x: x.__setitem__(slice(at, at + 8), struct.pack('<Q', len(pb) + 4096)))
     patched(plain, f'{d}/link_mid.h5md', lambda x: x.__setitem__(slice(at, at + 8), struct.pack('<Q', saddr + 3)))
+
+    gz = f'{d}/gzip.h5md'
+    write(gz, extras='gzip')
+    gb = bytes(open(gz, 'rb').read())
+    at = once(gb, b'deflate\0') - 8  # v1 filter description: id, name length, flags, values, name
+    patched(gz, f'{d}/filter_string.h5md', lambda x: x.__setitem__(slice(at, at + 2), struct.pack('<H', 0x5a5a)))
 
     latest = f'{d}/latest.h5md'
     write(latest, 'latest', extras=False)

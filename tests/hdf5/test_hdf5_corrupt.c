@@ -92,6 +92,7 @@ static void test_targeted(const char *dir) {
         {"link_eof", ZT_ECORRUPT, "position/value: link to an object at byte"},  /* was: no 'value' */
         {"link_mid", ZT_EFORMAT, "position/value: reading the object header"}, /* was: skipped */
         {"latest_link", ZT_ECORRUPT, "fails its checksum"},                      /* libhdf5 leaks */
+        {"filter_string", ZT_EUNSUPPORTED, "labels: HDF5 filter 'deflate' (id 23130) is not available"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         char *p = zt__asprintf("%s/%s.h5md", d, bad[i].name);
