@@ -21,7 +21,7 @@ static void zt__convert_help(void) {
            "                     for zarrmd; none for H5MD (which takes gzip[:level=N][,shuffle=true],\n"
            "                     lzf[:shuffle=true] or none)\n"
            "  --chunk-bytes N    target bytes per value chunk (default 12M; K/M/G suffixes)\n"
-           "  --frames A:B[:S]   frame slice of IN\n"
+           "  --frames A:B[:S]   frame slice of IN (Python semantics; S > 0: steps must increase)\n"
            "  --group G          particle group of IN; --out-group names it in OUT (default same)\n"
            "  --overwrite        replace an existing OUT\n"
            "  -S key=value       storage option for IN and OUT; --src-option/--dst-option for one side\n");
@@ -83,15 +83,17 @@ int zt_cmd_convert(int argc, char **argv) {
     size_t nobs = 0;
     if ((rc = zt_reader_open(in, &ro, &r))) goto done;
     int64_t nf = zt_reader_n_frames(r), na = zt_reader_n_atoms(r);
-    int64_t f0 = 0, f1 = nf, fs = 1;
-    if (frames && zt_cli_slice(frames, nf, &f0, &f1, &fs)) {
-        rc = zt_cli_usage_error("convert", "bad --frames '%s'", frames);
+    int64_t f0 = 0, fs = 1, count = nf;
+    if (frames && (zt_cli_slice(frames, nf, &f0, &fs, &count) || (fs < 0 && count > 1))) {
+        /* a trajectory's steps increase: reversed frames cannot be written */
+        rc = zt_cli_usage_error("convert", fs < 0 ? "--frames '%s' runs backwards; a trajectory's frames must keep "
+                                                    "increasing steps"
+                                                  : "bad --frames '%s'", frames);
         zt_reader_close(r);
         zt_options_free(src);
         zt_options_free(dst);
         return rc;
     }
-    int64_t count = zt_frame_range_count(f0, f1, fs);
     zt_writer_opts_t wo = ZT_WRITER_OPTS_DEFAULTS;
     wo.n_frames = count;
     wo.precision = precision;
