@@ -1,8 +1,11 @@
-/* zarrtraj cat/convert --frames follow Python's slice semantics, as --help
- * promises: for every spec the frames printed are those of
+/* The command line: cat/convert --frames follow Python's slice semantics,
+ * as --help promises (for every spec the frames printed are those of
  * list(range(n))[spec], computed by Python itself; positions come out in
- * that order too; convert refuses a backwards slice (steps must increase);
- * errors name --group. */
+ * that order too; convert refuses a backwards slice: steps must increase);
+ * errors name --group; convert copies upstream Zarrtraj's varied-steps file
+ * (observables sampled at steps without frames, a global and a group
+ * observable of the same name) value for value, checked with h5py and
+ * zarr-python (check_convert.py). */
 #include "testutil.h"
 
 #include <string.h>
@@ -25,7 +28,7 @@ static char *cat_steps(const char *url, const char *spec, const char *tmp, int *
 }
 
 int main(void) {
-    char *dir = zt_test_tmpdir("cli_cat");
+    char *dir = zt_test_tmpdir("cli");
     char url[1024], tmp[1100], want[1100];
     snprintf(url, sizeof url, "%s/t.zarrmd", dir);
     snprintf(tmp, sizeof tmp, "%s/out.txt", dir);
@@ -105,6 +108,35 @@ int main(void) {
     CHECK(txt && strstr(txt, "choose one with --group") && !strstr(txt, "group="));
     free(txt);
     free(two);
+
+    const char *vs[] = {"zarrtraj/COORDINATES_VARIED_STEPS_H5MD.h5md", "zarrtraj/COORDINATES_VARIED_STEPS_ZARRMD.zarrmd"};
+    const char *outs[] = {"vs.zarrmd", "vs.h5md"};
+    for (int i = 0; i < 2; i++) {
+        char *in = zt_test_data(vs[i]);
+        for (int k = 0; k < 2; k++) {
+            snprintf(out, sizeof out, "%s/%d-%s", dir, i, outs[k]);
+            st = zt_test_system("'%s' convert '%s' '%s'", getenv("ZT_CLI"), in, out);
+            CHECK_EQ_INT(st, 0);
+            st = zt_test_system("'%s' '%s/tests/traj/check_convert.py' '%s' '%s'", zt_test_python(),
+                                getenv("ZT_SOURCE_DIR"), in, out);
+            CHECK_EQ_INT(st, 0);
+            /* the observable sampled at steps 1, 3, 5 keeps its step-5 sample
+             * (after the last frame), and the frames stay 5 */
+            zt_reader_t *r = NULL;
+            CHECK_OK(zt_reader_open(out, NULL, &r));
+            size_t di = 0;
+            if (r) {
+                CHECK_EQ_INT(zt_reader_n_frames(r), 5);
+                CHECK_OK(zt_reader_data_find(r, "trajectory/obsv1", &di));
+                double v[3] = {0};
+                int64_t s[3] = {0};
+                CHECK_OK(zt_reader_read_data_all(r, di, v, s, NULL));
+                CHECK(s[0] == 1 && s[1] == 3 && s[2] == 5 && v[2] == 8);
+            }
+            zt_reader_close(r);
+        }
+        free(in);
+    }
     free(dir);
     TEST_DONE();
 }
