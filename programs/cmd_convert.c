@@ -30,6 +30,8 @@ static void zt__convert_help(void) {
 /* One time-dependent observable of IN, all samples in memory. */
 typedef struct zt_cobs {
     char *name;          /* "/" + its path below observables/ (the writer keeps it there) */
+    const char *conv;    /* its name among the group's observables (owned by the reader) */
+    const char *wname;   /* the one written: conv, or name when conv is not unique */
     size_t n;            /* values per sample */
     int64_t ns;          /* samples */
     double *v, *time;
@@ -141,11 +143,15 @@ int zt_cmd_convert(int argc, char **argv) {
             rc = ZT_ENOMEM;
             goto done;
         }
-    /* Time-dependent observables: every sample is copied to the same path
-     * below observables/ (a global one and a group's one of the same name
-     * stay apart), also samples at steps without particle data (between or
-     * after the frames); with --frames only the samples at the chosen frames. */
+    /* Time-dependent observables, with every sample, also those at steps
+     * without particle data (between or after the frames); with --frames
+     * only the samples at the chosen frames. An observable goes where OUT's
+     * format keeps the group's observables (zarrmd: observables/<group>/,
+     * H5MD: observables/), unless a global one and the group's one share a
+     * name: those keep their paths below observables/. */
     size_t nd = zt_reader_n_data(r);
+    const char *ig = zt_reader_group(r);
+    size_t igl = strlen(ig);
     co = calloc(nd ? nd : 1, sizeof *co);
     obs = calloc(nd ? nd : 1, sizeof *obs);
     if (!co || !obs) {
@@ -158,6 +164,8 @@ int zt_cmd_convert(int argc, char **argv) {
         zt_cobs *o = &co[nco];
         const char *rel = !strncmp(di.path, "observables/", 12) ? di.path + 12 : di.name;
         o->name = malloc(strlen(rel) + 2);
+        o->conv = di.name;
+        if (!strncmp(o->conv, ig, igl) && o->conv[igl] == '/') o->conv += igl + 1; /* the group's */
         o->n = (size_t)di.sample_size;
         o->ns = di.n_samples;
         size_t ns = (size_t)(o->ns ? o->ns : 1);
@@ -179,6 +187,11 @@ int zt_cmd_convert(int argc, char **argv) {
         qsort(o->order, (size_t)o->ns, sizeof *o->order, zt__cmp_by_step);
     }
     if (rc) goto done;
+    for (size_t q = 0; q < nco; q++) {
+        co[q].wname = co[q].conv;
+        for (size_t t = 0; t < nco; t++)
+            if (t != q && !strcmp(co[t].conv, co[q].conv)) co[q].wname = co[q].name;
+    }
     zt_progress p;
     zt_progress_start(&p, "convert", count);
     uint64_t bytes = 0;
@@ -232,7 +245,7 @@ int zt_cmd_convert(int argc, char **argv) {
             int64_t sidx = o->order[o->cur];
             while (o->cur < o->ns && o->step[o->order[o->cur]] == step) o->cur++;
             if (!is_frame && isnan(wf.time)) wf.time = o->time[sidx]; /* no frame here: the sample's own time */
-            obs[k].name = o->name;
+            obs[k].name = o->wname;
             obs[k].values = o->v + (size_t)sidx * o->n;
             obs[k].n = o->n;
             k++;
