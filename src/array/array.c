@@ -342,7 +342,9 @@ done:
 
 static int zt__read_all_raw(const zt_array *a, uint8_t **raw, size_t *n) {
     int64_t ne = zt__array_nelems(a);
-    if (ne > ((int64_t)1 << 31)) return zt__err(ZT_EOVERFLOW, "%s: array too large to read whole", a->path);
+    if (ne > ((int64_t)1 << 31))
+        return zt__err(ZT_EOVERFLOW, "%s: %s: %lld elements: too large to read whole", a->file ? a->file : "", a->path,
+                       (long long)ne);
     int64_t start[ZT_MAXDIM] = {0};
     *raw = malloc((size_t)(ne ? ne : 1) * a->dtype.size);
     if (!*raw) return zt__err(ZT_ENOMEM, "out of memory");

@@ -676,7 +676,7 @@ done:
 int zt__fetch(zt_cache *c, const zt_chunkref *refs, size_t n, zt_centry **out) {
     if (n == 0) return 0;
     zt_miss *ms = NULL;
-    size_t nm = 0;
+    size_t nm = 0, mcap = 0;
     int rc = 0;
     bool wait_others = false;
     pthread_mutex_lock(&c->mu);
@@ -720,13 +720,17 @@ int zt__fetch(zt_cache *c, const zt_chunkref *refs, size_t n, zt_centry **out) {
         if (++c->count > c->nbuckets) zt__grow(c);
         c->st.misses++;
         out[i] = e;
-        zt_miss *nms = realloc(ms, (nm + 1) * sizeof *ms);
-        if (!nms) {
-            e->state = ZT_ENOMEM; /* not in ms: failed here, under the lock */
-            rc = zt__err(ZT_ENOMEM, "out of memory");
-            break;
+        if (nm == mcap) { /* doubling: growing by one was quadratic for big batches */
+            size_t nc = mcap ? 2 * mcap : 16;
+            zt_miss *nms = realloc(ms, nc * sizeof *ms);
+            if (!nms) {
+                e->state = ZT_ENOMEM; /* not in ms: failed here, under the lock */
+                rc = zt__err(ZT_ENOMEM, "out of memory");
+                break;
+            }
+            ms = nms;
+            mcap = nc;
         }
-        ms = nms;
         memset(&ms[nm], 0, sizeof ms[nm]);
         ms[nm].e = e;
         ms[nm].a = a;
