@@ -348,7 +348,12 @@ typedef struct zt_writer_opts {
       NULL, NULL, NULL, NULL, NULL, 0, NULL }
 
 /* One observable value for a frame: a sample of n doubles (n = 1 for a
- * scalar). The first frame that carries an observable fixes its shape. */
+ * scalar). The first frame that carries an observable fixes its shape. A
+ * name "a" or "a/b" goes where the format keeps the particle group's
+ * observables (zarrmd: observables/<group>/a, H5MD: observables/a); a name
+ * starting with '/' ("/a", "/g/a") is the path below observables/ itself,
+ * in either format. A frame may carry observables only (no particle data):
+ * samples at steps where no particle element is sampled. */
 typedef struct zt_obs {
     const char *name;
     const double *values;

@@ -14,8 +14,10 @@ int zt_cli_fail(const char *cmd, int rc);
 int zt_cli_usage_error(const char *cmd, const char *fmt, ...);
 
 /* Python-style slice "A:B[:S]" (any part may be empty; negatives count from
- * n) resolved against n. Returns 0 or -1 on a malformed spec. */
-int zt_cli_slice(const char *spec, int64_t n, int64_t *start, int64_t *stop, int64_t *step);
+ * n; S may be negative) or index "I", resolved against n exactly as
+ * range(n)[spec]: the selection is start + i * step for i < count. Returns 0
+ * or -1 on a malformed spec (S = 0, an index out of range). */
+int zt_cli_slice(const char *spec, int64_t n, int64_t *start, int64_t *step, int64_t *count);
 /* Parse a size with optional K/M/G suffix (binary). */
 int zt_cli_size(const char *s, size_t *out);
 

@@ -9,7 +9,9 @@
 
 int zt_cli_fail(const char *cmd, int rc) {
     const char *m = zt_last_error();
-    fprintf(stderr, "zarrtraj %s: %s\n", cmd, m && *m ? m : zt_strerror(rc));
+    /* the library says "choose one": here the way to is --group */
+    const char *hint = rc == ZT_EGROUP && m && strstr(m, "choose one") ? " with --group" : "";
+    fprintf(stderr, "zarrtraj %s: %s%s\n", cmd, m && *m ? m : zt_strerror(rc), hint);
     return 1;
 }
 
@@ -36,7 +38,7 @@ static int zt__parse_i64(const char *s, size_t n, int64_t *out) {
     return 0;
 }
 
-int zt_cli_slice(const char *spec, int64_t n, int64_t *start, int64_t *stop, int64_t *step) {
+int zt_cli_slice(const char *spec, int64_t n, int64_t *start, int64_t *step, int64_t *count) {
     const char *parts[3] = {spec, NULL, NULL};
     size_t lens[3] = {0, 0, 0};
     int np = 1;
@@ -49,29 +51,40 @@ int zt_cli_slice(const char *spec, int64_t n, int64_t *start, int64_t *stop, int
         const char *e = strchr(parts[i], ':');
         lens[i] = e ? (size_t)(e - parts[i]) : strlen(parts[i]);
     }
-    int64_t a = 0, b = n, s = 1;
-    if (np == 1) { /* a single index */
+    if (np == 1) { /* a single index, as seq[i] */
+        int64_t a;
         if (zt__parse_i64(parts[0], lens[0], &a)) return -1;
         if (a < 0) a += n;
         if (a < 0 || a >= n) return -1;
         *start = a;
-        *stop = a + 1;
         *step = 1;
+        *count = 1;
         return 0;
     }
-    if (lens[0] && zt__parse_i64(parts[0], lens[0], &a)) return -1;
-    if (lens[1] && zt__parse_i64(parts[1], lens[1], &b)) return -1;
+    int64_t s = 1;
     if (np == 3 && lens[2] && zt__parse_i64(parts[2], lens[2], &s)) return -1;
-    if (s <= 0) return -1;
-    if (a < 0) a += n;
-    if (b < 0) b += n;
-    if (a < 0) a = 0;
-    if (b > n) b = n;
-    if (a > n) a = n;
-    if (b < a) b = a;
-    *start = a;
-    *stop = b;
+    if (s == 0 || s == INT64_MIN) return -1;
+    /* slice.indices(n): a missing bound is the end the step starts from (or
+     * runs to); a negative one counts from n; then both are clipped, to
+     * [0, n] going up and to [-1, n - 1] going down */
+    int64_t lo = s > 0 ? 0 : -1, hi = s > 0 ? n : n - 1;
+    int64_t a = s > 0 ? 0 : n - 1, b = s > 0 ? n : -1;
+    for (int k = 0; k < 2; k++) {
+        int64_t v;
+        if (!lens[k]) continue;
+        if (zt__parse_i64(parts[k], lens[k], &v)) return -1;
+        if (v < 0) v = v < -n ? lo : v + n; /* v + n cannot overflow here */
+        if (v < lo) v = lo;
+        if (v > hi) v = hi;
+        if (k == 0) a = v;
+        else b = v;
+    }
+    int64_t len = 0; /* b - a and a - b lie within [-n - 1, n + 1] */
+    if (s > 0 && b > a) len = (b - a - 1) / s + 1;
+    if (s < 0 && a > b) len = (a - b - 1) / -s + 1;
+    *start = len ? a : 0;
     *step = s;
+    *count = len;
     return 0;
 }
 

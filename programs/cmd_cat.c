@@ -86,19 +86,20 @@ int zt_cmd_cat(int argc, char **argv) {
         return 1;
     }
     int64_t nf = zt_reader_n_frames(r), na = zt_reader_n_atoms(r);
-    int64_t f0 = 0, f1 = nf, fs = 1, a0 = 0, a1 = na, as = 1;
+    int64_t f0 = 0, fs = 1, nf_sel = nf, a0 = 0, as = 1, na_sel = na;
     bool per_frame = kind != EL_DATA || dinfo.time_dependent;
-    if (frames && zt_cli_slice(frames, nf, &f0, &f1, &fs)) {
+    if (frames && zt_cli_slice(frames, nf, &f0, &fs, &nf_sel)) {
         zt_reader_close(r);
         zt_options_free(so);
         return zt_cli_usage_error("cat", "bad --frames '%s'", frames);
     }
-    if (atoms && (zt_cli_slice(atoms, na, &a0, &a1, &as) || as != 1)) {
+    if (atoms && (zt_cli_slice(atoms, na, &a0, &as, &na_sel) || as != 1)) {
         zt_reader_close(r);
         zt_options_free(so);
         return zt_cli_usage_error("cat", "bad --atoms '%s' (I:J)", atoms);
     }
-    int64_t nsel_f = per_frame ? zt_frame_range_count(f0, f1, fs) : 1;
+    int64_t a1 = a0 + na_sel;
+    int64_t nsel_f = per_frame ? nf_sel : 1;
     FILE *o = outp ? fopen(outp, "wb") : stdout;
     if (!o) {
         fprintf(stderr, "zarrtraj cat: cannot open %s for writing\n", outp);
@@ -117,18 +118,24 @@ int zt_cmd_cat(int argc, char **argv) {
         zt_atomsel_t sel = {NULL, 0, a0, a1};
         for (int64_t i = 0; i < nsel_f && !rc; i += block) {
             int64_t nb = nsel_f - i < block ? nsel_f - i : block;
-            int64_t s0 = f0 + i * fs, s1 = s0 + (nb - 1) * fs + 1;
-            rc = buf ? zt_reader_timeseries(r, (zt_element_t)kind, s0, s1, fs, &sel, buf) : ZT_ENOMEM;
+            /* the block's frames in increasing order (a timeseries); a
+             * negative step writes them back to front */
+            int64_t first = f0 + i * fs, last = f0 + (i + nb - 1) * fs;
+            int64_t f_lo = fs > 0 ? first : last, f_hi = fs > 0 ? last : first, st = fs > 0 ? fs : -fs;
+            rc = buf ? zt_reader_timeseries(r, (zt_element_t)kind, f_lo, f_hi + 1, st, &sel, buf) : ZT_ENOMEM;
             if (rc) break;
-            if (npy) fwrite(buf, sizeof(float), (size_t)(nb * nat * 3), o);
-            else
-                for (int64_t k = 0; k < nb; k++) {
-                    fprintf(o, "# frame %lld\n", (long long)(s0 + k * fs));
-                    for (int64_t q = 0; q < nat; q++) {
-                        const float *p = buf + (k * nat + q) * 3;
-                        fprintf(o, "%.9g %.9g %.9g\n", p[0], p[1], p[2]);
-                    }
+            for (int64_t k = 0; k < nb; k++) {
+                const float *row = buf + (size_t)((fs > 0 ? k : nb - 1 - k) * nat * 3);
+                if (npy) {
+                    fwrite(row, sizeof(float), (size_t)(nat * 3), o);
+                    continue;
                 }
+                fprintf(o, "# frame %lld\n", (long long)(first + k * fs));
+                for (int64_t q = 0; q < nat; q++) {
+                    const float *p = row + q * 3;
+                    fprintf(o, "%.9g %.9g %.9g\n", p[0], p[1], p[2]);
+                }
+            }
         }
         free(buf);
     } else if (kind == EL_BOX || kind == EL_STEP || kind == EL_TIME) {

@@ -21,10 +21,28 @@ static void zt__convert_help(void) {
            "                     for zarrmd; none for H5MD (which takes gzip[:level=N][,shuffle=true],\n"
            "                     lzf[:shuffle=true] or none)\n"
            "  --chunk-bytes N    target bytes per value chunk (default 12M; K/M/G suffixes)\n"
-           "  --frames A:B[:S]   frame slice of IN\n"
+           "  --frames A:B[:S]   frame slice of IN (Python semantics; S > 0: steps must increase)\n"
            "  --group G          particle group of IN; --out-group names it in OUT (default same)\n"
            "  --overwrite        replace an existing OUT\n"
            "  -S key=value       storage option for IN and OUT; --src-option/--dst-option for one side\n");
+}
+
+/* One time-dependent observable of IN, all samples in memory. */
+typedef struct zt_cobs {
+    char *name;          /* "/" + its path below observables/ (the writer keeps it there) */
+    const char *conv;    /* its name among the group's observables (owned by the reader) */
+    const char *wname;   /* the one written: conv, or name when conv is not unique */
+    size_t n;            /* values per sample */
+    int64_t ns;          /* samples */
+    double *v, *time;
+    int64_t *step, *order; /* order: sample indices by step */
+    int64_t cur;         /* next position in order */
+} zt_cobs;
+
+static const int64_t *zt__sort_steps;
+static int zt__cmp_by_step(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b, sx = zt__sort_steps[x], sy = zt__sort_steps[y];
+    return sx != sy ? (sx < sy ? -1 : 1) : (x < y ? -1 : x > y);
 }
 
 int zt_cmd_convert(int argc, char **argv) {
@@ -76,22 +94,23 @@ int zt_cmd_convert(int argc, char **argv) {
     zt_reader_t *r = NULL;
     zt_writer_t *w = NULL;
     float *buf[3] = {NULL, NULL, NULL};
-    double *obsv = NULL;
     zt_obs_t *obs = NULL;
-    size_t *obs_idx = NULL, *obs_n = NULL;
-    char **obs_names = NULL;
-    size_t nobs = 0;
+    zt_cobs *co = NULL;
+    size_t nco = 0;
+    int64_t *steps = NULL;
     if ((rc = zt_reader_open(in, &ro, &r))) goto done;
     int64_t nf = zt_reader_n_frames(r), na = zt_reader_n_atoms(r);
-    int64_t f0 = 0, f1 = nf, fs = 1;
-    if (frames && zt_cli_slice(frames, nf, &f0, &f1, &fs)) {
-        rc = zt_cli_usage_error("convert", "bad --frames '%s'", frames);
+    int64_t f0 = 0, fs = 1, count = nf;
+    if (frames && (zt_cli_slice(frames, nf, &f0, &fs, &count) || (fs < 0 && count > 1))) {
+        /* a trajectory's steps increase: reversed frames cannot be written */
+        rc = zt_cli_usage_error("convert", fs < 0 ? "--frames '%s' runs backwards; a trajectory's frames must keep "
+                                                    "increasing steps"
+                                                  : "bad --frames '%s'", frames);
         zt_reader_close(r);
         zt_options_free(src);
         zt_options_free(dst);
         return rc;
     }
-    int64_t count = zt_frame_range_count(f0, f1, fs);
     zt_writer_opts_t wo = ZT_WRITER_OPTS_DEFAULTS;
     wo.n_frames = count;
     wo.precision = precision;
@@ -113,81 +132,133 @@ int zt_cmd_convert(int argc, char **argv) {
     const char *b0 = NULL;
     if (zt_reader_box_boundary(r, 0, &b0) == 0) wo.boundary = b0;
     if ((rc = zt_writer_create(outp, na, &wo, &w))) goto done;
+    steps = malloc(sizeof *steps * (size_t)(nf ? nf : 1));
+    if (!steps) {
+        rc = ZT_ENOMEM;
+        goto done;
+    }
+    if ((rc = zt_reader_steps(r, steps, NULL))) goto done;
     for (int k = 0; k < 3; k++)
         if (zt_reader_has(r, (zt_element_t)k) && !(buf[k] = malloc(sizeof(float) * (size_t)(na * 3 > 0 ? na * 3 : 1)))) {
             rc = ZT_ENOMEM;
             goto done;
         }
-    /* time-dependent observables travel with the frames */
-    size_t nd = zt_reader_n_data(r), total_vals = 0;
-    obs = calloc(nd ? nd : 1, sizeof *obs);
-    obs_idx = calloc(nd ? nd : 1, sizeof *obs_idx);
-    obs_names = calloc(nd ? nd : 1, sizeof *obs_names);
-    obs_n = calloc(nd ? nd : 1, sizeof *obs_n);
-    if (!obs || !obs_idx || !obs_names || !obs_n) {
-        rc = ZT_ENOMEM;
-        goto done;
-    }
+    /* Time-dependent observables, with every sample, also those at steps
+     * without particle data (between or after the frames); with --frames
+     * only the samples at the chosen frames. An observable goes where OUT's
+     * format keeps the group's observables (zarrmd: observables/<group>/,
+     * H5MD: observables/), unless a global one and the group's one share a
+     * name: those keep their paths below observables/. */
+    size_t nd = zt_reader_n_data(r);
     const char *ig = zt_reader_group(r);
     size_t igl = strlen(ig);
-    for (size_t i = 0; i < nd; i++) {
-        zt_data_info_t di;
-        if (zt_reader_data_info(r, i, &di) || di.kind != ZT_DATA_OBSERVABLE || !di.time_dependent) continue;
-        const char *name = di.name;
-        if (!strncmp(name, ig, igl) && name[igl] == '/') name += igl + 1; /* written under observables/<group>/ */
-        obs_names[nobs] = (char *)name;
-        obs_idx[nobs] = i;
-        obs_n[nobs] = (size_t)di.sample_size;
-        total_vals += (size_t)di.sample_size;
-        nobs++;
-    }
-    obsv = malloc(sizeof(double) * (total_vals ? total_vals : 1));
-    if (!obsv) {
+    co = calloc(nd ? nd : 1, sizeof *co);
+    obs = calloc(nd ? nd : 1, sizeof *obs);
+    if (!co || !obs) {
         rc = ZT_ENOMEM;
         goto done;
+    }
+    for (size_t i = 0; i < nd && !rc; i++) {
+        zt_data_info_t di;
+        if (zt_reader_data_info(r, i, &di) || di.kind != ZT_DATA_OBSERVABLE || !di.time_dependent) continue;
+        zt_cobs *o = &co[nco];
+        const char *rel = !strncmp(di.path, "observables/", 12) ? di.path + 12 : di.name;
+        o->name = malloc(strlen(rel) + 2);
+        o->conv = di.name;
+        if (!strncmp(o->conv, ig, igl) && o->conv[igl] == '/') o->conv += igl + 1; /* the group's */
+        o->n = (size_t)di.sample_size;
+        o->ns = di.n_samples;
+        size_t ns = (size_t)(o->ns ? o->ns : 1);
+        o->v = malloc(ns * (o->n ? o->n : 1) * sizeof *o->v);
+        o->step = malloc(ns * sizeof *o->step);
+        o->time = malloc(ns * sizeof *o->time);
+        o->order = malloc(ns * sizeof *o->order);
+        nco++;
+        if (!o->name || !o->v || !o->step || !o->time || !o->order) {
+            rc = ZT_ENOMEM;
+            break;
+        }
+        o->name[0] = '/';
+        strcpy(o->name + 1, rel);
+        if ((rc = zt_reader_read_data_all(r, i, o->v, o->step, o->time))) break;
+        /* in step order (the first of equal steps wins, as for the reader) */
+        for (int64_t k = 0; k < o->ns; k++) o->order[k] = k;
+        zt__sort_steps = o->step;
+        qsort(o->order, (size_t)o->ns, sizeof *o->order, zt__cmp_by_step);
+    }
+    if (rc) goto done;
+    for (size_t q = 0; q < nco; q++) {
+        co[q].wname = co[q].conv;
+        for (size_t t = 0; t < nco; t++)
+            if (t != q && !strcmp(co[t].conv, co[q].conv)) co[q].wname = co[q].name;
     }
     zt_progress p;
     zt_progress_start(&p, "convert", count);
     uint64_t bytes = 0;
-    for (int64_t i = 0; i < count && !rc; i++) {
-        int64_t fr = f0 + i * fs;
+    bool all_obs = !frames;
+    int64_t i = 0;
+    for (;;) {
+        /* the next step: a frame's, or (whole conversions) an observable sample's */
+        bool have = false;
+        int64_t step = 0, fr = -1;
+        if (i < count) {
+            fr = f0 + i * fs;
+            step = steps[fr];
+            have = true;
+        }
+        for (size_t q = 0; all_obs && q < nco; q++)
+            if (co[q].cur < co[q].ns) {
+                int64_t s1 = co[q].step[co[q].order[co[q].cur]];
+                if (!have || s1 < step) {
+                    step = s1;
+                    have = true;
+                }
+            }
+        if (!have || rc) break;
+        bool is_frame = fr >= 0 && steps[fr] == step;
         zt_frame_t f;
-        if ((rc = zt_reader_read_frame(r, fr, &f, buf[0], buf[1], buf[2]))) break;
+        memset(&f, 0, sizeof f);
         zt_wframe_t wf;
         memset(&wf, 0, sizeof wf);
-        wf.step = f.step;
-        wf.time = f.has_time ? f.time : NAN;
-        wf.position = f.has[ZT_POSITION] ? buf[0] : NULL;
-        wf.velocity = f.has[ZT_VELOCITY] ? buf[1] : NULL;
-        wf.force = f.has[ZT_FORCE] ? buf[2] : NULL;
+        wf.step = step;
+        wf.time = NAN;
         double box[9];
-        /* a fixed (time-independent) box is repeated at every frame, as
-         * MDAnalysis' writers do: every frame keeps its box */
-        if (f.has[ZT_BOX]) {
-            for (int q = 0; q < 9; q++) box[q] = f.box[q / 3][q % 3];
-            wf.box = box;
-        }
-        size_t used = 0, k = 0;
-        for (size_t q = 0; q < nobs && !rc; q++) {
-            double *v = obsv + used;
-            int drc = zt_reader_read_data(r, obs_idx[q], fr, v);
-            used += obs_n[q];
-            if (drc == ZT_ENODATA) continue;
-            if (drc) {
-                rc = drc;
-                break;
+        if (is_frame) {
+            if ((rc = zt_reader_read_frame(r, fr, &f, buf[0], buf[1], buf[2]))) break;
+            wf.time = f.has_time ? f.time : NAN;
+            wf.position = f.has[ZT_POSITION] ? buf[0] : NULL;
+            wf.velocity = f.has[ZT_VELOCITY] ? buf[1] : NULL;
+            wf.force = f.has[ZT_FORCE] ? buf[2] : NULL;
+            /* a fixed (time-independent) box is repeated at every frame, as
+             * MDAnalysis' writers do: every frame keeps its box */
+            if (f.has[ZT_BOX]) {
+                for (int q = 0; q < 9; q++) box[q] = f.box[q / 3][q % 3];
+                wf.box = box;
             }
-            obs[k].name = obs_names[q];
-            obs[k].values = v;
-            obs[k].n = obs_n[q];
+        }
+        size_t k = 0;
+        for (size_t q = 0; q < nco; q++) {
+            zt_cobs *o = &co[q];
+            /* samples before this step are not wanted (--frames), later equal ones are duplicates */
+            while (o->cur < o->ns && o->step[o->order[o->cur]] < step) o->cur++;
+            if (o->cur >= o->ns || o->step[o->order[o->cur]] != step) continue;
+            int64_t sidx = o->order[o->cur];
+            while (o->cur < o->ns && o->step[o->order[o->cur]] == step) o->cur++;
+            if (!is_frame && isnan(wf.time)) wf.time = o->time[sidx]; /* no frame here: the sample's own time */
+            obs[k].name = o->wname;
+            obs[k].values = o->v + (size_t)sidx * o->n;
+            obs[k].n = o->n;
             k++;
         }
         wf.obs = obs;
         wf.n_obs = k;
-        if (!rc) rc = zt_writer_write_frame(w, &wf);
-        for (int e = 0; e < 3; e++)
-            if (f.has[e]) bytes += (uint64_t)na * 12;
-        zt_progress_update(&p, i + 1, bytes);
+        if ((rc = zt_writer_write_frame(w, &wf))) break;
+        if (is_frame) {
+            for (int e = 0; e < 3; e++)
+                if (f.has[e]) bytes += (uint64_t)na * 12;
+            i++;
+            zt_progress_update(&p, i, bytes);
+        }
     }
     zt_progress_end(&p, rc ? 0 : count, bytes);
     if (!rc) {
@@ -199,11 +270,16 @@ done:;
     zt_writer_close(w);
     zt_reader_close(r);
     for (int k = 0; k < 3; k++) free(buf[k]);
-    free(obsv);
+    for (size_t q = 0; co && q < nco; q++) {
+        free(co[q].name);
+        free(co[q].v);
+        free(co[q].step);
+        free(co[q].time);
+        free(co[q].order);
+    }
+    free(co);
     free(obs);
-    free(obs_idx);
-    free(obs_n);
-    free(obs_names);
+    free(steps);
     zt_options_free(src);
     zt_options_free(dst);
     return ret;

@@ -6,6 +6,8 @@
 #   azure  azurite blob service, account devstoreaccount1, container zarrtraj-test
 #   gcs    the Firebase storage emulator's GCS JSON API (scripts/emulators/gcs-emulator.js)
 #   https  nginx with a test CA (HTTPS + HTTP/2) and a plain HTTP port, serving $STATE/www
+#          (HTML directory indexes), plus two plain HTTP ports on the same root: one
+#          with JSON indexes (autoindex_format json), one without any listing
 #
 # Usage: run.sh install                 npm packages into $ZT_EMU_NPM (when missing)
 #        run.sh start [--ttl S] [SVC..] start what is not running yet (default: all),
@@ -103,6 +105,10 @@ start_one() {
         make_certs
         hport=$($PY "$HERE/emutool.py" freeport)
         echo "$hport" >"$STATE/http.port"
+        jport=$($PY "$HERE/emutool.py" freeport)
+        echo "$jport" >"$STATE/http-json.port"
+        nport=$($PY "$HERE/emutool.py" freeport)
+        echo "$nport" >"$STATE/http-nolist.port"
         mkdir -p "$STATE/www" "$STATE/nginx/tmp"
         chmod 755 "$STATE" "$STATE/www"
         cat >"$STATE/nginx/nginx.conf" <<CONF
@@ -127,6 +133,17 @@ http {
         # directory indexes let zarrtraj list a zarrmd hierarchy over plain HTTP
         autoindex on;
         autoindex_format html;
+    }
+    server {
+        listen 127.0.0.1:$jport;
+        root $STATE/www;
+        autoindex on;
+        autoindex_format json;
+    }
+    server {
+        listen 127.0.0.1:$nport;
+        root $STATE/www;
+        autoindex off;
     }
 }
 CONF
@@ -191,6 +208,12 @@ ZT_HTTP_URL=http://127.0.0.1:$(cat "$STATE/http.port")
 ZT_HTTP_ROOT=$STATE/www
 ZT_TEST_CA=$STATE/tls/ca.pem
 E
+        if [ -f "$STATE/http-json.port" ]; then
+            cat >>"$tmp" <<E
+ZT_HTTP_JSON_URL=http://127.0.0.1:$(cat "$STATE/http-json.port")
+ZT_HTTP_NOLIST_URL=http://127.0.0.1:$(cat "$STATE/http-nolist.port")
+E
+        fi
     fi
     mv "$tmp" "$ENVF"
 }

@@ -34,21 +34,23 @@ void zt__array_free(zt_array *a) {
  * dimension product and 2 GiB per decoded chunk. */
 #define ZT_MAX_CHUNK_BYTES ((int64_t)1 << 31)
 
+/* Messages name the file and the array. */
 int zt__array_validate(const zt_array *a) {
+    const char *f = a->file ? a->file : "";
     if (a->ndim < 0 || a->ndim > ZT_MAXDIM)
-        return zt__err(ZT_ESHAPE, "%s: rank %d not supported", a->path, a->ndim);
+        return zt__err(ZT_ESHAPE, "%s: %s: rank %d not supported", f, a->path, a->ndim);
     int64_t total = 1, chunk = a->dtype.size;
     for (int d = 0; d < a->ndim; d++) {
         if (a->shape[d] < 0)
-            return zt__err(ZT_EFORMAT, "%s: negative shape", a->path);
+            return zt__err(ZT_EFORMAT, "%s: %s: negative shape", f, a->path);
         if (a->chunks[d] <= 0)
-            return zt__err(ZT_EFORMAT, "%s: chunk length must be positive", a->path);
+            return zt__err(ZT_EFORMAT, "%s: %s: chunk length must be positive", f, a->path);
         if (!zt__mul_ok(total, a->shape[d], &total) || total > ((int64_t)1 << 50))
-            return zt__err(ZT_EOVERFLOW, "%s: absurd shape (element count overflows)", a->path);
+            return zt__err(ZT_EOVERFLOW, "%s: %s: absurd shape (more than 2^50 elements)", f, a->path);
         if (!zt__mul_ok(chunk, a->chunks[d], &chunk) || chunk > ZT_MAX_CHUNK_BYTES)
-            return zt__err(ZT_EOVERFLOW, "%s: chunk too large (over 2 GiB decoded)", a->path);
+            return zt__err(ZT_EOVERFLOW, "%s: %s: chunk too large (over 2 GiB decoded)", f, a->path);
     }
-    if (!a->pipeline) return zt__err(ZT_EINVAL, "%s: no codec pipeline", a->path);
+    if (!a->pipeline) return zt__err(ZT_EINVAL, "%s: %s: no codec pipeline", f, a->path);
     return 0;
 }
 
@@ -109,6 +111,11 @@ void zt__array_fill_chunk(const zt_array *a, void *out) {
     for (size_t i = 0; i < n; i++) memcpy(p + i * sz, a->fill, sz);
 }
 
+void zt__chunk_loc_clear(zt_chunk_loc *loc) {
+    free(loc->key);
+    loc->key = NULL;
+}
+
 static void zt__chunk_name(const zt_array *a, const int64_t *cidx, char *buf, size_t n) {
     size_t k = 0;
     buf[0] = 0;
@@ -129,7 +136,7 @@ int zt__array_decode_chunk(const zt_array *a, const int64_t *cidx, const zt_chun
     }
     int rc = zt__pipeline_decode(a->pipeline, loc->filter_mask, raw, n, out, nbytes);
     if (rc) {
-        char name[128];
+        char name[ZT_MAXDIM * 21 + 2]; /* every index of the chunk fits */
         zt__chunk_name(a, cidx, name, sizeof name);
         return zt__err_prefix(rc, "%s: %s: chunk %s: ", a->file ? a->file : "", a->path, name);
     }
@@ -140,14 +147,16 @@ int zt__array_read_chunk(const zt_array *a, const int64_t *cidx, void *out) {
     zt_chunk_loc loc;
     memset(&loc, 0, sizeof loc);
     int rc = a->vt->locate(a, cidx, &loc);
-    if (rc) return rc;
-    if (loc.missing) return zt__array_decode_chunk(a, cidx, &loc, NULL, 0, out);
-    if (loc.inline_data) return zt__array_decode_chunk(a, cidx, &loc, loc.inline_data, loc.inline_len, out);
+    if (rc || loc.missing || loc.inline_data) {
+        if (!rc) rc = zt__array_decode_chunk(a, cidx, &loc, loc.inline_data, loc.inline_len, out);
+        zt__chunk_loc_clear(&loc);
+        return rc;
+    }
     zt_buf raw;
     zt__buf_init(&raw);
-    if (loc.offset == ZT_WHOLE) rc = zt__store_get(a->store, loc.key, &raw);
+    if (loc.offset == ZT_WHOLE) rc = zt__store_get(a->store, zt__loc_key(&loc), &raw);
     else {
-        rc = zt__store_get_range(a->store, loc.key, loc.offset, loc.length, &raw);
+        rc = zt__store_get_range(a->store, zt__loc_key(&loc), loc.offset, loc.length, &raw);
         if (!rc && (int64_t)raw.len != loc.length)
             rc = zt__err(ZT_ETRUNCATED, "%s: %s: chunk at byte %lld: file ends early (got %zu of %lld bytes)",
                          a->file ? a->file : "", a->path, (long long)loc.offset, raw.len,
@@ -160,6 +169,7 @@ int zt__array_read_chunk(const zt_array *a, const int64_t *cidx, void *out) {
     }
     if (!rc) rc = zt__array_decode_chunk(a, cidx, &loc, raw.data, raw.len, out);
     zt__buf_free(&raw);
+    zt__chunk_loc_clear(&loc);
     return rc;
 }
 
@@ -307,7 +317,7 @@ int zt__array_read(const zt_array *a, const int64_t *start, const int64_t *count
             }
         } else {
             zt_req *r = &reqs[nreq++];
-            r->key = c.locs[i].key;
+            r->key = zt__loc_key(&c.locs[i]);
             r->offset = c.locs[i].offset;
             r->length = c.locs[i].length;
             r->user = (void *)(uintptr_t)i;
@@ -323,6 +333,7 @@ done:
     if (reqs)
         for (size_t i = 0; i < nch; i++) zt__buf_free(&reqs[i].out);
     free(reqs);
+    for (size_t i = 0; c.locs && i < nch; i++) zt__chunk_loc_clear(&c.locs[i]);
     free(c.locs);
     free(c.cidx);
     free(c.tmp);
@@ -331,7 +342,9 @@ done:
 
 static int zt__read_all_raw(const zt_array *a, uint8_t **raw, size_t *n) {
     int64_t ne = zt__array_nelems(a);
-    if (ne > ((int64_t)1 << 31)) return zt__err(ZT_EOVERFLOW, "%s: array too large to read whole", a->path);
+    if (ne > ((int64_t)1 << 31))
+        return zt__err(ZT_EOVERFLOW, "%s: %s: %lld elements: too large to read whole", a->file ? a->file : "", a->path,
+                       (long long)ne);
     int64_t start[ZT_MAXDIM] = {0};
     *raw = malloc((size_t)(ne ? ne : 1) * a->dtype.size);
     if (!*raw) return zt__err(ZT_ENOMEM, "out of memory");
@@ -367,7 +380,26 @@ int zt__array_read_all_i64(const zt_array *a, int64_t **out, size_t *n) {
         free(raw);
         return zt__err(ZT_ENOMEM, "out of memory");
     }
-    zt__convert_i64(raw, a->dtype, *n, *out);
+    size_t bad = zt__convert_i64_exact(raw, a->dtype, *n, *out);
+    if (bad < *n) {
+        const char *f = a->file ? a->file : "";
+        if (a->dtype.kind == 'u') { /* uint64 */
+            uint64_t u;
+            memcpy(&u, raw + bad * 8, 8);
+            if (a->dtype.big_endian) u = __builtin_bswap64(u);
+            rc = zt__err(ZT_ERANGE, "%s: %s: element %zu (%llu) is beyond the int64 range", f, a->path, bad,
+                         (unsigned long long)u);
+        } else {
+            double d;
+            zt__convert_f64(raw + bad * a->dtype.size, a->dtype, 1, &d);
+            rc = zt__err(ZT_ERANGE, "%s: %s: element %zu (%.17g) is not an integer in the int64 range", f,
+                         a->path, bad, d);
+        }
+        free(raw);
+        free(*out);
+        *out = NULL;
+        return rc;
+    }
     free(raw);
     return 0;
 }
@@ -459,7 +491,10 @@ int zt__arrays_preload(zt_array **arrays, size_t n, size_t max_bytes) {
             zt__array_chunk_index(a, lin, usr.cidx);
             zt_chunk_loc loc;
             memset(&loc, 0, sizeof loc);
-            if ((rc = a->vt->locate(a, usr.cidx, &loc))) break;
+            if ((rc = a->vt->locate(a, usr.cidx, &loc))) {
+                zt__chunk_loc_clear(&loc);
+                break;
+            }
             /* identical location (a hard link read twice): one request */
             size_t q = npr;
             if (!loc.missing && !loc.inline_data)
@@ -467,7 +502,7 @@ int zt__arrays_preload(zt_array **arrays, size_t n, size_t max_bytes) {
                     zt_chunk_loc *o = &c.pr[q].loc;
                     zt_array *oa = arrays[c.pr[q].users[0].arr];
                     if (oa->store == a->store && o->offset == loc.offset && o->length == loc.length &&
-                        !o->missing && !o->inline_data && !strcmp(o->key, loc.key))
+                        !o->missing && !o->inline_data && !strcmp(zt__loc_key(o), zt__loc_key(&loc)))
                         break;
                 }
             if (q == npr) {
@@ -475,6 +510,7 @@ int zt__arrays_preload(zt_array **arrays, size_t n, size_t max_bytes) {
                     size_t nc = cap ? cap * 2 : 32;
                     zt_pl_req *p = realloc(c.pr, nc * sizeof *p);
                     if (!p) {
+                        zt__chunk_loc_clear(&loc);
                         rc = zt__err(ZT_ENOMEM, "out of memory");
                         break;
                     }
@@ -482,8 +518,10 @@ int zt__arrays_preload(zt_array **arrays, size_t n, size_t max_bytes) {
                     cap = nc;
                 }
                 memset(&c.pr[npr], 0, sizeof c.pr[npr]);
-                c.pr[npr].loc = loc;
+                c.pr[npr].loc = loc; /* takes the key */
                 npr++;
+            } else {
+                zt__chunk_loc_clear(&loc);
             }
             zt_pl_user *nu = realloc(c.pr[q].users, (c.pr[q].nusers + 1) * sizeof *nu);
             if (!nu) {
@@ -504,7 +542,7 @@ int zt__arrays_preload(zt_array **arrays, size_t n, size_t max_bytes) {
             zt__pl_apply(&c, &c.pr[q], c.pr[q].loc.inline_data, c.pr[q].loc.inline_len);
             continue;
         }
-        reqs[nr].key = c.pr[q].loc.key;
+        reqs[nr].key = zt__loc_key(&c.pr[q].loc);
         reqs[nr].offset = c.pr[q].loc.offset;
         reqs[nr].length = c.pr[q].loc.length;
         reqs[nr].user = (void *)(uintptr_t)q;
@@ -521,7 +559,10 @@ int zt__arrays_preload(zt_array **arrays, size_t n, size_t max_bytes) {
     if (!rc && c.rc) rc = zt__err(c.rc, "%s", c.msg);
     for (size_t i = 0; reqs && i < nr; i++) zt__buf_free(&reqs[i].out);
     free(reqs);
-    for (size_t q = 0; q < npr; q++) free(c.pr[q].users);
+    for (size_t q = 0; q < npr; q++) {
+        free(c.pr[q].users);
+        zt__chunk_loc_clear(&c.pr[q].loc);
+    }
     free(c.pr);
     free(c.tmp);
     if (rc)

@@ -28,14 +28,20 @@ const char *zt__dtype_to_str(zt_dtype dt, char *buf);
 /* Convert n elements stored as dt (byte order included) to native types. */
 void zt__convert_f32(const void *src, zt_dtype dt, size_t n, float *dst);
 void zt__convert_f64(const void *src, zt_dtype dt, size_t n, double *dst);
+/* int64 conversion saturates values that are no int64 (NaN -> 0);
+ * _exact returns the index of the first such value (non-integral or
+ * out-of-range float, uint64 above INT64_MAX), or n. */
 void zt__convert_i64(const void *src, zt_dtype dt, size_t n, int64_t *dst);
+size_t zt__convert_i64_exact(const void *src, zt_dtype dt, size_t n, int64_t *dst);
 /* Strided gather+convert: n elements, src element i at src + i*src_stride_elems*size. */
 void zt__convert_f32_strided(const void *src, zt_dtype dt, size_t n, size_t src_stride,
                              float *dst);
 
 /* ---- chunk location ------------------------------------------------------------ */
 typedef struct zt_chunk_loc {
-    char key[512];          /* store key (Zarr: chunk object; HDF5: "" = the file) */
+    char *key;              /* store key (Zarr: chunk object), malloc'd by locate and
+                               freed by zt__chunk_loc_clear; NULL = the file itself
+                               (HDF5). Use zt__loc_key(). No length limit. */
     int64_t offset;         /* ZT_WHOLE or byte offset */
     int64_t length;         /* bytes when offset >= 0 */
     uint32_t filter_mask;   /* HDF5: bit i set = filter i skipped for this chunk */
@@ -45,11 +51,17 @@ typedef struct zt_chunk_loc {
     bool notfound_is_fill;  /* a missing object means "never written" (Zarr), not an error */
 } zt_chunk_loc;
 
+/* The store key of loc ("" for the file itself). */
+static inline const char *zt__loc_key(const zt_chunk_loc *loc) { return loc->key ? loc->key : ""; }
+/* Free loc's key (the location may be reused afterwards). */
+void zt__chunk_loc_clear(zt_chunk_loc *loc);
+
 typedef struct zt_array zt_array;
 
 /* Backend hooks of an array. */
 typedef struct zt_array_vt {
-    /* Where chunk cidx lives. */
+    /* Where chunk cidx lives; loc is zeroed by the caller, who frees it with
+     * zt__chunk_loc_clear (also after an error). */
     int (*locate)(const zt_array *a, const int64_t *cidx, zt_chunk_loc *loc);
     void (*free)(zt_array *a); /* frees backend data (a->impl) */
 } zt_array_vt;
@@ -80,7 +92,7 @@ zt_array *zt__array_new(const char *path);
 void zt__array_free(zt_array *a);
 
 /* Geometry helpers (all overflow-checked at construction by zt__array_validate). */
-int zt__array_validate(const zt_array *a);
+int zt__array_validate(const zt_array *a); /* errors name a->file and a->path */
 int64_t zt__array_nchunks_dim(const zt_array *a, int d);
 int64_t zt__array_nchunks(const zt_array *a);      /* total chunks */
 size_t zt__array_chunk_nelems(const zt_array *a);  /* elements per (full) chunk */
@@ -150,6 +162,8 @@ zt_node *zt__node_new(const char *name, zt_node *parent, bool is_array);
 int zt__node_add_child(zt_node *parent, zt_node *child);
 void zt__node_free(zt_node *n);
 zt_node *zt__node_child(const zt_node *n, const char *name);
+/* Child named by the first len bytes of name. */
+zt_node *zt__node_childn(const zt_node *n, const char *name, size_t len);
 /* Find by relative path "a/b/c" (leading '/' ignored). NULL if absent. */
 zt_node *zt__node_find(const zt_node *n, const char *path);
 

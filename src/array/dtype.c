@@ -1,6 +1,7 @@
 /* numpy dtype strings and conversion of stored elements to native types. */
 #include "array/array.h"
 
+#include <math.h>
 #include <string.h>
 
 int zt__dtype_from_str(const char *s, zt_dtype *out) {
@@ -69,28 +70,58 @@ static inline double zt__load_f64(const uint8_t *p, zt_dtype dt) {
     }
 }
 
-static inline int64_t zt__load_i64(const uint8_t *p, zt_dtype dt) {
-    if (dt.kind == 'f') return (int64_t)zt__load_f64(p, dt);
+/* Element as int64; false when it is not one exactly (a non-integral,
+ * NaN or out-of-range float, a uint64 above INT64_MAX): *v is then
+ * saturated (0 for NaN), never an undefined conversion. */
+static inline bool zt__load_i64_exact(const uint8_t *p, zt_dtype dt, int64_t *v) {
+    if (dt.kind == 'f') {
+        double d = zt__load_f64(p, dt);
+        if (isnan(d)) {
+            *v = 0;
+            return false;
+        }
+        if (d >= 9223372036854775808.0) {
+            *v = INT64_MAX;
+            return false;
+        }
+        if (d < -9223372036854775808.0) {
+            *v = INT64_MIN;
+            return false;
+        }
+        *v = (int64_t)d;
+        return (double)*v == d;
+    }
+    if (dt.kind == 'u' && dt.size == 8) {
+        uint64_t u;
+        memcpy(&u, p, 8);
+        if (dt.big_endian) u = zt__bs64(u);
+        *v = u > INT64_MAX ? INT64_MAX : (int64_t)u;
+        return u <= INT64_MAX;
+    }
     switch (dt.size) {
     case 1:
-        return dt.kind == 'i' ? (int64_t)(int8_t)p[0] : (int64_t)p[0];
+        *v = dt.kind == 'i' ? (int64_t)(int8_t)p[0] : (int64_t)p[0];
+        return true;
     case 2: {
-        uint16_t v;
-        memcpy(&v, p, 2);
-        if (dt.big_endian) v = zt__bs16(v);
-        return dt.kind == 'i' ? (int64_t)(int16_t)v : (int64_t)v;
+        uint16_t x;
+        memcpy(&x, p, 2);
+        if (dt.big_endian) x = zt__bs16(x);
+        *v = dt.kind == 'i' ? (int64_t)(int16_t)x : (int64_t)x;
+        return true;
     }
     case 4: {
-        uint32_t v;
-        memcpy(&v, p, 4);
-        if (dt.big_endian) v = zt__bs32(v);
-        return dt.kind == 'i' ? (int64_t)(int32_t)v : (int64_t)v;
+        uint32_t x;
+        memcpy(&x, p, 4);
+        if (dt.big_endian) x = zt__bs32(x);
+        *v = dt.kind == 'i' ? (int64_t)(int32_t)x : (int64_t)x;
+        return true;
     }
     default: {
-        uint64_t v;
-        memcpy(&v, p, 8);
-        if (dt.big_endian) v = zt__bs64(v);
-        return (int64_t)v; /* uint64 steps beyond 2^63 do not occur in MD */
+        uint64_t u;
+        memcpy(&u, p, 8);
+        if (dt.big_endian) u = zt__bs64(u);
+        *v = (int64_t)u; /* int64 */
+        return true;
     }
     }
 }
@@ -133,5 +164,12 @@ void zt__convert_f64(const void *src, zt_dtype dt, size_t n, double *dst) {
 
 void zt__convert_i64(const void *src, zt_dtype dt, size_t n, int64_t *dst) {
     const uint8_t *p = src;
-    for (size_t i = 0; i < n; i++) dst[i] = zt__load_i64(p + i * dt.size, dt);
+    for (size_t i = 0; i < n; i++) zt__load_i64_exact(p + i * dt.size, dt, &dst[i]);
+}
+
+size_t zt__convert_i64_exact(const void *src, zt_dtype dt, size_t n, int64_t *dst) {
+    const uint8_t *p = src;
+    for (size_t i = 0; i < n; i++)
+        if (!zt__load_i64_exact(p + i * dt.size, dt, &dst[i])) return i;
+    return n;
 }

@@ -48,24 +48,26 @@ int zt__node_add_child(zt_node *p, zt_node *c) {
 }
 
 zt_node *zt__node_child(const zt_node *n, const char *name) {
+    return zt__node_childn(n, name, strlen(name));
+}
+
+zt_node *zt__node_childn(const zt_node *n, const char *name, size_t len) {
     if (!n) return NULL;
-    for (size_t i = 0; i < n->n_children; i++)
-        if (!strcmp(n->children[i]->name, name)) return n->children[i];
+    for (size_t i = 0; i < n->n_children; i++) {
+        const char *c = n->children[i]->name;
+        if (!strncmp(c, name, len) && c[len] == 0) return n->children[i];
+    }
     return NULL;
 }
 
 zt_node *zt__node_find(const zt_node *n, const char *path) {
     const zt_node *cur = n;
-    char part[256];
     while (cur && path && *path) {
         while (*path == '/') path++;
         if (!*path) break;
         const char *e = strchr(path, '/');
         size_t l = e ? (size_t)(e - path) : strlen(path);
-        if (l >= sizeof part) return NULL;
-        memcpy(part, path, l);
-        part[l] = 0;
-        cur = zt__node_child(cur, part);
+        cur = zt__node_childn(cur, path, l);
         path += l;
     }
     return (zt_node *)cur;

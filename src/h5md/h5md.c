@@ -28,6 +28,40 @@ static const char *zt__unit_of(const zt_node *n) {
     return u && *u ? u : NULL;
 }
 
+/* A sample count the per-frame tables can hold: the reader keeps a few
+ * 8-byte entries per frame, so 2^30 frames already need tens of GiB. */
+#define ZT_H5MD_MAX_SAMPLES ((int64_t)1 << 30)
+
+/* The `offset` attribute of a fixed step/time: absent (0), a number or a
+ * one-element list of one; anything else is an error, not 0. */
+static int zt__axis_offset(zt_h5md *h, const zt_node *n, const char *what, json_t **out) {
+    json_t *v = json_object_get(n->attrs, "offset");
+    *out = NULL;
+    if (!v) return 0;
+    if (json_is_array(v) && json_array_size(v) == 1) v = json_array_get(v, 0);
+    if (!json_is_number(v)) {
+        char *txt = json_dumps(json_object_get(n->attrs, "offset"), JSON_ENCODE_ANY | JSON_COMPACT);
+        int rc = zt__err(ZT_EFORMAT, "%s: %s: the 'offset' attribute of a fixed %s must be a number, not %s",
+                         ZT_FILE(h), n->path, what, txt ? txt : "?");
+        free(txt);
+        return rc;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A JSON number or a stored double as an exact int64 step. */
+static bool zt__int_value(const json_t *j, double d, int64_t *out) {
+    if (j && json_is_integer(j)) {
+        *out = json_integer_value(j);
+        return true;
+    }
+    if (j) d = json_real_value(j);
+    if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0)) return false; /* NaN too */
+    *out = (int64_t)d;
+    return (double)*out == d;
+}
+
 /* Read a 0-d or 1-D step/time array. */
 static int zt__load_axis(zt_h5md *h, zt_h5el *e, zt_node *n, bool is_time) {
     const char *what = is_time ? "time" : "step";
@@ -39,30 +73,43 @@ static int zt__load_axis(zt_h5md *h, zt_h5el *e, zt_node *n, bool is_time) {
     int64_t count = e->n_samples;
     if (a->ndim == 0) {
         /* Fixed sampling (H5MD 1.1): sample i is at offset + i * increment. */
-        double *d = NULL;
-        size_t k = 0;
-        int rc = zt__array_read_all_f64(a, &d, &k);
+        json_t *offj = NULL;
+        int rc = zt__axis_offset(h, n, what, &offj);
         if (rc) return rc;
-        double inc = d[0];
-        free(d);
-        double off = 0;
-        if (!zt__attr_num(n, "offset", &off)) off = 0;
         if (is_time) {
+            double *d = NULL;
+            size_t k = 0;
+            if ((rc = zt__array_read_all_f64(a, &d, &k))) return rc;
+            double inc = d[0], off = offj ? json_number_value(offj) : 0;
+            free(d);
             e->time_fixed = true;
             e->time_inc = inc;
             e->time_off = off;
             e->time = malloc((size_t)(count ? count : 1) * sizeof(double));
-            if (!e->time) return zt__err(ZT_ENOMEM, "out of memory");
+            if (!e->time)
+                return zt__err(ZT_ENOMEM, "%s: %s: out of memory for %lld times", ZT_FILE(h), n->path, (long long)count);
             for (int64_t i = 0; i < count; i++) e->time[i] = off + (double)i * inc;
-        } else {
-            int64_t iinc = (int64_t)llround(inc), ioff = (int64_t)llround(off);
-            e->step_fixed = true;
-            e->step_inc = iinc;
-            e->step_off = ioff;
-            e->step = malloc((size_t)(count ? count : 1) * sizeof(int64_t));
-            if (!e->step) return zt__err(ZT_ENOMEM, "out of memory");
-            for (int64_t i = 0; i < count; i++) e->step[i] = ioff + i * iinc;
+            return 0;
         }
+        int64_t *iv = NULL, ioff = 0;
+        size_t k = 0;
+        if ((rc = zt__array_read_all_i64(a, &iv, &k))) return rc; /* an exact int64 or an error */
+        int64_t iinc = iv[0], last;
+        free(iv);
+        if (offj && !zt__int_value(offj, 0, &ioff))
+            return zt__err(ZT_EFORMAT, "%s: %s: the 'offset' attribute of a fixed step must be an integer in the "
+                           "int64 range, not %.17g", ZT_FILE(h), n->path, json_number_value(offj));
+        /* every step lies between the first and the last: checking the last suffices */
+        if (count > 0 && (!zt__mul_ok(count - 1, iinc, &last) || !zt__add_ok(ioff, last, &last)))
+            return zt__err(ZT_EOVERFLOW, "%s: %s: fixed step: offset %lld + %lld samples of %lld overflows int64",
+                           ZT_FILE(h), n->path, (long long)ioff, (long long)count, (long long)iinc);
+        e->step_fixed = true;
+        e->step_inc = iinc;
+        e->step_off = ioff;
+        e->step = malloc((size_t)(count ? count : 1) * sizeof(int64_t));
+        if (!e->step)
+            return zt__err(ZT_ENOMEM, "%s: %s: out of memory for %lld steps", ZT_FILE(h), n->path, (long long)count);
+        for (int64_t i = 0; i < count; i++) e->step[i] = ioff + i * iinc;
         return 0;
     }
     if (a->shape[0] != count)
@@ -104,6 +151,11 @@ int zt__h5el_load(zt_h5md *h, zt_node *node, const char *name, zt_h5el **out) {
     }
     e->time_dependent = true;
     e->n_samples = e->value->shape[0];
+    if (e->n_samples > ZT_H5MD_MAX_SAMPLES) {
+        rc = zt__err(ZT_EUNSUPPORTED, "%s: %s: %lld samples, more than zarrtraj supports (2^30)", ZT_FILE(h),
+                     v->path, (long long)e->n_samples);
+        goto fail;
+    }
     if ((rc = zt__load_axis(h, e, st, false))) goto fail;
     zt_node *tm = zt__node_child(node, "time");
     if (tm) {
@@ -258,6 +310,10 @@ static int zt__load_box(zt_h5md *h, zt_h5group *g, zt_node *box) {
     zt_h5el *e = NULL;
     int rc = zt__h5el_load(h, edges, "box/edges", &e);
     if (rc) return rc;
+    if (!edges->is_array && !e->time_dependent) {
+        zt__h5el_free(e);
+        return zt__err(ZT_EFORMAT, "%s: %s: edges group has 'value' but no 'step'", ZT_FILE(h), edges->path);
+    }
     zt_array *v = e->value;
     if (!v) {
         zt__h5el_free(e);
@@ -337,8 +393,9 @@ int zt__h5md_load_group(zt_h5md *h, const char *name, zt_h5group **out) {
     if (!name) {
         if (h->groups.n > 1) {
             char *all = zt__join_names(&h->groups);
-            int rc = zt__err(ZT_EGROUP, "%s: %zu particle groups (%s): choose one with group=", ZT_FILE(h),
-                             h->groups.n, all ? all : "");
+            /* the CLI adds "with --group"; the option is named differently in each API */
+            int rc = zt__err(ZT_EGROUP, "%s: %zu particle groups (%s): choose one", ZT_FILE(h), h->groups.n,
+                             all ? all : "");
             free(all);
             return rc;
         }
@@ -369,8 +426,12 @@ int zt__h5md_load_group(zt_h5md *h, const char *name, zt_h5group **out) {
         zt_h5el *e = NULL;
         if ((rc = zt__h5el_load(h, n, zt__el_names[k], &e))) break;
         if (!e->time_dependent) {
-            rc = zt__push_el(&g->extras, &g->n_extras, e);
-            continue;
+            /* a group is a time-dependent element: without step its samples
+             * have no frames (a time-independent one is a plain dataset) */
+            rc = zt__err(ZT_EFORMAT, "%s: %s: %s group has 'value' but no 'step'", ZT_FILE(h), n->path,
+                         zt__el_names[k]);
+            zt__h5el_free(e);
+            break;
         }
         zt_array *v = e->value;
         if (!v || v->ndim != 3 || v->shape[2] != g->dimension) {

@@ -52,7 +52,7 @@ static int zt__h5_past_eof(const zt_array *a, const zt_h5data *d, const int64_t 
                            uint64_t len) {
     if (d->file_size < 0 || (off <= (uint64_t)d->file_size && len <= (uint64_t)d->file_size - off))
         return 0;
-    char name[128];
+    char name[ZT_MAXDIM * 21 + 2];
     zt__h5_chunk_name(a, cidx, name, sizeof name);
     return zt__err(ZT_ECORRUPT,
                    "%s: %s: chunk %s at byte %llu (%llu bytes) lies beyond the end of the file "
@@ -63,7 +63,7 @@ static int zt__h5_past_eof(const zt_array *a, const zt_h5data *d, const int64_t 
 
 static int zt__h5_locate(const zt_array *a, const int64_t *cidx, zt_chunk_loc *loc) {
     const zt_h5data *d = a->impl;
-    loc->key[0] = 0; /* the file itself */
+    loc->key = NULL; /* the file itself */
     loc->offset = 0;
     loc->length = 0;
     loc->filter_mask = 0;
@@ -258,12 +258,12 @@ int zt__h5_make_array(const char *path, const char *file, zt_store *s, const zt_
         json_decref(desc);
         if (!a->codecs_desc) rc = zt__err(ZT_ENOMEM, "out of memory");
     }
-    if (!rc) rc = zt__array_validate(a);
+    if (rc) zt__err_prefix(rc, "%s: %s: ", file ? file : "", path);
+    else rc = zt__array_validate(a); /* names file and array itself */
     if (!rc && d->layout == ZT_H5_COMPACT && d->inline_len != zt__array_chunk_nbytes(a))
-        rc = zt__err(ZT_ECORRUPT, "compact data has %zu bytes, expected %zu", d->inline_len,
-                     zt__array_chunk_nbytes(a));
+        rc = zt__err(ZT_ECORRUPT, "%s: %s: compact data has %zu bytes, expected %zu", file ? file : "", path,
+                     d->inline_len, zt__array_chunk_nbytes(a));
     if (rc) {
-        zt__err_prefix(rc, "%s: %s: ", file ? file : "", path);
         zt__array_free(a);
         return rc;
     }

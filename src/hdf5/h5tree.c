@@ -20,7 +20,7 @@
 typedef struct zt_h5errs {
     char first[512]; /* most specific description */
     char api[256];   /* outermost (API) description */
-    bool truncated, nosig;
+    bool truncated, nosig, plugin;
     unsigned long long eof, stored_eof;
 } zt_h5errs;
 
@@ -38,6 +38,10 @@ static herr_t zt__h5_walk_cb(unsigned n, const H5E_error2_t *e, void *ud) {
         if (p) x->stored_eof = strtoull(p + 13, NULL, 10);
     }
     if (strstr(d, "signature")) x->nosig = true;
+    /* libhdf5 looked for a filter plugin (a filter it does not know) */
+    if (strstr(d, "can't open directory") || strstr(d, "search in directory failed") ||
+        strstr(d, "can't locate plugin"))
+        x->plugin = true;
     return 0;
 }
 
@@ -51,6 +55,7 @@ typedef struct zt_h5ctx {
     zt_tree *t;
     zt_h5io *io;
     int64_t file_size;
+    size_t sizeof_addr, sizeof_size; /* of the file (superblock) */
     size_t n_nodes;
     haddr_t anc[ZT_H5_MAX_DEPTH + 1]; /* group addresses on the current path */
     int depth;
@@ -71,6 +76,9 @@ static int zt__h5_fail(zt_h5ctx *c, const char *path, const char *what) {
     int rc = c && c->io ? zt__h5io_error(c->io, &msg) : 0;
     const char *file = c ? c->t->url : "";
     if (rc) return zt__err(rc, "%s", msg);
+    if (x.plugin)
+        return zt__err(ZT_EUNSUPPORTED, "%s: %s: %s: the data needs an HDF5 filter that libhdf5 does not have "
+                       "(no plugin for it; a corrupt filter id?)", file, *path ? path : "/", what);
     return zt__err(ZT_EFORMAT, "%s: %s: %s: %s", file, *path ? path : "/", what,
                    x.first[0] ? x.first : "HDF5 error");
 }
@@ -167,13 +175,158 @@ static json_t *zt__json_shape(json_t *flat, int rank, const hsize_t *dims, int d
     return a;
 }
 
+/* ---- variable-length strings without libhdf5's global heap code ------------------------
+ * libhdf5 1.10.8 trusts the global heap: a corrupt object size overruns a
+ * buffer in H5HG_read (a crash) or loops forever, and a vlen length smaller
+ * than the heap object overflows the caller's buffer silently. So vlen
+ * strings are read as their raw descriptors (length, heap address, object
+ * index: a no-op conversion to an opaque type) and the heap collection is
+ * parsed and checked here, through the driver's block cache. */
+#define ZT_H5_RAWVLEN_TAG "zarrtraj raw vlen descriptor"
+#define ZT_H5_MAX_GCOL ((uint64_t)1 << 30)
+
+static herr_t zt__rawvlen_conv(hid_t src, hid_t dst, H5T_cdata_t *cd, size_t nelmts, size_t buf_stride,
+                               size_t bkg_stride, void *buf, void *bkg, hid_t dxpl) {
+    (void)nelmts, (void)buf_stride, (void)bkg_stride, (void)buf, (void)bkg, (void)dxpl;
+    if (cd->command == H5T_CONV_INIT) {
+        /* only variable-length strings to our tagged opaque type of the same
+         * size: the bytes are then the descriptors as stored */
+        char *tag = H5Tget_class(dst) == H5T_OPAQUE ? H5Tget_tag(dst) : NULL;
+        bool ok = tag && !strcmp(tag, ZT_H5_RAWVLEN_TAG) && H5Tis_variable_str(src) > 0 &&
+                  H5Tget_size(src) == H5Tget_size(dst);
+        H5free_memory(tag);
+        if (!ok) return -1;
+        cd->need_bkg = H5T_BKG_NO;
+    }
+    return 0; /* CONV: same bytes; FREE: nothing */
+}
+
+/* The opaque type holding one stored descriptor (caller closes). */
+static hid_t zt__rawvlen_type(const zt_h5ctx *c) {
+    static bool registered;
+    if (!registered) {
+        hid_t s = H5Tcopy(H5T_C_S1), o = H5Tcreate(H5T_OPAQUE, 1);
+        if (s >= 0 && o >= 0 && H5Tset_size(s, H5T_VARIABLE) >= 0 && H5Tset_tag(o, ZT_H5_RAWVLEN_TAG) >= 0 &&
+            H5Tregister(H5T_PERS_SOFT, "zarrtraj_raw_vlen", s, o, zt__rawvlen_conv) >= 0)
+            registered = true;
+        if (s >= 0) H5Tclose(s);
+        if (o >= 0) H5Tclose(o);
+        if (!registered) return -1;
+    }
+    hid_t t = H5Tcreate(H5T_OPAQUE, 4 + c->sizeof_addr + 4);
+    if (t >= 0 && H5Tset_tag(t, ZT_H5_RAWVLEN_TAG) < 0) {
+        H5Tclose(t);
+        t = -1;
+    }
+    return t;
+}
+
+static uint64_t zt__h5_le(const uint8_t *p, size_t n) {
+    uint64_t v = 0;
+    for (size_t i = n; i-- > 0;) v = v << 8 | p[i];
+    return v;
+}
+
+/* Object idx of the global heap collection at addr: checked from the
+ * collection header to the object (which must lie inside the collection and
+ * the file), copied into *out (malloc'd, NUL-terminated). */
+static int zt__h5_heap_object(zt_h5ctx *c, const char *path, const char *what, uint64_t addr, uint32_t idx,
+                              uint8_t **out, uint64_t *size) {
+    size_t ss = c->sizeof_size, hdr = (8 + ss + 7) / 8 * 8, ohdr = (8 + ss + 7) / 8 * 8;
+    uint64_t fsize = c->file_size >= 0 ? (uint64_t)c->file_size : UINT64_MAX;
+    const char *file = c->t->url;
+    const char *p = *path ? path : "/";
+    *out = NULL;
+    uint8_t h[24];
+    if (addr >= fsize || fsize - addr < hdr)
+        return zt__err(ZT_ECORRUPT, "%s: %s: %s: global heap address %llu is beyond the end of the file", file, p,
+                       what, (unsigned long long)addr);
+    int rc = zt__h5io_read(c->io, addr, hdr, h);
+    if (rc) return rc;
+    uint64_t csize = zt__h5_le(h + 8, ss);
+    if (memcmp(h, "GCOL", 4) || h[4] != 1 || csize < hdr || csize > ZT_H5_MAX_GCOL || csize > fsize - addr)
+        return zt__err(ZT_ECORRUPT, "%s: %s: %s: corrupt global heap collection at byte %llu", file, p, what,
+                       (unsigned long long)addr);
+    uint8_t *col = malloc((size_t)csize);
+    if (!col) return zt__err(ZT_ENOMEM, "out of memory");
+    rc = zt__h5io_read(c->io, addr, (size_t)csize, col);
+    uint64_t pos = hdr;
+    while (!rc) {
+        if (pos + ohdr > csize) {
+            rc = zt__err(ZT_ECORRUPT, "%s: %s: %s: object %u not in the global heap collection at byte %llu", file, p,
+                         what, idx, (unsigned long long)addr);
+            break;
+        }
+        uint32_t oi = (uint32_t)zt__h5_le(col + pos, 2);
+        uint64_t osize = zt__h5_le(col + pos + 8, ss);
+        if (oi == 0) { /* free space: the rest of the collection */
+            pos = csize;
+            continue;
+        }
+        if (osize > csize - pos - ohdr) {
+            rc = zt__err(ZT_ECORRUPT, "%s: %s: %s: corrupt global heap object %u (%llu bytes in a collection of %llu)",
+                         file, p, what, oi, (unsigned long long)osize, (unsigned long long)csize);
+            break;
+        }
+        if (oi == idx) {
+            *out = malloc((size_t)osize + 1);
+            if (!*out) rc = zt__err(ZT_ENOMEM, "out of memory");
+            else {
+                memcpy(*out, col + pos + ohdr, (size_t)osize);
+                (*out)[osize] = 0;
+                *size = osize;
+            }
+            break;
+        }
+        pos += ohdr + (osize + 7) / 8 * 8;
+    }
+    free(col);
+    return rc;
+}
+
+/* n variable-length strings of obj (an attribute or a dataset) as JSON
+ * strings appended to flat. */
+static int zt__h5_vlen_strings(zt_h5ctx *c, const char *path, const char *what, hid_t obj, bool attr, size_t n,
+                               json_t *flat) {
+    hid_t rt = zt__rawvlen_type(c);
+    if (rt < 0) return -1;
+    size_t dsz = 4 + c->sizeof_addr + 4;
+    uint8_t *raw = malloc(dsz * (n ? n : 1));
+    int rc = raw ? 0 : zt__err(ZT_ENOMEM, "out of memory");
+    if (!rc && (attr ? H5Aread(obj, rt, raw) : H5Dread(obj, rt, H5S_ALL, H5S_ALL, H5P_DEFAULT, raw)) < 0)
+        rc = zt__h5_fail(c, path, what); /* now: the next call clears libhdf5's error stack */
+    H5Tclose(rt);
+    for (size_t i = 0; !rc && i < n; i++) {
+        const uint8_t *d = raw + i * dsz;
+        uint64_t len = zt__h5_le(d, 4), addr = zt__h5_le(d + 4, c->sizeof_addr);
+        uint32_t idx = (uint32_t)zt__h5_le(d + 4 + c->sizeof_addr, 4);
+        uint8_t *str = NULL;
+        uint64_t got = 0;
+        if (len > 0) {
+            rc = zt__h5_heap_object(c, path, what, addr, idx, &str, &got);
+            if (!rc && got != len)
+                rc = zt__err(ZT_ECORRUPT, "%s: %s: %s: string of %llu bytes, but its global heap object has %llu",
+                             c->t->url, *path ? path : "/", what, (unsigned long long)len, (unsigned long long)got);
+        }
+        if (!rc) {
+            const char *sv = str ? (const char *)str : "";
+            json_t *v = zt__json_str(sv, strnlen(sv, (size_t)len));
+            if (!v || json_array_append_new(flat, v)) rc = zt__err(ZT_ENOMEM, "out of memory");
+        }
+        free(str);
+    }
+    free(raw);
+    return rc;
+}
+
 static herr_t zt__h5_rd(hid_t obj, bool attr, hid_t mem, void *buf) {
     return attr ? H5Aread(obj, mem, buf) : H5Dread(obj, mem, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
 }
 
 /* Contents of an attribute or dataset as JSON. Returns 0 with *out NULL when
  * the type has no JSON form (compound, opaque, ...); loc resolves references. */
-static int zt__h5_read_json(hid_t loc, hid_t obj, bool attr, hid_t ftype, hid_t space, json_t **out) {
+static int zt__h5_read_json(zt_h5ctx *c, const char *path, const char *what, hid_t loc, hid_t obj, bool attr,
+                            hid_t ftype, hid_t space, json_t **out) {
     *out = NULL;
     H5S_class_t sc = H5Sget_simple_extent_type(space);
     if (sc == H5S_NULL) {
@@ -200,7 +353,7 @@ static int zt__h5_read_json(hid_t loc, hid_t obj, bool attr, hid_t ftype, hid_t 
         mem = cls == H5T_FLOAT ? H5T_NATIVE_DOUBLE : sign ? H5T_NATIVE_LLONG : H5T_NATIVE_ULLONG;
         buf = malloc(8 * (n ? n : 1));
         if (!buf) rc = zt__err(ZT_ENOMEM, "out of memory");
-        else if (zt__h5_rd(obj, attr, mem, buf) < 0) rc = -1;
+        else if (zt__h5_rd(obj, attr, mem, buf) < 0) rc = zt__h5_fail(c, path, what);
         for (size_t i = 0; !rc && i < n; i++) {
             json_t *v;
             if (cls == H5T_FLOAT) v = zt__json_num(((double *)buf)[i]);
@@ -222,7 +375,7 @@ static int zt__h5_read_json(hid_t loc, hid_t obj, bool attr, hid_t ftype, hid_t 
             size_t sz = dt.size;
             buf = malloc(sz * (n ? n : 1));
             if (!buf) rc = zt__err(ZT_ENOMEM, "out of memory");
-            else if (zt__h5_rd(obj, attr, ftype, buf) < 0) rc = -1;
+            else if (zt__h5_rd(obj, attr, ftype, buf) < 0) rc = zt__h5_fail(c, path, what);
             for (size_t i = 0; !rc && i < n; i++) {
                 int64_t v = zt__load_int((uint8_t *)buf + i * sz, sz, dt.kind == 'i', dt.big_endian);
                 json_t *j = isbool ? json_boolean(v != 0) : json_integer(v);
@@ -234,17 +387,7 @@ static int zt__h5_read_json(hid_t loc, hid_t obj, bool attr, hid_t ftype, hid_t 
         mem = H5Tcopy(ftype);
         if (mem < 0) rc = -1;
         else if (H5Tis_variable_str(ftype) > 0) {
-            char **s = calloc(n ? n : 1, sizeof *s);
-            if (!s) rc = zt__err(ZT_ENOMEM, "out of memory");
-            else if (zt__h5_rd(obj, attr, mem, s) < 0) rc = -1;
-            else {
-                for (size_t i = 0; !rc && i < n; i++) {
-                    json_t *v = zt__json_str(s[i] ? s[i] : "", s[i] ? strlen(s[i]) : 0);
-                    if (!v || json_array_append_new(flat, v)) rc = zt__err(ZT_ENOMEM, "out of memory");
-                }
-                H5Dvlen_reclaim(mem, space, H5P_DEFAULT, s);
-            }
-            free(s);
+            rc = zt__h5_vlen_strings(c, path, what, obj, attr, n, flat);
         } else {
             /* Fixed length: exactly `size` bytes each; ch5md writes NULLTERM
              * strings with no NUL stored, so never rely on a terminator. */
@@ -253,7 +396,7 @@ static int zt__h5_read_json(hid_t loc, hid_t obj, bool attr, hid_t ftype, hid_t 
             size_t total;
             if (sz == 0 || !zt__mulz_ok(sz, n ? n : 1, &total)) rc = -1;
             else if (!(buf = malloc(total))) rc = zt__err(ZT_ENOMEM, "out of memory");
-            else if (zt__h5_rd(obj, attr, mem, buf) < 0) rc = -1;
+            else if (zt__h5_rd(obj, attr, mem, buf) < 0) rc = zt__h5_fail(c, path, what);
             for (size_t i = 0; !rc && i < n; i++) {
                 const char *p = (const char *)buf + i * sz;
                 size_t l = strnlen(p, sz);
@@ -269,13 +412,34 @@ static int zt__h5_read_json(hid_t loc, hid_t obj, bool attr, hid_t ftype, hid_t 
         size_t sz = obj_ref ? sizeof(hobj_ref_t) : sizeof(hdset_reg_ref_t);
         if (!obj_ref && !reg_ref) rc = 1;
         else if (!(buf = malloc(sz * (n ? n : 1)))) rc = zt__err(ZT_ENOMEM, "out of memory");
-        else if (zt__h5_rd(obj, attr, obj_ref ? H5T_STD_REF_OBJ : H5T_STD_REF_DSETREG, buf) < 0) rc = -1;
+        else if (zt__h5_rd(obj, attr, obj_ref ? H5T_STD_REF_OBJ : H5T_STD_REF_DSETREG, buf) < 0)
+            rc = zt__h5_fail(c, path, what);
         for (size_t i = 0; !rc && i < n; i++) {
-            char name[1024];
-            ssize_t l = H5Rget_name(loc, obj_ref ? H5R_OBJECT : H5R_DATASET_REGION,
-                                    (uint8_t *)buf + i * sz, name, sizeof name);
-            json_t *v = l > 0 && (size_t)l < sizeof name ? zt__json_str(name, (size_t)l) : json_null();
+            H5R_type_t rt = obj_ref ? H5R_OBJECT : H5R_DATASET_REGION;
+            const void *ref = (uint8_t *)buf + i * sz;
+            if (reg_ref) {
+                /* a region reference lives in the global heap: check it before
+                 * libhdf5 reads it (see zt__h5_heap_object) */
+                uint64_t haddr = zt__h5_le(ref, c->sizeof_addr);
+                uint32_t hidx = (uint32_t)zt__h5_le((const uint8_t *)ref + c->sizeof_addr, 4);
+                uint8_t *blob = NULL;
+                uint64_t bl = 0;
+                if (haddr != 0 && (rc = zt__h5_heap_object(c, path, what, haddr, hidx, &blob, &bl))) break;
+                free(blob);
+            }
+            char small[256], *name = small;
+            ssize_t l = H5Rget_name(loc, rt, ref, small, sizeof small);
+            if (l >= (ssize_t)sizeof small) { /* longer path: ask again with room for it */
+                name = malloc((size_t)l + 1);
+                if (!name) {
+                    rc = zt__err(ZT_ENOMEM, "out of memory");
+                    break;
+                }
+                l = H5Rget_name(loc, rt, ref, name, (size_t)l + 1);
+            }
+            json_t *v = l > 0 ? zt__json_str(name, (size_t)l) : json_null();
             if (l < 0) H5Eclear2(H5E_DEFAULT); /* null reference */
+            if (name != small) free(name);
             if (!v || json_array_append_new(flat, v)) rc = zt__err(ZT_ENOMEM, "out of memory");
         }
     } else {
@@ -316,7 +480,11 @@ static herr_t zt__h5_attr_cb(hid_t obj, const char *name, const H5A_info_t *info
     int rc = 0;
     json_t *v = NULL;
     if (a < 0 || t < 0 || s < 0) rc = -1;
-    else rc = zt__h5_read_json(u->loc, a, true, t, s, &v);
+    else {
+        char what[300];
+        snprintf(what, sizeof what, "attribute '%s'", name);
+        rc = zt__h5_read_json(u->c, u->node->path, what, u->loc, a, true, t, s, &v);
+    }
     if (s >= 0) H5Sclose(s);
     if (t >= 0) H5Tclose(t);
     if (a >= 0) H5Aclose(a);
@@ -459,8 +627,24 @@ static int zt__h5_dataset(zt_h5ctx *c, hid_t did, zt_node *node) {
         /* strings (ZnH5MD box/boundary), compound, ...: small ones as JSON */
         hssize_t np = H5Sget_simple_extent_npoints(space);
         if (np >= 0 && np <= ZT_H5_MAX_VALUE_ELEMS) {
+            /* libhdf5 decodes these itself: a filter it lacks (a corrupt id)
+             * would only say it found no plugin directory */
+            int nf = H5Pget_nfilters(dcpl);
+            for (int i = 0; i < nf && !rc; i++) {
+                unsigned flags = 0, cfg = 0, cd[8];
+                size_t ncd = 8;
+                char name[64] = "";
+                H5Z_filter_t id = H5Pget_filter2(dcpl, (unsigned)i, &flags, &ncd, cd, sizeof name, name, &cfg);
+                name[sizeof name - 1] = 0;
+                if (id >= 0 && H5Zfilter_avail(id) <= 0)
+                    rc = zt__err(ZT_EUNSUPPORTED, "%s: %s: HDF5 filter '%s' (id %d) is not available to libhdf5, "
+                                 "which decodes this dataset (a corrupt filter id?)", c->t->url, path,
+                                 name[0] ? name : "?", (int)id);
+            }
+            H5Eclear2(H5E_DEFAULT);
+            if (rc) goto done;
             json_t *v = NULL;
-            rc = zt__h5_read_json(did, did, false, ftype, space, &v);
+            rc = zt__h5_read_json(c, path, "reading the dataset", did, did, false, ftype, space, &v);
             if (rc == -1) rc = zt__h5_fail(c, path, "reading the dataset");
             node->value = v;
         }
@@ -606,31 +790,136 @@ static int zt__h5_seen_add(zt_h5ctx *c, haddr_t addr, zt_node *n) {
     return 0;
 }
 
+/* ---- object header checksums ---------------------------------------------------------------
+ * libhdf5 1.10.8 leaks memory (and prints "infinite loop closing library" at
+ * exit) when an object header fails its checksum, so the first chunk of a
+ * version-2 header ("OHDR") is checked here before libhdf5 reads it. The
+ * checksum is Bob Jenkins' lookup3 (hashlittle, initial value 0), as in
+ * H5_checksum_lookup3. */
+#define ZT_ROT(x, k) (((x) << (k)) | ((x) >> (32 - (k))))
+
+static uint32_t zt__lookup3(const uint8_t *k, size_t length) {
+    uint32_t a, b, c;
+    a = b = c = 0xdeadbeefu + (uint32_t)length;
+    while (length > 12) {
+        a += k[0] + ((uint32_t)k[1] << 8) + ((uint32_t)k[2] << 16) + ((uint32_t)k[3] << 24);
+        b += k[4] + ((uint32_t)k[5] << 8) + ((uint32_t)k[6] << 16) + ((uint32_t)k[7] << 24);
+        c += k[8] + ((uint32_t)k[9] << 8) + ((uint32_t)k[10] << 16) + ((uint32_t)k[11] << 24);
+        a -= c, a ^= ZT_ROT(c, 4), c += b;
+        b -= a, b ^= ZT_ROT(a, 6), a += c;
+        c -= b, c ^= ZT_ROT(b, 8), b += a;
+        a -= c, a ^= ZT_ROT(c, 16), c += b;
+        b -= a, b ^= ZT_ROT(a, 19), a += c;
+        c -= b, c ^= ZT_ROT(b, 4), b += a;
+        length -= 12;
+        k += 12;
+    }
+    if (length == 0) return c;
+    uint8_t t[12] = {0}; /* the tail, zero-padded: the same sums as hashlittle's switch */
+    memcpy(t, k, length);
+    a += t[0] + ((uint32_t)t[1] << 8) + ((uint32_t)t[2] << 16) + ((uint32_t)t[3] << 24);
+    b += t[4] + ((uint32_t)t[5] << 8) + ((uint32_t)t[6] << 16) + ((uint32_t)t[7] << 24);
+    c += t[8] + ((uint32_t)t[9] << 8) + ((uint32_t)t[10] << 16) + ((uint32_t)t[11] << 24);
+    c ^= b, c -= ZT_ROT(b, 14);
+    a ^= c, a -= ZT_ROT(c, 11);
+    b ^= a, b -= ZT_ROT(a, 25);
+    c ^= b, c -= ZT_ROT(b, 16);
+    a ^= c, a -= ZT_ROT(c, 4);
+    b ^= a, b -= ZT_ROT(a, 14);
+    c ^= b, c -= ZT_ROT(b, 24);
+    return c;
+}
+
+/* 0 when the header at addr is not a version-2 one (libhdf5 checks those
+ * itself, without leaking) or its first chunk has the right checksum. */
+static int zt__h5_check_ohdr(zt_h5ctx *c, const char *path, uint64_t addr) {
+    uint64_t fsize = c->file_size >= 0 ? (uint64_t)c->file_size : UINT64_MAX;
+    uint8_t h[34];
+    if (addr >= fsize || fsize - addr < 6) return 0;
+    size_t hn = fsize - addr < sizeof h ? (size_t)(fsize - addr) : sizeof h;
+    int rc = zt__h5io_read(c->io, addr, hn, h);
+    if (rc) return rc;
+    if (memcmp(h, "OHDR", 4) || h[4] != 2) return 0;
+    uint8_t flags = h[5];
+    size_t pre = 6 + (flags & 0x20 ? 16 : 0) + (flags & 0x10 ? 4 : 0), sl = (size_t)1 << (flags & 3);
+    uint64_t size0 = pre + sl <= hn ? zt__h5_le(h + pre, sl) : UINT64_MAX;
+    if (size0 > fsize - addr || pre + sl + size0 + 4 > fsize - addr || size0 > ((uint64_t)1 << 30))
+        return zt__err(ZT_ECORRUPT, "%s: %s: corrupt object header at byte %llu (first chunk of %llu bytes)",
+                       c->t->url, *path ? path : "/", (unsigned long long)addr, (unsigned long long)size0);
+    size_t n = pre + sl + (size_t)size0;
+    uint8_t *b = malloc(n + 4);
+    if (!b) return zt__err(ZT_ENOMEM, "out of memory");
+    rc = zt__h5io_read(c->io, addr, n + 4, b);
+    if (!rc && zt__lookup3(b, n) != (uint32_t)zt__h5_le(b + n, 4))
+        rc = zt__err(ZT_ECORRUPT, "%s: %s: object header at byte %llu fails its checksum: corrupt file", c->t->url,
+                     *path ? path : "/", (unsigned long long)addr);
+    free(b);
+    return rc;
+}
+
 /* ---- groups -------------------------------------------------------------------------- */
+/* The links of a group: names, and for hard links the object address. */
+typedef struct zt_h5links {
+    zt_strlist names;
+    haddr_t *addr; /* HADDR_UNDEF for soft links */
+    size_t cap;
+} zt_h5links;
+
 static herr_t zt__h5_link_cb(hid_t g, const char *name, const H5L_info_t *info, void *op) {
     (void)g;
-    zt_strlist *names = op;
+    zt_h5links *l = op;
     if (info->type == H5L_TYPE_EXTERNAL || info->type >= H5L_TYPE_UD_MIN) {
         ZT_DEBUG("hdf5: external or user-defined link '%s' skipped", name);
         return 0;
     }
-    return zt__strlist_push(names, name) ? -1 : 0;
+    if (l->names.n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        haddr_t *p = realloc(l->addr, cap * sizeof *p);
+        if (!p) return -1;
+        l->addr = p;
+        l->cap = cap;
+    }
+    l->addr[l->names.n] = info->type == H5L_TYPE_HARD ? info->u.address : HADDR_UNDEF;
+    return zt__strlist_push(&l->names, name) ? -1 : 0;
 }
 
 static int zt__h5_group(zt_h5ctx *c, hid_t gid, zt_node *gnode) {
     int rc = zt__h5_attrs(c, gid, gnode);
     if (rc) return rc;
-    zt_strlist names;
-    zt__strlist_init(&names);
+    zt_h5links links;
+    memset(&links, 0, sizeof links);
+    zt__strlist_init(&links.names);
     hsize_t idx = 0;
-    if (H5Literate(gid, H5_INDEX_NAME, H5_ITER_INC, &idx, zt__h5_link_cb, &names) < 0) {
-        zt__strlist_free(&names);
+    if (H5Literate(gid, H5_INDEX_NAME, H5_ITER_INC, &idx, zt__h5_link_cb, &links) < 0) {
+        zt__strlist_free(&links.names);
+        free(links.addr);
         return zt__h5_fail(c, gnode->path, "listing the group");
     }
-    for (size_t i = 0; !rc && i < names.n; i++) {
-        const char *name = names.items[i];
+    for (size_t i = 0; !rc && i < links.names.n; i++) {
+        const char *name = links.names.items[i];
+        haddr_t la = links.addr[i];
+        if (la != HADDR_UNDEF && c->file_size >= 0 && la >= (haddr_t)c->file_size) {
+            /* checked before libhdf5 follows it (which then leaks its file
+             * objects and misreports) */
+            rc = zt__err(ZT_ECORRUPT, "%s: %s%s%s: link to an object at byte %llu, beyond the end of the file "
+                         "(%lld bytes): corrupt file", c->t->url, gnode->path, *gnode->path ? "/" : "", name,
+                         (unsigned long long)la, (long long)c->file_size);
+            break;
+        }
+        if (la != HADDR_UNDEF) {
+            char *p = zt__path_join(gnode->path, name);
+            rc = p ? zt__h5_check_ohdr(c, p, la) : zt__err(ZT_ENOMEM, "out of memory");
+            free(p);
+            if (rc) break;
+        }
         H5O_info_t oi;
         if (H5Oget_info_by_name2(gid, name, &oi, H5O_INFO_BASIC, H5P_DEFAULT) < 0) {
+            if (la != HADDR_UNDEF) { /* a hard link: the object is unreadable (h5py raises too) */
+                char *p = zt__path_join(gnode->path, name);
+                rc = zt__h5_fail(c, p ? p : name, "reading the object header");
+                free(p);
+                break;
+            }
             H5Eclear2(H5E_DEFAULT); /* dangling soft link */
             ZT_DEBUG("hdf5: %s: %s/%s: dangling link skipped", c->t->url, gnode->path, name);
             continue;
@@ -685,7 +974,8 @@ static int zt__h5_group(zt_h5ctx *c, hid_t gid, zt_node *gnode) {
             H5Gclose(sub);
         }
     }
-    zt__strlist_free(&names);
+    zt__strlist_free(&links.names);
+    free(links.addr);
     return rc;
 }
 
@@ -695,6 +985,14 @@ int zt__h5_build_tree(int64_t fid, zt_tree *t, int64_t file_size) {
     c.t = t;
     c.file_size = file_size;
     c.io = t->impl; /* set by the caller while building */
+    c.sizeof_addr = c.sizeof_size = 8;
+    hid_t fcpl = H5Fget_create_plist(fid);
+    if (fcpl < 0 || H5Pget_sizes(fcpl, &c.sizeof_addr, &c.sizeof_size) < 0 || c.sizeof_addr < 2 ||
+        c.sizeof_addr > 8 || c.sizeof_size < 2 || c.sizeof_size > 8) {
+        if (fcpl >= 0) H5Pclose(fcpl);
+        return zt__h5_fail(&c, "", "reading the superblock (address and length sizes)");
+    }
+    H5Pclose(fcpl);
     t->root = zt__node_new("", NULL, false);
     if (!t->root) return zt__err(ZT_ENOMEM, "out of memory");
     hid_t root = H5Gopen2(fid, "/", H5P_DEFAULT);

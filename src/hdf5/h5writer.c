@@ -755,31 +755,32 @@ static zt_warr *zt__h5w_find(zt_h5w *w, const char *path) {
  * force's) in the same particle group; for observables, that of the only
  * particle group. */
 static zt_warr *zt__h5w_primary(zt_h5w *w, const char *step_path) {
-    char g[512] = "";
+    const char *g = NULL; /* the group's name: g[0..gl) */
+    size_t gl = 0;
     if (!strncmp(step_path, "particles/", 10)) {
         const char *s = step_path + 10, *e = strchr(s, '/');
-        if (!e || (size_t)(e - s) >= sizeof g) return NULL;
-        memcpy(g, s, (size_t)(e - s));
-        g[e - s] = 0;
+        if (!e) return NULL;
+        g = s;
+        gl = (size_t)(e - s);
     } else if (!strncmp(step_path, "observables/", 12)) {
         for (size_t i = 0; i < w->narr; i++) {
             const char *p = w->arr[i]->path;
             if (strncmp(p, "particles/", 10)) continue;
             const char *s = p + 10, *e = strchr(s, '/');
-            if (!e || (size_t)(e - s) >= sizeof g) continue;
-            if (g[0] && (strncmp(g, s, (size_t)(e - s)) || g[e - s])) return NULL; /* several groups */
-            memcpy(g, s, (size_t)(e - s));
-            g[e - s] = 0;
+            if (!e) continue;
+            if (g && (gl != (size_t)(e - s) || strncmp(g, s, gl))) return NULL; /* several groups */
+            g = s;
+            gl = (size_t)(e - s);
         }
-        if (!g[0]) return NULL;
+        if (!g) return NULL;
     } else {
         return NULL;
     }
     static const char *el[] = {"position", "velocity", "force"};
     for (int k = 0; k < 3; k++) {
-        char p[600];
-        snprintf(p, sizeof p, "particles/%s/%s/step", g, el[k]);
-        zt_warr *a = zt__h5w_find(w, p);
+        char *p = zt__asprintf("particles/%.*s/%s/step", (int)gl, g, el[k]);
+        zt_warr *a = p ? zt__h5w_find(w, p) : NULL;
+        free(p);
         if (a && !a->linked) return a;
     }
     return NULL;

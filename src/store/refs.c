@@ -41,12 +41,7 @@ static char *zt__rs_url(zt_rstore *r, const char *u) {
             break;
         }
         zt__buf_append(&b, p, (size_t)(o - p));
-        char name[128];
-        size_t l = (size_t)(c - o - 2);
-        if (l >= sizeof name) l = sizeof name - 1;
-        memcpy(name, o + 2, l);
-        name[l] = 0;
-        const char *v = json_string_value(json_object_get(r->templates, name));
+        const char *v = json_string_value(json_object_getn(r->templates, o + 2, (size_t)(c - o - 2)));
         if (v) zt__buf_append(&b, v, strlen(v));
         else zt__buf_append(&b, o, (size_t)(c + 2 - o));
         p = c + 2;

@@ -44,6 +44,12 @@ struct zt_cache {
     zt_cache_stats st;
 };
 
+/* What an entry costs the budget: its bytes and its bookkeeping (which
+ * dominates for tiny chunks: 2^20 chunks of 24 bytes are 25 MB of data but
+ * over 100 MB of entries). */
+size_t zt__cache_cost(size_t nbytes) { return nbytes + sizeof(zt_centry) + 32; }
+static size_t zt__entry_cost(const zt_centry *e) { return zt__cache_cost(e->nbytes); }
+
 static size_t zt__hash(uint64_t uid, int64_t lin) {
     uint64_t h = uid * 0x9E3779B97F4A7C15ull ^ ((uint64_t)lin + 0x632BE59BD9B4E019ull) * 0xBF58476D1CE4E5B9ull;
     return (size_t)(h ^ (h >> 31));
@@ -90,7 +96,12 @@ void zt__cache_free(zt_cache *c) {
 
 size_t zt__cache_budget(const zt_cache *c) { return c->budget; }
 void zt__cache_set_pool(zt_cache *c, zt_pool *pool) { c->pool = pool; }
-size_t zt__cache_used(const zt_cache *c) { return c->used; }
+size_t zt__cache_used(zt_cache *c) {
+    pthread_mutex_lock(&c->mu);
+    size_t n = c->used;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
 
 void zt__cache_stats(zt_cache *c, zt_cache_stats *st) {
     pthread_mutex_lock(&c->mu);
@@ -248,7 +259,7 @@ static void zt__remove(zt_cache *c, zt_centry *e) {
     if (*pp) *pp = e->hnext;
     zt__lru_unlink(c, e);
     c->count--;
-    c->used -= e->nbytes; /* counted from allocation on, loading or not */
+    c->used -= zt__entry_cost(e); /* counted from allocation on, loading or not */
     zt__put_spare(c, e->data, e->nbytes, e->cap);
     free(e);
 }
@@ -284,11 +295,16 @@ bool zt__cache_contains(zt_cache *c, uint64_t uid, int64_t lin) {
 
 /* ---- fetch ---------------------------------------------------------------------- */
 
+/* A chunk this fetcher loads. Its outcome is kept here, not in the entry:
+ * decode tasks and store callbacks run without the cache lock, while other
+ * fetchers read entry states under it, so only the fetcher publishes the
+ * state (under the lock, once every task of the load has finished). */
 typedef struct zt_miss {
     zt_centry *e;
     const zt_array *a;
     int64_t cidx[ZT_MAXDIM];
     zt_chunk_loc loc;
+    int result; /* 0 pending, 2 decoded, < 0 error code */
 } zt_miss;
 
 /* One store request serving one or more misses (coalesced ranges). */
@@ -349,7 +365,7 @@ static void zt__decode_task(void *arg) {
     else
         rc = zt__array_decode_chunk(m->a, m->cidx, &m->loc, t->raw, t->n, m->e->data);
     if (rc && rc != ZT_ECANCELED) zt__set_rc(t->f, rc);
-    m->e->state = rc ? rc : 2; /* 2 = decoded, published as ready by the fetcher */
+    m->result = rc ? rc : 2; /* published by the fetcher when the load is done */
     if (t->g && atomic_fetch_sub(&t->g->pending, 1) == 1) zt__group_done(t->f->c, t->g);
     zt__latch_done(t->f->latch);
     free(t);
@@ -360,7 +376,7 @@ static void zt__submit_decode(zt_fctx *f, zt_miss *m, const uint8_t *raw, size_t
     zt__latch_add(f->latch, 1);
     if (!t) {
         zt__set_rc(f, zt__err(ZT_ENOMEM, "out of memory"));
-        m->e->state = ZT_ENOMEM;
+        m->result = ZT_ENOMEM;
         if (g && atomic_fetch_sub(&g->pending, 1) == 1) zt__group_done(f->c, g);
         zt__latch_done(f->latch);
         return;
@@ -444,7 +460,7 @@ static void zt__req_done(zt_req *r, void *ud) {
     }
     if (rc) {
         zt__set_rc(f, rc);
-        for (size_t i = 0; i < g->n; i++) g->members[i]->e->state = rc;
+        for (size_t i = 0; i < g->n; i++) g->members[i]->result = rc;
         if (g->direct) zt__buf_init(&r->out);
         else zt__group_done(f->c, g);
         return;
@@ -469,13 +485,13 @@ static void zt__req_done(zt_req *r, void *ud) {
 static int zt__cmp_miss(const void *pa, const void *pb) {
     const zt_miss *a = *(zt_miss *const *)pa, *b = *(zt_miss *const *)pb;
     if (a->a->store != b->a->store) return a->a->store < b->a->store ? -1 : 1;
-    int k = strcmp(a->loc.key, b->loc.key);
+    int k = strcmp(zt__loc_key(&a->loc), zt__loc_key(&b->loc));
     if (k) return k;
     if (a->loc.offset != b->loc.offset) return a->loc.offset < b->loc.offset ? -1 : 1;
     return 0;
 }
 
-/* Fetch and decode the misses; entries end in state 2 (ok) or < 0. */
+/* Fetch and decode the misses; each ends with result 2 (ok) or < 0. */
 static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
     zt_fctx f;
     f.c = c;
@@ -504,7 +520,7 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
         rc = m->a->vt->locate(m->a, m->cidx, &m->loc);
         if (rc) {
             zt__set_rc(&f, rc);
-            m->e->state = rc;
+            m->result = rc;
             continue;
         }
         if (m->loc.missing || m->loc.inline_data) zt__submit_decode(&f, m, m->loc.inline_data, m->loc.inline_len, NULL);
@@ -525,7 +541,9 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
         if (m->loc.offset >= 0) {
             while (j < no) {
                 zt_miss *x = order[j];
-                if (x->a->store != m->a->store || strcmp(x->loc.key, m->loc.key) || x->loc.offset < 0) break;
+                if (x->a->store != m->a->store || strcmp(zt__loc_key(&x->loc), zt__loc_key(&m->loc)) ||
+                    x->loc.offset < 0)
+                    break;
                 int64_t xend = x->loc.offset + x->loc.length;
                 if (x->loc.offset - end > ZT_COALESCE_GAP || xend - g->offset > ZT_COALESCE_MAX) break;
                 g->members[g->n++] = x;
@@ -535,7 +553,7 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
             }
         }
         zt_req *r = &reqs[ng];
-        r->key = m->loc.key;
+        r->key = zt__loc_key(&m->loc);
         r->offset = m->loc.offset;
         r->length = m->loc.offset >= 0 ? end - g->offset : 0;
         r->user = g;
@@ -566,7 +584,7 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
     want = calloc(nsend ? nsend : 1, sizeof *want);
     if (!send || !parts || !want) {
         zt__set_rc(&f, zt__err(ZT_ENOMEM, "out of memory"));
-        for (size_t i = 0; i < no; i++) order[i]->e->state = ZT_ENOMEM;
+        for (size_t i = 0; i < no; i++) order[i]->result = ZT_ENOMEM;
         nsend = 0;
         goto wait;
     }
@@ -658,7 +676,7 @@ done:
 int zt__fetch(zt_cache *c, const zt_chunkref *refs, size_t n, zt_centry **out) {
     if (n == 0) return 0;
     zt_miss *ms = NULL;
-    size_t nm = 0;
+    size_t nm = 0, mcap = 0;
     int rc = 0;
     bool wait_others = false;
     pthread_mutex_lock(&c->mu);
@@ -685,12 +703,12 @@ int zt__fetch(zt_cache *c, const zt_chunkref *refs, size_t n, zt_centry **out) {
         e->state = 0;
         /* Make room first, so decoded chunks in flight count against the
          * budget too (pinned chunks are never evicted). */
-        c->used += e->nbytes;
+        c->used += zt__entry_cost(e);
         zt__evict(c);
         e->data = zt__get_buffer(c, e->nbytes, &e->cap);
         zt__trim_spares(c);
             if (!e->data) {
-            c->used -= e->nbytes;
+            c->used -= zt__entry_cost(e);
             free(e);
             rc = zt__err(ZT_ENOMEM, "out of memory");
             out[i] = NULL;
@@ -702,23 +720,27 @@ int zt__fetch(zt_cache *c, const zt_chunkref *refs, size_t n, zt_centry **out) {
         if (++c->count > c->nbuckets) zt__grow(c);
         c->st.misses++;
         out[i] = e;
-        zt_miss *nms = realloc(ms, (nm + 1) * sizeof *ms);
-        if (!nms) {
-            e->state = ZT_ENOMEM;
-            rc = zt__err(ZT_ENOMEM, "out of memory");
-            break;
+        if (nm == mcap) { /* doubling: growing by one was quadratic for big batches */
+            size_t nc = mcap ? 2 * mcap : 16;
+            zt_miss *nms = realloc(ms, nc * sizeof *ms);
+            if (!nms) {
+                e->state = ZT_ENOMEM; /* not in ms: failed here, under the lock */
+                rc = zt__err(ZT_ENOMEM, "out of memory");
+                break;
+            }
+            ms = nms;
+            mcap = nc;
         }
-        ms = nms;
         memset(&ms[nm], 0, sizeof ms[nm]);
         ms[nm].e = e;
         ms[nm].a = a;
         zt__array_chunk_index(a, refs[i].lin, ms[nm].cidx);
         nm++;
     }
+    if (rc) /* entries created so far fail (and are removed when released) */
+        for (size_t i = 0; i < nm; i++) ms[i].e->state = rc;
     pthread_mutex_unlock(&c->mu);
     if (rc) {
-        /* pinned so far: release (entries we created in state 0 get removed) */
-        for (size_t i = 0; i < nm; i++) ms[i].e->state = rc;
         size_t k = 0;
         while (k < n && out[k]) k++;
         zt__cache_release(c, out, k);
@@ -729,11 +751,11 @@ int zt__fetch(zt_cache *c, const zt_chunkref *refs, size_t n, zt_centry **out) {
     pthread_mutex_lock(&c->mu);
     for (size_t i = 0; i < nm; i++) {
         zt_centry *e = ms[i].e;
-        if (e->state == 2) {
+        if (ms[i].result == 2) {
             e->state = 1;
             c->st.decodes++;
-        } else if (e->state == 0) {
-            e->state = rc ? rc : ZT_EIO;
+        } else {
+            e->state = ms[i].result < 0 ? ms[i].result : rc ? rc : ZT_EIO;
         }
     }
     pthread_cond_broadcast(&c->cv);
@@ -747,6 +769,7 @@ int zt__fetch(zt_cache *c, const zt_chunkref *refs, size_t n, zt_centry **out) {
                 break;
             }
     pthread_mutex_unlock(&c->mu);
+    for (size_t i = 0; i < nm; i++) zt__chunk_loc_clear(&ms[i].loc);
     free(ms);
     if (rc) {
         zt__cache_release(c, out, n);

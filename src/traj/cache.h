@@ -17,7 +17,7 @@ typedef struct zt_centry {
     size_t nbytes;
     size_t cap;    /* allocated (zt__mem_*) */
     int refs;      /* pins */
-    int state;     /* 0 loading, 1 ready, <0 error code */
+    int state;     /* 0 loading, 1 ready, <0 error code; read and written under the cache lock */
     struct zt_centry *hnext;
     struct zt_centry *lprev, *lnext; /* LRU list of unpinned ready entries */
 } zt_centry;
@@ -34,7 +34,9 @@ int zt__cache_create(size_t budget, size_t raw_budget, zt_cache **out);
 void zt__cache_set_pool(zt_cache *c, zt_pool *pool);
 void zt__cache_free(zt_cache *c);
 size_t zt__cache_budget(const zt_cache *c);
-size_t zt__cache_used(const zt_cache *c);
+size_t zt__cache_used(zt_cache *c);
+/* What a chunk of nbytes costs the budget (its bookkeeping included). */
+size_t zt__cache_cost(size_t nbytes);
 
 /* Fetch chunks refs[0..n) and pin them: out[i] is the entry for refs[i]
  * (duplicates share an entry and are pinned once per occurrence). On error

@@ -21,6 +21,19 @@
  * requests. */
 #define ZT_RA_JOB_BYTES ((size_t)8 << 20)
 
+/* The window of one element along the frames i, i + stride, ...: walked
+ * incrementally, so each frame is looked at a bounded number of times
+ * whatever the window (rescanning it from the caller's frame at every call
+ * was quadratic for small chunks). A "run start" is a sampled frame whose
+ * row-chunk differs from the previous sampled frame's. */
+typedef struct zt_rawin {
+    int64_t cons, cons_rc;  /* the caller's frame, and the row-chunk of the last sampled frame up to it */
+    int64_t scan, scan_rc;  /* frames up to scan are counted; row-chunk of the last sampled one */
+    int64_t ahead;          /* run starts in (cons, scan]: row-chunks ahead of the caller */
+    int64_t pend, npend;    /* first frame and number of row-chunks found but not queued yet */
+    int64_t horizon;        /* last row-chunk queued */
+} zt_rawin;
+
 typedef struct zt_rajob {
     zt_chunkref *refs;
     size_t n;
@@ -38,7 +51,7 @@ struct zt_readahead {
     int64_t last, stride;
     int same;
     unsigned mask;
-    int64_t horizon[ZT_N_ELEMENTS]; /* last row-chunk queued per element */
+    zt_rawin win[ZT_N_ELEMENTS];
     zt_reader_t *r;
 };
 
@@ -81,7 +94,6 @@ static zt_readahead *zt__ra_get(zt_reader_t *r) {
     if (!ra) return NULL;
     ra->r = r;
     ra->last = -1;
-    for (int k = 0; k < ZT_N_ELEMENTS; k++) ra->horizon[k] = -1;
     pthread_mutex_init(&ra->mu, NULL);
     pthread_cond_init(&ra->cv, NULL);
     r->ra = ra;
@@ -140,6 +152,50 @@ static void zt__ra_push(zt_readahead *ra, zt_chunkref *refs, size_t n) {
     pthread_mutex_unlock(&ra->mu);
 }
 
+static int64_t zt__ra_rc(const zt_reader_t *r, int k, int64_t f, int64_t c0) {
+    int64_t s = r->fidx[k][f];
+    return s < 0 ? -1 : s / c0;
+}
+
+/* Queue the pending row-chunks of element k (frames pend..scan) in jobs of
+ * about ZT_RA_JOB_BYTES. */
+static void zt__ra_queue(zt_readahead *ra, int k) {
+    zt_reader_t *r = ra->r;
+    zt_rawin *w = &ra->win[k];
+    const zt_array *a = r->g->el[k]->value;
+    int64_t c0 = a->chunks_stored[0] ? a->chunks_stored[0] : a->chunks[0];
+    size_t rcb = zt__rowchunk_bytes(a);
+    zt_chunkref *refs = NULL;
+    size_t n = 0, cap = 0, bytes = 0;
+    int64_t last_rc = -1;
+    for (int64_t f = w->pend; f >= 0 && f <= w->scan; f += ra->stride) {
+        int64_t sf = r->fidx[k][f];
+        if (sf < 0) continue;
+        int64_t rc = sf / c0;
+        if (rc == last_rc || rc <= w->horizon) continue;
+        last_rc = rc;
+        w->horizon = rc;
+        int64_t r0 = a->chunks_stored[0] ? rc * c0 : sf, r1 = a->chunks_stored[0] ? rc * c0 + c0 : sf + 1;
+        if (r1 > a->shape[0]) r1 = a->shape[0];
+        size_t before = n;
+        if (zt__rows_refs(a, r0, r1, 0, 0, &refs, &n, &cap) != 0) break;
+        size_t m = before;
+        for (size_t q = before; q < n; q++)
+            if (!zt__cache_contains(r->cache, refs[q].a->uid, refs[q].lin)) refs[m++] = refs[q];
+        n = m;
+        bytes += rcb;
+        if (bytes >= ZT_RA_JOB_BYTES && n) {
+            zt__ra_push(ra, refs, n);
+            refs = NULL;
+            n = cap = bytes = 0;
+        }
+    }
+    if (n) zt__ra_push(ra, refs, n);
+    else free(refs);
+    w->pend = -1;
+    w->npend = 0;
+}
+
 void zt__readahead_note(zt_reader_t *r, int64_t i, unsigned mask) {
     if (r->readahead_bytes == 0 || mask == 0) return;
     zt_readahead *ra = zt__ra_get(r);
@@ -151,7 +207,6 @@ void zt__readahead_note(zt_reader_t *r, int64_t i, unsigned mask) {
         if (ra->same > 0) zt__ra_drop_queued(ra); /* the pattern broke: queued chunks are waste */
         ra->same = 0;
         ra->stride = d;
-        for (int k = 0; k < ZT_N_ELEMENTS; k++) ra->horizon[k] = -1;
     }
     ra->last = i;
     ra->mask = mask;
@@ -164,9 +219,10 @@ void zt__readahead_note(zt_reader_t *r, int64_t i, unsigned mask) {
     int64_t window = (int64_t)(r->ra_ahead / per); /* row-chunks ahead */
     if (window < 1) window = 1;
 
-    /* Top up: queue every row-chunk within the window not queued yet, in jobs
-     * of consecutive row-chunks of about ZT_RA_JOB_BYTES, so the workers keep
-     * several large requests in flight. */
+    /* Top up: count every row-chunk within the window and queue those not
+     * queued yet, in jobs of consecutive row-chunks of about ZT_RA_JOB_BYTES
+     * (or the whole window when that is smaller), so the workers keep several
+     * large requests in flight. */
     for (int k = 0; k < ZT_N_ELEMENTS; k++) {
         if (!(mask >> k & 1) || !r->g->el[k] || !r->fidx[k]) continue;
         const zt_array *a = r->g->el[k]->value;
@@ -174,57 +230,44 @@ void zt__readahead_note(zt_reader_t *r, int64_t i, unsigned mask) {
          * into one request per stored chunk */
         int64_t c0 = a->chunks_stored[0] ? a->chunks_stored[0] : a->chunks[0];
         size_t rcb = zt__rowchunk_bytes(a);
-        int64_t s = r->fidx[k][i];
-        int64_t cur = s >= 0 ? s / c0 : ra->horizon[k];
-        /* Row-chunks inside the window and beyond what is queued. They are
-         * queued only once a job's worth has accumulated (or the trajectory
-         * ends), so requests stay large. */
-        int64_t counted = 0, last_rc = cur, first = -1, last = -1, nnew = 0;
-        bool reached_end = true;
-        for (int64_t f = i + ra->stride; f < r->n_frames; f += ra->stride) {
-            int64_t sf = r->fidx[k][f];
-            if (sf < 0) continue;
-            int64_t rc = sf / c0;
-            if (rc == last_rc) continue;
-            if (counted == window) {
-                reached_end = false;
+        zt_rawin *w = &ra->win[k];
+        if (ra->same == 1) { /* the pattern (re)starts at the previous frame */
+            int64_t p = i - ra->stride, rc = zt__ra_rc(r, k, p, c0);
+            *w = (zt_rawin){p, rc, p, rc, 0, -1, 0, -1};
+        }
+        /* the caller moved from w->cons to i: run starts up to i are behind it */
+        for (int64_t f = w->cons + ra->stride; f <= i; f += ra->stride) {
+            int64_t rc = zt__ra_rc(r, k, f, c0);
+            if (rc < 0 || rc == w->cons_rc) continue;
+            w->cons_rc = rc;
+            if (f <= w->scan && w->ahead > 0) w->ahead--;
+        }
+        w->cons = i;
+        if (w->scan < i) { /* the caller overtook the window */
+            w->scan = i;
+            w->scan_rc = w->cons_rc;
+            w->ahead = 0;
+            w->pend = -1;
+            w->npend = 0;
+        }
+        bool reached_end = false;
+        while (w->ahead < window) {
+            int64_t f = w->scan + ra->stride;
+            if (f >= r->n_frames) {
+                reached_end = true;
                 break;
             }
-            last_rc = rc;
-            counted++;
-            if (rc <= ra->horizon[k]) continue;
-            if (first < 0) first = f;
-            last = f;
-            nnew++;
+            w->scan = f;
+            int64_t rc = zt__ra_rc(r, k, f, c0);
+            if (rc < 0 || rc == w->scan_rc) continue;
+            w->scan_rc = rc;
+            w->ahead++;
+            if (rc <= w->horizon) continue;
+            if (w->pend < 0) w->pend = f;
+            w->npend++;
         }
-        if (nnew == 0 || ((size_t)nnew * rcb < ZT_RA_JOB_BYTES && !reached_end)) continue;
-        zt_chunkref *refs = NULL;
-        size_t n = 0, cap = 0, bytes = 0;
-        last_rc = -1;
-        for (int64_t f = first; f >= 0 && f <= last; f += ra->stride) {
-            int64_t sf = r->fidx[k][f];
-            if (sf < 0) continue;
-            int64_t rc = sf / c0;
-            if (rc == last_rc || rc <= ra->horizon[k]) continue;
-            last_rc = rc;
-            ra->horizon[k] = rc;
-            int64_t r0 = a->chunks_stored[0] ? rc * c0 : sf, r1 = a->chunks_stored[0] ? rc * c0 + c0 : sf + 1;
-            if (r1 > a->shape[0]) r1 = a->shape[0];
-            size_t before = n;
-            if (zt__rows_refs(a, r0, r1, 0, 0, &refs, &n, &cap) != 0) break;
-            size_t w = before;
-            for (size_t q = before; q < n; q++)
-                if (!zt__cache_contains(r->cache, refs[q].a->uid, refs[q].lin)) refs[w++] = refs[q];
-            n = w;
-            bytes += rcb;
-            if (bytes >= ZT_RA_JOB_BYTES && n) {
-                zt__ra_push(ra, refs, n);
-                refs = NULL;
-                n = cap = bytes = 0;
-            }
-        }
-        if (n) zt__ra_push(ra, refs, n);
-        else free(refs);
+        size_t job = (size_t)window * rcb < ZT_RA_JOB_BYTES ? (size_t)window * rcb : ZT_RA_JOB_BYTES;
+        if (w->npend > 0 && ((size_t)w->npend * rcb >= job || reached_end)) zt__ra_queue(ra, k);
     }
 }
 

@@ -51,7 +51,7 @@ static int zt__build_frames(zt_reader_t *r) {
     for (int k = 0; k < ZT_N_ELEMENTS; k++)
         if (r->g->el[k]) total += r->g->el[k]->n_samples;
     int64_t *all = malloc((size_t)(total ? total : 1) * sizeof *all);
-    if (!all) return zt__err(ZT_ENOMEM, "out of memory");
+    if (!all) return zt__err(ZT_ENOMEM, "%s: out of memory for the steps of %lld samples", r->h->tree->url, (long long)total);
     int64_t n = 0;
     for (int k = 0; k < ZT_N_ELEMENTS; k++) {
         zt_h5el *e = r->g->el[k];
@@ -66,13 +66,13 @@ static int zt__build_frames(zt_reader_t *r) {
     r->n_frames = u;
     r->fstep = all;
     r->ftime = malloc((size_t)(u ? u : 1) * sizeof(double));
-    if (!r->ftime) return zt__err(ZT_ENOMEM, "out of memory");
+    if (!r->ftime) return zt__err(ZT_ENOMEM, "%s: out of memory for %lld frames", r->h->tree->url, (long long)u);
     for (int64_t i = 0; i < u; i++) r->ftime[i] = NAN;
     for (int k = 0; k < ZT_N_ELEMENTS; k++) {
         zt_h5el *e = r->g->el[k];
         if (!e) continue;
         r->fidx[k] = malloc((size_t)(u ? u : 1) * sizeof(int64_t));
-        if (!r->fidx[k]) return zt__err(ZT_ENOMEM, "out of memory");
+        if (!r->fidx[k]) return zt__err(ZT_ENOMEM, "%s: out of memory for %lld frames", r->h->tree->url, (long long)u);
         for (int64_t i = 0; i < u; i++) r->fidx[k][i] = -1;
         for (int64_t s = 0; s < e->n_samples; s++) {
             int64_t *p = bsearch(&e->step[s], all, (size_t)u, sizeof *all, zt__cmp_i64);
@@ -151,6 +151,14 @@ size_t zt__rowchunk_bytes(const zt_array *a) {
     return n;
 }
 
+/* What one row-chunk of a costs the cache budget. */
+static size_t zt__rowchunk_cost(const zt_array *a) {
+    size_t n = 1;
+    for (int d = 1; d < a->ndim; d++) n *= (size_t)zt__array_nchunks_dim(a, d);
+    if (a->chunks_stored[0]) n *= (size_t)(a->chunks_stored[0] / a->chunks[0]);
+    return n * zt__cache_cost(zt__array_chunk_nbytes(a));
+}
+
 int zt_reader_open(const char *url, const zt_reader_opts_t *opts, zt_reader_t **out) {
     if (!url || !out) return zt__err(ZT_EINVAL, "zt_reader_open: NULL argument");
     *out = NULL;
@@ -189,7 +197,7 @@ int zt_reader_open(const char *url, const zt_reader_opts_t *opts, zt_reader_t **
     r->ra_ahead = window - r->ra_flight;
     size_t frame_min = 0;
     for (int k = 0; k < ZT_N_ELEMENTS; k++)
-        if (r->g->el[k]) frame_min += zt__rowchunk_bytes(r->g->el[k]->value);
+        if (r->g->el[k]) frame_min += zt__rowchunk_cost(r->g->el[k]->value);
     size_t dec = o.cache_bytes + r->ra_ahead, raw = r->ra_flight;
     if (dec < frame_min) dec = frame_min;
     if (raw < ((size_t)32 << 20)) raw = (size_t)32 << 20;
@@ -337,6 +345,11 @@ static void zt__box_from_values(const zt_reader_t *r, const double *v, double m[
 
 /* ---- chunk plumbing ------------------------------------------------------------------- */
 
+/* Row-chunks fetched per round of a timeseries or a batch of frames: the
+ * budget bounds their bytes, this their number (each pinned entry costs a
+ * few hundred bytes of bookkeeping, which tiny chunks would make dominate). */
+#define ZT_ROUND_MAX_ROWCHUNKS 65536
+
 /* Chunk refs covering rows [row0, row1) and trailing range [t0, t1) of axis 1
  * (all of the remaining axes). Appends to *refs. */
 int zt__rows_refs(const zt_array *a, int64_t row0, int64_t row1, int64_t t0, int64_t t1,
@@ -442,7 +455,7 @@ int zt_reader_read_frame(zt_reader_t *r, int64_t i, zt_frame_t *fr, float *pos, 
         r->ents = p;
         r->ents_cap = n;
     }
-    if ((rc = zt__fetch(r->cache, refs, n, r->ents))) return zt__err_prefix(rc, "frame %lld: ", (long long)i);
+    if ((rc = zt__fetch(r->cache, refs, n, r->ents))) return zt__err_suffix(rc, " (reading frame %lld)", (long long)i);
     int64_t N = r->g->n_atoms;
     for (int k = 0; k < 3; k++) {
         if (sample[k] < 0 || !bufs[k]) continue;
@@ -485,19 +498,22 @@ int zt_atomsel_count(const zt_reader_t *r, const zt_atomsel_t *sel, int64_t *cou
     if (sel->indices) {
         for (size_t j = 0; j < sel->n; j++)
             if (sel->indices[j] < 0 || sel->indices[j] >= N)
-                return zt__err(ZT_ERANGE, "atom index %lld out of range (n_atoms %lld)", (long long)sel->indices[j],
+                return zt__err(ZT_ERANGE, "%s: atom index %lld out of range (n_atoms %lld)", r->h->tree->url,
+                               (long long)sel->indices[j],
                                (long long)N);
         *count = (int64_t)sel->n;
         return 0;
     }
     if (sel->start < 0 || sel->stop > N || sel->start > sel->stop)
-        return zt__err(ZT_ERANGE, "atom range %lld:%lld out of range (n_atoms %lld)", (long long)sel->start,
+        return zt__err(ZT_ERANGE, "%s: atom range %lld:%lld out of range (n_atoms %lld)", r->h->tree->url,
+                       (long long)sel->start,
                        (long long)sel->stop, (long long)N);
     *count = sel->stop - sel->start;
     return 0;
 }
 
-/* Gather selected atoms of one sample row from fetched entries into out[nsel][3]. */
+/* Gather selected atoms of one sample row from fetched entries into out[nsel][3];
+ * refs/es: the entries of that row's row-chunk (in zt__rows_refs order). */
 static void zt__gather_atoms(const zt_array *a, const zt_chunkref *refs, zt_centry **es, size_t n, int64_t row,
                              const zt_atomsel_t *sel, int64_t nsel, float *out) {
     if (!sel || !sel->indices) {
@@ -519,11 +535,13 @@ static void zt__gather_atoms(const zt_array *a, const zt_chunkref *refs, zt_cent
             int64_t cidx[3] = {rc0, ca, cd};
             int64_t lin = zt__array_chunk_linear(a, cidx);
             const zt_centry *e = NULL;
-            for (size_t q = 0; q < n; q++)
-                if (refs[q].a == a && refs[q].lin == lin) {
-                    e = es[q];
-                    break;
-                }
+            size_t lo = 0, hi = n; /* the refs of one row-chunk are in increasing lin */
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (refs[mid].lin < lin) lo = mid + 1;
+                else hi = mid;
+            }
+            if (lo < n && refs[lo].a == a && refs[lo].lin == lin) e = es[lo];
             if (!e) continue;
             int64_t d0 = cd * c2, d1 = d0 + c2 > 3 ? 3 : d0 + c2;
             size_t off = (size_t)((((row - rc0 * a->chunks[0]) * c1) + (at - ca * c1)) * c2);
@@ -567,10 +585,14 @@ static size_t zt__filter_refs(const zt_array *a, zt_chunkref *refs, size_t n, co
 }
 
 /* One round of a timeseries: frames [first, end) of the output and the chunk
- * refs they need (at most rows_per_round distinct row-chunks). */
+ * refs they need (at most rows_per_round distinct row-chunks), one segment of
+ * refs per row-chunk: seg[i] is where segment i starts. A frame is copied
+ * from its segment alone (copying from every ref of the round made a round of
+ * many small chunks quadratic). */
 typedef struct zt_tsround {
     zt_chunkref *refs;
     size_t n, cap;
+    size_t *seg, nseg, segcap;
     int64_t first, end;
 } zt_tsround;
 
@@ -586,6 +608,7 @@ typedef struct zt_tsargs {
 
 static int zt__ts_collect(const zt_tsargs *t, int64_t fi, zt_tsround *rd) {
     rd->n = 0;
+    rd->nseg = 0;
     rd->first = fi;
     int64_t rowchunks = 0, last_rc = -1;
     int rc = 0;
@@ -596,6 +619,17 @@ static int zt__ts_collect(const zt_tsargs *t, int64_t fi, zt_tsround *rd) {
             if (rcn != last_rc) {
                 if (rowchunks == t->rows_per_round) break;
                 size_t before = rd->n;
+                if (rd->nseg == rd->segcap) {
+                    size_t nc = rd->segcap ? 2 * rd->segcap : 64;
+                    size_t *p = realloc(rd->seg, nc * sizeof *p);
+                    if (!p) {
+                        rc = zt__err(ZT_ENOMEM, "out of memory");
+                        break;
+                    }
+                    rd->seg = p;
+                    rd->segcap = nc;
+                }
+                rd->seg[rd->nseg++] = before;
                 if ((rc = zt__rows_refs(t->a, s, s + 1, t->t0, t->t1, &rd->refs, &rd->n, &rd->cap))) break;
                 rd->n = before + zt__filter_refs(t->a, rd->refs + before, rd->n - before, t->sel, t->mask);
                 rowchunks++;
@@ -619,7 +653,7 @@ int zt_reader_timeseries(zt_reader_t *r, zt_element_t el, int64_t start, int64_t
                            el == ZT_POSITION ? "position" : el == ZT_VELOCITY ? "velocity" : "force");
     if (stride <= 0) return zt__err(ZT_EINVAL, "stride must be positive");
     if (start < 0 || stop > r->n_frames || start > stop)
-        return zt__err(ZT_ERANGE, "frame range %lld:%lld out of range (n_frames %lld)", (long long)start,
+        return zt__err(ZT_ERANGE, "%s: frame range %lld:%lld out of range (n_frames %lld)", r->h->tree->url, (long long)start,
                        (long long)stop, (long long)r->n_frames);
     int64_t nsel = 0;
     if ((rc = zt_atomsel_count(r, sel, &nsel))) return rc;
@@ -646,6 +680,7 @@ int zt_reader_timeseries(zt_reader_t *r, zt_element_t el, int64_t start, int64_t
     size_t budget = zt__cache_budget(r->cache) / 3;
     int64_t rows_per_round = per_rowchunk ? (int64_t)(budget / per_rowchunk) : 1;
     if (rows_per_round < 1) rows_per_round = 1;
+    if (rows_per_round > ZT_ROUND_MAX_ROWCHUNKS) rows_per_round = ZT_ROUND_MAX_ROWCHUNKS;
     zt_tsround cur, nxt;
     memset(&cur, 0, sizeof cur);
     memset(&nxt, 0, sizeof nxt);
@@ -669,6 +704,9 @@ int zt_reader_timeseries(zt_reader_t *r, zt_element_t el, int64_t start, int64_t
             es_cap = cur.n;
         }
         if ((rc = zt__fetch(r->cache, cur.refs, cur.n, es))) break;
+        /* the segments follow the frames as zt__ts_collect made them */
+        size_t si = SIZE_MAX;
+        int64_t last_rc = -1;
         for (int64_t k = cur.first; k < cur.end; k++) {
             int64_t fr = start + k * stride, s = r->fidx[el][fr];
             float *o = out + (size_t)k * (size_t)nsel * 3;
@@ -676,7 +714,12 @@ int zt_reader_timeseries(zt_reader_t *r, zt_element_t el, int64_t start, int64_t
                 for (int64_t q = 0; q < nsel * 3; q++) o[q] = nanv;
                 continue;
             }
-            zt__gather_atoms(a, cur.refs, es, cur.n, s, sel, nsel, o);
+            if (s / a->chunks[0] != last_rc) {
+                si++;
+                last_rc = s / a->chunks[0];
+            }
+            size_t b = cur.seg[si], e1 = si + 1 < cur.nseg ? cur.seg[si + 1] : cur.n;
+            zt__gather_atoms(a, cur.refs + b, es + b, e1 - b, s, sel, nsel, o);
             zt__scale_f32(o, (size_t)nsel * 3, r->fac[el]);
         }
         zt__cache_release(r->cache, es, cur.n);
@@ -689,7 +732,83 @@ int zt_reader_timeseries(zt_reader_t *r, zt_element_t el, int64_t start, int64_t
     free(es);
     free(cur.refs);
     free(nxt.refs);
+    free(cur.seg);
+    free(nxt.seg);
     free(mask);
+    return rc;
+}
+
+/* Row-chunk -> segment of the round being collected (open addressing; a
+ * generation number empties it for each round in O(1)). */
+typedef struct zt_rcmap {
+    struct zt_rcslot {
+        int64_t rc;
+        size_t seg;
+        uint64_t gen;
+    } *slot;
+    size_t mask;
+    uint64_t gen;
+} zt_rcmap;
+
+static int zt__rcmap_init(zt_rcmap *m, size_t n) {
+    size_t cap = 16;
+    while (cap < 2 * n) cap *= 2;
+    m->slot = calloc(cap, sizeof *m->slot);
+    m->mask = cap - 1;
+    m->gen = 1;
+    return m->slot ? 0 : zt__err(ZT_ENOMEM, "out of memory");
+}
+
+/* Slot of rc: found (gen current) or free. Never full: a round holds at most
+ * n row-chunks and the table 2n slots. */
+static struct zt_rcslot *zt__rcmap_slot(zt_rcmap *m, int64_t rc) {
+    size_t h = (size_t)((uint64_t)rc * 0x9E3779B97F4A7C15ull >> 7) & m->mask;
+    while (m->slot[h].gen == m->gen && m->slot[h].rc != rc) h = (h + 1) & m->mask;
+    return &m->slot[h];
+}
+
+/* One round of zt_reader_read_frames: refs of its distinct row-chunks, one
+ * segment each (seg[i] = first ref), and end = the next round's first frame. */
+typedef struct zt_rfround {
+    zt_chunkref *refs;
+    size_t n, cap;
+    size_t *seg, nseg, segcap;
+    size_t end;
+} zt_rfround;
+
+static int zt__rf_collect(const zt_array *a, const int64_t *fidx, const int64_t *frames, size_t nfr, size_t j0,
+                          size_t per_round, zt_rcmap *map, size_t *fseg, zt_rfround *rd) {
+    rd->n = rd->nseg = 0;
+    map->gen++;
+    size_t j = j0;
+    int rc = 0;
+    for (; j < nfr && !rc; j++) {
+        int64_t s = fidx[frames[j]];
+        if (s < 0) continue;
+        struct zt_rcslot *sl = zt__rcmap_slot(map, s / a->chunks[0]);
+        if (sl->gen == map->gen) {
+            fseg[j] = sl->seg;
+            continue;
+        }
+        if (rd->nseg == per_round) break;
+        if (rd->nseg == rd->segcap) {
+            size_t nc = rd->segcap ? 2 * rd->segcap : 64;
+            size_t *p = realloc(rd->seg, nc * sizeof *p);
+            if (!p) {
+                rc = zt__err(ZT_ENOMEM, "out of memory");
+                break;
+            }
+            rd->seg = p;
+            rd->segcap = nc;
+        }
+        sl->gen = map->gen;
+        sl->rc = s / a->chunks[0];
+        sl->seg = rd->nseg;
+        fseg[j] = rd->nseg;
+        rd->seg[rd->nseg++] = rd->n;
+        rc = zt__rows_refs(a, s, s + 1, 0, 0, &rd->refs, &rd->n, &rd->cap);
+    }
+    rd->end = j;
     return rc;
 }
 
@@ -703,7 +822,7 @@ int zt_reader_read_frames(zt_reader_t *r, zt_element_t el, const int64_t *frames
     if (!e) return zt__err(ZT_ENOTFOUND, "%s: group '%s' has no such element", r->h->tree->url, r->group);
     for (size_t j = 0; j < nfr; j++)
         if (frames[j] < 0 || frames[j] >= r->n_frames)
-            return zt__err(ZT_ERANGE, "frame %lld out of range (n_frames %lld)", (long long)frames[j],
+            return zt__err(ZT_ERANGE, "%s: frame %lld out of range (n_frames %lld)", r->h->tree->url, (long long)frames[j],
                            (long long)r->n_frames);
     zt_array *a = e->value;
     int64_t N = r->g->n_atoms;
@@ -713,65 +832,57 @@ int zt_reader_read_frames(zt_reader_t *r, zt_element_t el, const int64_t *frames
     size_t budget = zt__cache_budget(r->cache) / 3;
     size_t per_round = per_row ? budget / per_row : 1;
     if (per_round < 1) per_round = 1;
-    int64_t *seen = malloc(per_round * sizeof *seen);
-    zt_chunkref *rf[2] = {NULL, NULL};
-    size_t rn[2] = {0, 0}, rcap[2] = {0, 0}, rend[2] = {0, 0};
+    if (per_round > ZT_ROUND_MAX_ROWCHUNKS) per_round = ZT_ROUND_MAX_ROWCHUNKS;
+    if (per_round > nfr) per_round = nfr ? nfr : 1;
+    zt_rfround rd[2];
+    memset(rd, 0, sizeof rd);
+    zt_rcmap map;
+    size_t *fseg = malloc((nfr ? nfr : 1) * sizeof *fseg); /* frame -> segment of its round */
     zt_centry **es = NULL;
-    if (!seen) return zt__err(ZT_ENOMEM, "out of memory");
-    /* collect round q starting at frame j0 into rf[q]; rend[q] = next frame */
-#define ZT_COLLECT(q, j0)                                                                          \
-    do {                                                                                           \
-        size_t ns = 0, j = (j0);                                                                   \
-        rn[q] = 0;                                                                                 \
-        for (; j < nfr && !rc; j++) {                                                              \
-            int64_t s = r->fidx[el][frames[j]];                                                    \
-            if (s < 0) continue;                                                                   \
-            int64_t rcn = s / a->chunks[0];                                                        \
-            size_t k = 0;                                                                          \
-            while (k < ns && seen[k] != rcn) k++;                                                  \
-            if (k < ns) continue;                                                                  \
-            if (ns == per_round) break;                                                            \
-            seen[ns++] = rcn;                                                                      \
-            rc = zt__rows_refs(a, s, s + 1, 0, 0, &rf[q], &rn[q], &rcap[q]);                       \
-        }                                                                                          \
-        rend[q] = j;                                                                               \
-    } while (0)
+    rc = fseg ? zt__rcmap_init(&map, per_round) : zt__err(ZT_ENOMEM, "out of memory");
+    if (rc) {
+        free(fseg);
+        return rc;
+    }
     int q = 0;
     size_t j0 = 0;
-    ZT_COLLECT(q, 0);
+    rc = zt__rf_collect(a, r->fidx[el], frames, nfr, 0, per_round, &map, fseg, &rd[q]);
     while (!rc && j0 < nfr) {
-        if (rend[q] < nfr) {
-            ZT_COLLECT(1 - q, rend[q]);
-            if (!rc) zt__readahead_prefetch(r, rf[1 - q], rn[1 - q]);
+        if (rd[q].end < nfr) {
+            rc = zt__rf_collect(a, r->fidx[el], frames, nfr, rd[q].end, per_round, &map, fseg, &rd[1 - q]);
+            if (!rc) zt__readahead_prefetch(r, rd[1 - q].refs, rd[1 - q].n);
         }
         if (rc) break;
-        zt_centry **p = realloc(es, (rn[q] ? rn[q] : 1) * sizeof *p);
+        zt_centry **p = realloc(es, (rd[q].n ? rd[q].n : 1) * sizeof *p);
         if (!p) {
             rc = zt__err(ZT_ENOMEM, "out of memory");
             break;
         }
         es = p;
-        if ((rc = zt__fetch(r->cache, rf[q], rn[q], es))) break;
-        for (size_t j = j0; j < rend[q] && out; j++) {
+        if ((rc = zt__fetch(r->cache, rd[q].refs, rd[q].n, es))) break;
+        for (size_t j = j0; j < rd[q].end && out; j++) {
             int64_t s = r->fidx[el][frames[j]];
             float *o = out + j * (size_t)N * 3;
             if (s < 0) {
                 for (int64_t k = 0; k < N * 3; k++) o[k] = NAN;
             } else {
+                size_t si = fseg[j], b = rd[q].seg[si], e1 = si + 1 < rd[q].nseg ? rd[q].seg[si + 1] : rd[q].n;
                 int64_t st[3] = {s, 0, 0}, ct[3] = {1, N, 3};
-                zt__copy_from_entries(a, rf[q], es, rn[q], st, ct, o, 'f');
+                zt__copy_from_entries(a, rd[q].refs + b, es + b, e1 - b, st, ct, o, 'f');
                 zt__scale_f32(o, (size_t)N * 3, r->fac[el]);
             }
         }
-        zt__cache_release(r->cache, es, rn[q]);
-        j0 = rend[q];
+        zt__cache_release(r->cache, es, rd[q].n);
+        j0 = rd[q].end;
         q = 1 - q;
     }
-#undef ZT_COLLECT
     free(es);
-    free(rf[0]);
-    free(rf[1]);
-    free(seen);
+    for (int k = 0; k < 2; k++) {
+        free(rd[k].refs);
+        free(rd[k].seg);
+    }
+    free(map.slot);
+    free(fseg);
     if (!rc && info)
         for (size_t j = 0; j < nfr && !rc; j++) rc = zt_reader_read_frame(r, frames[j], &info[j], NULL, NULL, NULL);
     return rc;
@@ -824,7 +935,8 @@ int zt_reader_read_data(zt_reader_t *r, size_t i, int64_t frame, double *out) {
     int64_t sample = 0;
     if (d->el->time_dependent) {
         if (frame < 0 || frame >= r->n_frames)
-            return zt__err(ZT_ERANGE, "frame %lld out of range (n_frames %lld)", (long long)frame, (long long)r->n_frames);
+            return zt__err(ZT_ERANGE, "%s: frame %lld out of range (n_frames %lld)", r->h->tree->url, (long long)frame,
+                           (long long)r->n_frames);
         sample = zt__h5el_find_step(d->el, r->fstep[frame]);
         if (sample < 0) return ZT_ENODATA; /* not sampled at this frame: not an error worth a message */
     }

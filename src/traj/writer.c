@@ -42,7 +42,7 @@ struct zt_writer {
     char *units[4];     /* length, time, velocity, force */
     zt_welem *el[4];    /* position, velocity, force, box */
     zt_welem **obs;
-    char **obs_names;
+    char **obs_names; /* their paths */
     size_t n_obs;
     int64_t frames;
     bool failed;
@@ -313,43 +313,49 @@ int zt_writer_create(const char *url, int64_t n_atoms, const zt_writer_opts_t *o
 int64_t zt_writer_n_frames(const zt_writer_t *w) { return w ? w->frames : 0; }
 
 static int zt__obs_elem(zt_writer_t *w, const zt_obs_t *ob, double time, zt_welem **out) {
+    const char *nm = ob->name;
+    if (!nm || !*nm || !strcmp(nm, "/") || strstr(nm, "..") || strstr(nm, "//") || nm[strlen(nm) - 1] == '/')
+        return zt__err(ZT_EINVAL, "bad observable name '%s'", nm ? nm : "");
+    /* "/a/b": observables/a/b exactly; "a/b": where the format keeps a
+     * particle group's observables (zarrmd: observables/<group>/a/b) */
+    char *p = nm[0] == '/' ? zt__asprintf("observables%s", nm)
+              : w->b->obs_in_group ? zt__asprintf("observables/%s/%s", w->group, nm)
+                                   : zt__asprintf("observables/%s", nm);
+    if (!p) return zt__err(ZT_ENOMEM, "out of memory");
     for (size_t i = 0; i < w->n_obs; i++)
-        if (!strcmp(w->obs_names[i], ob->name)) {
+        if (!strcmp(w->obs_names[i], p)) {
+            free(p);
             if (w->obs[i]->sample_n != ob->n)
-                return zt__err(ZT_EINVAL, "observable '%s': %zu values, earlier frames had %zu", ob->name, ob->n,
+                return zt__err(ZT_EINVAL, "observable '%s': %zu values, earlier frames had %zu", nm, ob->n,
                                w->obs[i]->sample_n);
             *out = w->obs[i];
             return 0;
         }
-    if (!ob->name || !*ob->name || ob->name[0] == '/' || strstr(ob->name, ".."))
-        return zt__err(ZT_EINVAL, "bad observable name '%s'", ob->name ? ob->name : "");
-    if (ob->n == 0 || !ob->values) return zt__err(ZT_EINVAL, "observable '%s' has no values", ob->name);
-    char *gp = w->b->obs_in_group ? zt__asprintf("observables/%s", w->group) : strdup("observables");
-    char *p = gp ? zt__path_join(gp, ob->name) : NULL;
-    int rc = p ? 0 : zt__err(ZT_ENOMEM, "out of memory");
-    if (!rc && w->n_obs == 0) {
-        rc = w->b->vt->create_group(w->b, "observables", NULL);
-        if (!rc && w->b->obs_in_group) rc = w->b->vt->create_group(w->b, gp, NULL);
+    if (ob->n == 0 || !ob->values) {
+        free(p);
+        return zt__err(ZT_EINVAL, "observable '%s' has no values", nm);
     }
-    /* intermediate groups of nested names ("a/b") */
-    for (char *s = p ? p + strlen(gp) + 1 : NULL; !rc && s && (s = strchr(s, '/')) != NULL; s++) {
-        *s = 0;
+    int rc = w->n_obs == 0 ? w->b->vt->create_group(w->b, "observables", NULL) : 0;
+    /* the groups between observables/ and the element */
+    for (char *q = p + strlen("observables/"); !rc && (q = strchr(q, '/')) != NULL; q++) {
+        *q = 0;
         rc = w->b->vt->create_group(w->b, p, NULL);
-        *s = '/';
+        *q = '/';
     }
     zt_welem *e = NULL;
     int64_t shape[1] = {(int64_t)ob->n};
     zt_dtype f8 = {'f', 8, false};
     if (!rc) rc = zt__welem_create(w, p, false, ob->n > 1 ? 1 : 0, shape, f8, NULL, !isnan(time), false, &e);
-    free(gp);
-    free(p);
-    if (rc) return rc;
+    if (rc) {
+        free(p);
+        return rc;
+    }
     zt_welem **no = realloc(w->obs, (w->n_obs + 1) * sizeof *no);
     char **nn = realloc(w->obs_names, (w->n_obs + 1) * sizeof *nn);
     if (no) w->obs = no;
     if (nn) w->obs_names = nn;
-    char *name = strdup(ob->name);
-    if (!no || !nn || !name) {
+    char *name = p; /* observables are told apart by their path */
+    if (!no || !nn) {
         free(name);
         zt__welem_free(e);
         return zt__err(ZT_ENOMEM, "out of memory");

@@ -40,6 +40,17 @@ int zt__err(int code, const char *fmt, ...) {
     return code;
 }
 
+int zt__err_suffix(int code, const char *fmt, ...) {
+    size_t k = strlen(zt__msg);
+    if (k == 0) k = (size_t)snprintf(zt__msg, sizeof zt__msg, "%s", zt_strerror(code));
+    if (k >= sizeof zt__msg - 1) return code;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(zt__msg + k, sizeof zt__msg - k, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
 int zt__err_prefix(int code, const char *fmt, ...) {
     char pre[1024], old[sizeof zt__msg];
     va_list ap;

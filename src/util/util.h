@@ -23,6 +23,9 @@
  * returns code unchanged, for upper layers that know the file name. */
 int zt__err(int code, const char *fmt, ...) ZT__PRINTF(2, 3);
 int zt__err_prefix(int code, const char *fmt, ...) ZT__PRINTF(2, 3);
+/* Append to the current message (context that must not come first, where
+ * the message starts with "<file>: <array>: "). */
+int zt__err_suffix(int code, const char *fmt, ...) ZT__PRINTF(2, 3);
 void zt__err_clear(void);
 
 /* ---- logging (ZARRTRAJ_LOG=debug|info|warn|error; default warn) ---------- */

@@ -1,6 +1,7 @@
 /* Zarr v2 reader: hierarchy -> zt_tree, .zarray -> zt_array. */
 #include "zarr/zarr.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,17 +12,23 @@ typedef struct zt_zimpl {
     int64_t rows; /* > 0: uncompressed chunks read row by row (stored rows per chunk) */
 } zt_zimpl;
 
-void zt__zarr_chunk_key(const zt_array *a, const int64_t *cidx, char *buf, size_t n) {
+char *zt__zarr_chunk_key(const zt_array *a, const int64_t *cidx) {
     zt_zimpl *z = a->impl;
-    size_t k = (size_t)snprintf(buf, n, "%s%s", a->path, a->path[0] ? "/" : "");
+    size_t pl = strlen(a->path), n = pl + 2 + (size_t)(a->ndim ? a->ndim : 1) * 21;
+    char *buf = malloc(n);
+    if (!buf) return NULL;
+    memcpy(buf, a->path, pl);
+    size_t k = pl;
+    if (pl) buf[k++] = '/';
     if (a->ndim == 0) {
-        snprintf(buf + k, n > k ? n - k : 0, "0");
-        return;
+        memcpy(buf + k, "0", 2);
+        return buf;
     }
-    for (int d = 0; d < a->ndim && k < n; d++) {
+    for (int d = 0; d < a->ndim; d++) {
         if (d) buf[k++] = z->sep;
-        k += (size_t)snprintf(buf + k, n - k, "%lld", (long long)cidx[d]);
+        k += (size_t)snprintf(buf + k, n - k, "%lld", (long long)cidx[d]); /* <= 20 digits + sign */
     }
+    return buf;
 }
 
 static int zt__zlocate(const zt_array *a, const int64_t *cidx, zt_chunk_loc *loc) {
@@ -33,15 +40,15 @@ static int zt__zlocate(const zt_array *a, const int64_t *cidx, zt_chunk_loc *loc
         int64_t real[ZT_MAXDIM];
         memcpy(real, cidx, sizeof(int64_t) * (size_t)a->ndim);
         real[0] = cidx[0] / z->rows;
-        zt__zarr_chunk_key(a, real, loc->key, sizeof loc->key);
+        loc->key = zt__zarr_chunk_key(a, real);
         int64_t rowbytes = (int64_t)zt__array_chunk_nbytes(a); /* read grid: one row */
         loc->offset = (cidx[0] % z->rows) * rowbytes;
         loc->length = rowbytes;
-        return 0;
+    } else {
+        loc->key = zt__zarr_chunk_key(a, cidx);
+        loc->offset = ZT_WHOLE;
     }
-    zt__zarr_chunk_key(a, cidx, loc->key, sizeof loc->key);
-    loc->offset = ZT_WHOLE;
-    return 0;
+    return loc->key ? 0 : zt__err(ZT_ENOMEM, "out of memory");
 }
 
 void zt__zarr_read_rows(zt_array *a) {
@@ -89,23 +96,41 @@ static int zt__parse_fill(zt_array *a, const json_t *fv, const char *file) {
         is_int = true;
     } else if (json_is_real(fv)) {
         d = json_real_value(fv);
-        i = (int64_t)d;
+        /* an integer array takes an integral real (3.0), nothing else: the
+         * cast of 2.5, 1e30 or NaN would be wrong or undefined */
+        if (a->dtype.kind != 'f') {
+            if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != floor(d))
+                return zt__err(ZT_EFORMAT, "%s: %s/.zarray: fill_value %.17g does not fit the integer dtype", file,
+                               a->path, d);
+            i = (int64_t)d;
+            is_int = true;
+        }
     } else {
         return zt__err(ZT_EFORMAT, "%s: %s/.zarray: bad fill_value", file, a->path);
+    }
+    if (is_int && a->dtype.kind != 'f') {
+        /* in the dtype's range, as numpy demands (300 is no uint8) */
+        int bits = 8 * a->dtype.size;
+        bool ok = a->dtype.kind == 'b' ? (i == 0 || i == 1)
+                  : a->dtype.kind == 'u' ? i >= 0 && (bits == 64 || i < ((int64_t)1 << bits))
+                  : bits == 64 || (i >= -((int64_t)1 << (bits - 1)) && i < ((int64_t)1 << (bits - 1)));
+        if (!ok)
+            return zt__err(ZT_EFORMAT, "%s: %s/.zarray: fill_value %lld is out of range for the dtype", file, a->path,
+                           (long long)i);
     }
     uint8_t b[8];
     switch (a->dtype.kind) {
     case 'f':
         if (a->dtype.size == 4) {
-            float f = (float)d;
+            /* beyond float's range: infinity, as numpy rounds (the C cast is undefined) */
+            float f = isfinite(d) && fabs(d) > FLT_MAX ? (d > 0 ? INFINITY : -INFINITY) : (float)d;
             memcpy(b, &f, 4);
         } else {
             memcpy(b, &d, 8);
         }
         break;
     default: {
-        int64_t v = is_int ? i : (int64_t)d;
-        /* little-endian truncation to the element size */
+        int64_t v = i; /* checked above: fits the element */
         for (int k = 0; k < 8; k++) b[k] = (uint8_t)((uint64_t)v >> (8 * k));
         break;
     }
@@ -167,7 +192,11 @@ int zt__zarr_array_from_json(const json_t *zj, const char *path, const char *fil
     a->ndim = nd;
     json_t *dt = json_object_get(zj, "dtype");
     if (!json_is_string(dt)) {
-        rc = zt__err(ZT_EUNSUPPORTED, "%s: %s/.zarray: structured dtypes are not supported", file, path);
+        if (json_is_array(dt))
+            rc = zt__err(ZT_EUNSUPPORTED, "%s: %s/.zarray: structured dtypes are not supported", file, path);
+        else
+            rc = zt__err(ZT_EFORMAT, "%s: %s/.zarray: '%s' %s", file, path, "dtype",
+                         !dt ? "is missing" : json_is_null(dt) ? "is null" : "must be a string");
         goto fail;
     }
     if ((rc = zt__dtype_from_str(json_string_value(dt), &a->dtype))) {
@@ -198,10 +227,7 @@ int zt__zarr_array_from_json(const json_t *zj, const char *path, const char *fil
     /* numcodecs' Blosc shuffles with the array's item size */
     zt__pipeline_set_typesize(a->pipeline, a->dtype.size);
     a->codecs_desc = zt__pipeline_describe(a->pipeline);
-    if ((rc = zt__array_validate(a))) {
-        rc = zt__err_prefix(rc, "%s: ", file);
-        goto fail;
-    }
+    if ((rc = zt__array_validate(a))) goto fail;
     *out = a;
     return 0;
 fail:
@@ -215,17 +241,16 @@ fail:
 static int zt__ensure_node(zt_tree *t, const char *path, bool is_array, zt_node **out) {
     zt_node *cur = t->root;
     const char *p = path;
-    char part[256];
     while (*p) {
         const char *e = strchr(p, '/');
         size_t l = e ? (size_t)(e - p) : strlen(p);
-        if (l == 0 || l >= sizeof part) return zt__err(ZT_EFORMAT, "%s: bad key '%s'", t->url, path);
-        memcpy(part, p, l);
-        part[l] = 0;
-        zt_node *c = zt__node_child(cur, part);
+        if (l == 0) return zt__err(ZT_EFORMAT, "%s: bad key '%s' (empty path component)", t->url, path);
+        zt_node *c = zt__node_childn(cur, p, l);
         bool last = !e;
         if (!c) {
-            c = zt__node_new(part, cur, last && is_array);
+            char *part = zt__strndup(p, l);
+            c = part ? zt__node_new(part, cur, last && is_array) : NULL;
+            free(part);
             if (!c) return zt__err(ZT_ENOMEM, "out of memory");
             int rc = zt__node_add_child(cur, c);
             if (rc) {
@@ -389,10 +414,17 @@ static int zt__walk(zt_tree *t, const char *url) {
             char *pfx = *level.items[i] ? zt__asprintf("%s/", level.items[i]) : strdup("");
             rc = pfx ? zt__store_list(t->store, pfx, true, &files, &dirs) : zt__err(ZT_ENOMEM, "out of memory");
             free(pfx);
-            if (rc == ZT_EUNSUPPORTED)
+            if (rc == ZT_EUNSUPPORTED || rc == ZT_ENOTFOUND) {
+                /* the group itself was read: what fails is its listing */
+                char cause[1024];
+                const char *m = zt_last_error();
+                size_t ul = strlen(url);
+                if (!strncmp(m, url, ul) && !strncmp(m + ul, ": ", 2)) m += ul + 2; /* named below */
+                snprintf(cause, sizeof cause, "%s", m);
                 rc = zt__err(ZT_EUNSUPPORTED,
-                             "%s: this store cannot list keys and the hierarchy has no consolidated "
-                             ".zmetadata (write one with zarr.consolidate_metadata or zarrtraj convert)", url);
+                             "%s: no consolidated .zmetadata, and the hierarchy cannot be listed without it: "
+                             "%s; write one with zarr.consolidate_metadata or zarrtraj convert", url, cause);
+            }
             for (size_t k = 0; !rc && k < dirs.n; k++) {
                 char *d = dirs.items[k];
                 size_t l = strlen(d);

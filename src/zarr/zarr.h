@@ -20,8 +20,8 @@ json_t *zt__zarr_array_to_json(const zt_array *a);
 /* Serialise JSON the way zarr-python does (indent 4, sorted keys). malloc'd. */
 char *zt__zarr_dumps(const json_t *j);
 
-/* Store key of chunk cidx of array a into buf. */
-void zt__zarr_chunk_key(const zt_array *a, const int64_t *cidx, char *buf, size_t n);
+/* Store key of chunk cidx of array a (malloc'd; NULL when out of memory). */
+char *zt__zarr_chunk_key(const zt_array *a, const int64_t *cidx);
 
 /* Encode (pipeline) and put one chunk; scratch is reused between calls. */
 int zt__zarr_write_chunk(zt_array *a, const int64_t *cidx, const void *data, zt_buf *scratch);

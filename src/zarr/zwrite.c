@@ -67,11 +67,12 @@ json_t *zt__zarr_array_to_json(const zt_array *a) {
 }
 
 int zt__zarr_write_chunk(zt_array *a, const int64_t *cidx, const void *data, zt_buf *scratch) {
-    char key[512];
-    zt__zarr_chunk_key(a, cidx, key, sizeof key);
     int rc = zt__pipeline_encode(a->pipeline, data, zt__array_chunk_nbytes(a), scratch);
     if (rc) return zt__err_prefix(rc, "%s: encoding chunk: ", a->path);
+    char *key = zt__zarr_chunk_key(a, cidx);
+    if (!key) return zt__err(ZT_ENOMEM, "out of memory");
     rc = zt__store_put(a->store, key, scratch->data ? (void *)scratch->data : (void *)"", scratch->len);
-    if (rc) return zt__err_prefix(rc, "%s: ", key);
-    return 0;
+    if (rc) zt__err_prefix(rc, "%s: ", key);
+    free(key);
+    return rc;
 }

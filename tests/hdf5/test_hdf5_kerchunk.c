@@ -122,6 +122,21 @@ static void test_refs_store_basics(const char *dir) {
     json_t *j = json_pack("{s:i,s:{s:s},s:{s:s,s:s,s:[s,i,i],s:[s,i,i],s:[s]}}", "version", 1, "templates", "u",
                           "target.bin", "refs", ".zgroup", "{\"zarr_format\":2}", "a/x", "base64:aGVsbG8=", "a/b/y",
                           "target.bin", 2, 5, "a/z", "{{u}}", 10, 6, "w", "target.bin");
+    /* template names longer than 127 bytes (once cut there: this one would
+     * have become the name of the other template, i.e. another file) */
+    char tname[200], tref[210];
+    memset(tname, 'x', 127);
+    tname[127] = 0;
+    json_object_set_new(json_object_get(j, "templates"), tname, json_string("wrong.bin"));
+    snprintf(tname + 127, sizeof tname - 127, "y");
+    json_object_set_new(json_object_get(j, "templates"), tname, json_string("target.bin"));
+    snprintf(tref, sizeof tref, "{{%s}}", tname);
+    json_object_set_new(json_object_get(j, "refs"), "a/t", json_pack("[s,i,i]", tref, 0, 4));
+    char *wrong = zt__asprintf("%s/wrong.bin", dir);
+    f = fopen(wrong, "wb");
+    fputs("WRONG", f);
+    fclose(f);
+    free(wrong);
     char *rp = zt__asprintf("%s/basic.json", dir);
     json_dump_file(j, rp, 0);
     json_decref(j);
@@ -138,6 +153,8 @@ static void test_refs_store_basics(const char *dir) {
         CHECK(b.len == 3 && !memcmp(b.data, "bcd", 3));
         CHECK_OK(zt__store_get_range(s, "a/b/y", ZT_SUFFIX, 2, &b));
         CHECK(b.len == 2 && !memcmp(b.data, "56", 2));
+        CHECK_OK(zt__store_get(s, "a/t", &b));
+        CHECK(b.len == 4 && !memcmp(b.data, "0123", 4));
         CHECK_OK(zt__store_get(s, "w", &b));
         CHECK(b.len == 16);
         CHECK_RC(zt__store_get(s, "nope", &b), ZT_ENOTFOUND);
@@ -148,7 +165,7 @@ static void test_refs_store_basics(const char *dir) {
         zt__strlist_init(&keys);
         zt__strlist_init(&pfx);
         CHECK_OK(zt__store_list(s, "a", true, &keys, &pfx));
-        CHECK(keys.n == 2 && pfx.n == 1 && !strcmp(pfx.items[0], "a/b/"));
+        CHECK(keys.n == 3 && pfx.n == 1 && !strcmp(pfx.items[0], "a/b/"));
         zt__strlist_free(&keys);
         zt__strlist_free(&pfx);
         zt__buf_free(&b);

@@ -1,6 +1,7 @@
 /* Read-only HTTP(S) store against nginx with a test CA: TLS verification on
  * by default (fails without the CA, succeeds with ca_file or SSL_CERT_FILE),
- * whole/range/suffix reads, head, batches, ETag pinning, 404, read-only. */
+ * whole/range/suffix reads, head, batches, ETag pinning, 404, read-only;
+ * directory listings (HTML, nginx JSON and XML, none). */
 #include "storetest.h"
 
 static zt_store *open_url(const char *url, const char *ca) {
@@ -20,6 +21,128 @@ static void write_file(const char *path, const uint8_t *d, size_t n) {
     if (!f) return;
     fwrite(d, 1, n, f);
     fclose(f);
+}
+
+/* Read every frame of url and compare with the local copy. */
+static void same_frames(const char *url, const char *local) {
+    zt_reader_t *a = NULL, *b = NULL;
+    CHECK_OK(zt_reader_open(url, NULL, &a));
+    CHECK_OK(zt_reader_open(local, NULL, &b));
+    if (!a || !b) {
+        zt_reader_close(a);
+        zt_reader_close(b);
+        return;
+    }
+    CHECK_EQ_INT(zt_reader_n_frames(a), zt_reader_n_frames(b));
+    CHECK_EQ_INT(zt_reader_n_atoms(a), zt_reader_n_atoms(b));
+    size_t n3 = (size_t)zt_reader_n_atoms(b) * 3;
+    float *pa = malloc(n3 * 4 + 4), *pb = malloc(n3 * 4 + 4);
+    for (int64_t f = 0; f < zt_reader_n_frames(b); f++) {
+        zt_frame_t fa, fb;
+        CHECK_OK(zt_reader_read_frame(a, f, &fa, pa, NULL, NULL));
+        CHECK_OK(zt_reader_read_frame(b, f, &fb, pb, NULL, NULL));
+        CHECK_EQ_INT(fa.step, fb.step);
+        CHECK(!memcmp(pa, pb, n3 * 4));
+    }
+    free(pa);
+    free(pb);
+    zt_reader_close(a);
+    zt_reader_close(b);
+}
+
+/* A zarrmd without .zmetadata over plain HTTP: read through the server's
+ * directory listing, in HTML (ZT_HTTP_URL) and nginx's JSON format
+ * (ZT_HTTP_JSON_URL); a server without listings (ZT_HTTP_NOLIST_URL) or a
+ * listing that is no index gives an error naming the cause. */
+static void test_listings(const char *dir, long pid) {
+    const char *jurl = getenv("ZT_HTTP_JSON_URL"), *nurl = getenv("ZT_HTTP_NOLIST_URL");
+    if (!jurl || !nurl) {
+        fprintf(stderr, "nginx started without the JSON/no-listing ports (older run.sh): listing formats not tested\n");
+        return;
+    }
+    char local[700], url[800];
+    snprintf(local, sizeof local, "%s/nocons.zarrmd", dir);
+    zt_writer_opts_t wo = ZT_WRITER_OPTS_DEFAULTS;
+    wo.chunk_bytes = 30 * 12 * 3; /* 3 frames per chunk */
+    zt_writer_t *w = NULL;
+    CHECK_OK(zt_writer_create(local, 30, &wo, &w));
+    float p[90];
+    for (int f = 0; f < 8 && w; f++) {
+        for (int k = 0; k < 90; k++) p[k] = (float)(f * 100 + k) * 0.5f;
+        zt_wframe_t fr = {f * 5, 0.25 * f, p, NULL, NULL, NULL, NULL, 0};
+        CHECK_OK(zt_writer_write_frame(w, &fr));
+    }
+    CHECK_OK(zt_writer_close(w));
+    zt_test_system("rm '%s/.zmetadata' && chmod -R a+rX '%s'", local, dir);
+
+    snprintf(url, sizeof url, "%s/t%ld/nocons.zarrmd", getenv("ZT_HTTP_URL"), pid);
+    same_frames(url, local);
+    snprintf(url, sizeof url, "%s/t%ld/nocons.zarrmd", jurl, pid);
+    same_frames(url, local);
+
+    /* store level: the JSON listing, one level and recursive (raw names) */
+    snprintf(url, sizeof url, "%s/t%ld/", jurl, pid);
+    zt_store *s = open_url(url, NULL);
+    if (s) {
+        zt_strlist k, q;
+        zt__strlist_init(&k);
+        zt__strlist_init(&q);
+        CHECK_OK(zt__store_list(s, "", true, &k, &q));
+        CHECK(zt__strlist_contains(&q, "grp/") && zt__strlist_contains(&q, "nocons.zarrmd/"));
+        CHECK(zt__strlist_contains(&k, "file.h5md") && !zt__strlist_contains(&k, "grp/chunk 0.bin"));
+        zt__strlist_free(&k);
+        zt__strlist_free(&q);
+        CHECK_OK(zt__store_list(s, "grp", false, &k, NULL));
+        CHECK(k.n == 1 && zt__strlist_contains(&k, "grp/chunk 0.bin"));
+        zt__strlist_free(&k);
+        zt__store_close(s);
+    }
+
+    /* no listing at all (nginx autoindex off answers 403) */
+    snprintf(url, sizeof url, "%s/t%ld/nocons.zarrmd", nurl, pid);
+    zt_reader_t *r = NULL;
+    CHECK_RC(zt_reader_open(url, NULL, &r), ZT_EUNSUPPORTED);
+    fprintf(stderr, "no listing -> %s\n", zt_last_error());
+    CHECK(strstr(zt_last_error(), ".zmetadata") && strstr(zt_last_error(), "refuses to list"));
+    CHECK(!strstr(zt_last_error(), "h5md"));
+    zt_reader_close(r);
+    /* .zmetadata back: the same server reads it without any listing */
+    snprintf(local, sizeof local, "%s/cons.zarrmd", dir);
+    CHECK_OK(zt_writer_create(local, 30, &wo, &w));
+    for (int f = 0; f < 8 && w; f++) {
+        for (int k = 0; k < 90; k++) p[k] = (float)(f * 100 + k) * 0.5f;
+        zt_wframe_t fr = {f * 5, 0.25 * f, p, NULL, NULL, NULL, NULL, 0};
+        CHECK_OK(zt_writer_write_frame(w, &fr));
+    }
+    CHECK_OK(zt_writer_close(w));
+    zt_test_system("chmod -R a+rX '%s'", dir);
+    snprintf(url, sizeof url, "%s/t%ld/cons.zarrmd", nurl, pid);
+    same_frames(url, local);
+
+    /* a directory whose "listing" is a page without links, and one whose
+     * index is in nginx's XML format */
+    zt_test_system("mkdir -p '%s/odd/h5md' '%s/xml/sub' && cd '%s' && "
+                   "printf '<html><body>nothing here</body></html>' >odd/index.html && "
+                   "printf '<?xml version=\"1.0\"?>\\n<list>\\n<directory mtime=\"x\">sub</directory>\\n"
+                   "<file mtime=\"x\" size=\"3\">a&amp;b.txt</file>\\n</list>\\n' >xml/index.html && "
+                   "chmod -R a+rX '%s'", dir, dir, dir, dir);
+    snprintf(url, sizeof url, "%s/t%ld/", getenv("ZT_HTTP_URL"), pid);
+    s = open_url(url, NULL);
+    if (s) {
+        zt_strlist k, q;
+        zt__strlist_init(&k);
+        zt__strlist_init(&q);
+        CHECK_RC(zt__store_list(s, "odd", true, &k, &q), ZT_EUNSUPPORTED);
+        CHECK(strstr(zt_last_error(), "not a directory index") != NULL);
+        zt__strlist_free(&k);
+        zt__strlist_free(&q);
+        CHECK_OK(zt__store_list(s, "xml", true, &k, &q));
+        CHECK(k.n == 1 && zt__strlist_contains(&k, "xml/a&b.txt"));
+        CHECK(q.n == 1 && zt__strlist_contains(&q, "xml/sub/"));
+        zt__strlist_free(&k);
+        zt__strlist_free(&q);
+        zt__store_close(s);
+    }
 }
 
 int main(void) {
@@ -122,6 +245,7 @@ int main(void) {
         zt__strlist_free(&k);
         zt__store_close(s);
     }
+    test_listings(dir, (long)getpid());
     zt__buf_free(&b);
     free(d);
     zt_test_system("rm -rf '%s'", dir);

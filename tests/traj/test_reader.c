@@ -4,7 +4,10 @@
  * chunk is decoded once, a tiny cache budget still works, bad arguments fail. */
 #include "testutil.h"
 
+#include "store/store.h"
+
 #include <string.h>
+#include <unistd.h>
 
 static int64_t frames_of(zt_reader_t *r, zt_element_t el, float **all) {
     int64_t nf = zt_reader_n_frames(r), na = zt_reader_n_atoms(r);
@@ -94,6 +97,72 @@ static void check_file(const char *rel, const char *group, zt_element_t el, size
     free(path);
 }
 
+static void mput(const char *key, const void *d, size_t n) {
+    zt_store *s = NULL;
+    CHECK_OK(zt__store_open("memory://reader-tiny", NULL, &s));
+    if (s) CHECK_OK(zt__store_put(s, key, d, n));
+    zt__store_close(s);
+}
+
+/* 2^20 frames of 2 atoms, one frame per chunk and almost no chunk written
+ * (fill value 7.5; frame 1000 written): every read is linear in the frames.
+ * A round of many small chunks used to be copied from every chunk of the
+ * round for every frame, and read-ahead rescanned its whole window at every
+ * frame: 16,384 frames took seconds, 2^20 never finished. */
+static void test_tiny_chunks(void) {
+    const int64_t nf = (int64_t)1 << 20;
+    const char *t = "{\"zarr_format\": 2}";
+    mput(".zgroup", t, strlen(t));
+    mput("h5md/.zgroup", t, strlen(t));
+    mput("h5md/.zattrs", "{\"version\": [1, 1]}", 19);
+    mput("particles/.zgroup", t, strlen(t));
+    mput("particles/g/.zgroup", t, strlen(t));
+    mput("particles/g/box/.zgroup", t, strlen(t));
+    const char *box = "{\"dimension\": 3, \"boundary\": [\"none\", \"none\", \"none\"]}";
+    mput("particles/g/box/.zattrs", box, strlen(box));
+    mput("particles/g/position/.zgroup", t, strlen(t));
+    char doc[300];
+    int l = snprintf(doc, sizeof doc, "{\"zarr_format\": 2, \"shape\": [%lld, 2, 3], \"chunks\": [1, 2, 3], "
+                     "\"dtype\": \"<f4\", \"fill_value\": 7.5, \"compressor\": null, \"filters\": null}", (long long)nf);
+    mput("particles/g/position/value/.zarray", doc, (size_t)l);
+    float row[6] = {1, 2, 3, 4, 5, 6};
+    mput("particles/g/position/value/1000.0.0", row, sizeof row);
+    const char *z0 = "{\"zarr_format\": 2, \"shape\": [], \"chunks\": [], \"dtype\": \"<i8\", \"fill_value\": null, "
+                     "\"compressor\": null, \"filters\": null}";
+    mput("particles/g/position/step/.zarray", z0, strlen(z0));
+    int64_t inc = 2;
+    mput("particles/g/position/step/0", &inc, 8);
+    alarm(300); /* a hang guard, not a time limit: all of this takes a few seconds */
+    zt_reader_t *r = NULL;
+    CHECK_OK(zt_reader_open("memory://reader-tiny", NULL, &r));
+    if (!r) return;
+    CHECK_EQ_INT(zt_reader_n_frames(r), nf);
+    float *all = malloc((size_t)nf * 6 * sizeof *all);
+    CHECK_OK(zt_reader_timeseries(r, ZT_POSITION, 0, nf, 1, NULL, all));
+    int64_t bad = 0;
+    for (int64_t i = 0; i < nf * 6; i++) bad += all[i] != (i / 6 == 1000 ? row[i % 6] : 7.5f);
+    CHECK_EQ_INT(bad, 0);
+    /* a batch of every frame, in reverse (no read-ahead pattern) */
+    int64_t *fr = malloc((size_t)nf * sizeof *fr);
+    for (int64_t i = 0; i < nf; i++) fr[i] = nf - 1 - i;
+    CHECK_OK(zt_reader_read_frames(r, ZT_POSITION, fr, (size_t)nf, all, NULL));
+    bad = 0;
+    for (int64_t i = 0; i < nf * 6; i++) bad += all[i] != (nf - 1 - i / 6 == 1000 ? row[i % 6] : 7.5f);
+    CHECK_EQ_INT(bad, 0);
+    /* frame by frame in order: read-ahead at work */
+    bad = 0;
+    for (int64_t i = 0; i < nf; i++) {
+        float p[6];
+        zt_frame_t f;
+        if (zt_reader_read_frame(r, i, &f, p, NULL, NULL) || f.step != 2 * i || p[5] != (i == 1000 ? 6.0f : 7.5f)) bad++;
+    }
+    CHECK_EQ_INT(bad, 0);
+    alarm(0);
+    free(fr);
+    free(all);
+    zt_reader_close(r);
+}
+
 int main(void) {
     char *probe = zt_test_data("expected.json");
     FILE *f = fopen(probe, "r");
@@ -158,5 +227,6 @@ int main(void) {
     zt_reader_close(r);
     free(p);
     free(dir);
+    test_tiny_chunks();
     TEST_DONE();
 }

@@ -217,6 +217,19 @@ int main(void) {
     waitpid(pid, &st, 0);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     check_traj(url, &s6, 0, 12);
+
+    /* 7. a particle group name of 600 bytes: chunk keys longer than any fixed
+     * buffer (they once were cut at 511 bytes, so that position, velocity and
+     * box chunks all shared one key) */
+    char longg[601];
+    for (int i = 0; i < 600; i++) longg[i] = (char)('a' + i % 26);
+    longg[600] = 0;
+    spec_t s7 = {20, 6, 1, 2, 1, 0, false};
+    zt_writer_opts_t o7 = ZT_WRITER_OPTS_DEFAULTS;
+    o7.group = longg;
+    o7.chunk_bytes = 20 * 12 * 4 * 2; /* 2 frames per chunk */
+    CHECK_OK(write_traj("memory://writer-long-group", &s7, &o7));
+    check_traj("memory://writer-long-group", &s7, 0, 6);
     free(dir);
     TEST_DONE();
 }

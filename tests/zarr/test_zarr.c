@@ -136,6 +136,47 @@ int main(void) {
         t->store = NULL; /* owned by this test */
         zt__tree_free(t);
     }
+    /* deep and long names: chunk keys of 600+ bytes (once cut at 511 bytes:
+     * a cut key reads as a missing chunk, i.e. the fill value) and a 300-byte
+     * path component (once refused) read their chunks */
+    for (int variant = 0; variant < 2; variant++) {
+        char deep[1024] = "", key[1200];
+        for (int c = 0; c < 3; c++) {
+            size_t k = strlen(deep), len = c == 2 && variant ? 300 : 200;
+            for (size_t i = 0; i < len; i++) deep[k + i] = (char)('a' + c + 3 * variant);
+            deep[k + len] = 0;
+            snprintf(key, sizeof key, "%s/.zgroup", deep);
+            put(s, key, "{\"zarr_format\": 2}");
+            strcat(deep, "/");
+        }
+        strcat(deep, "arr");
+        snprintf(key, sizeof key, "%s/.zarray", deep);
+        put(s, key, ZA("[4]", "[2]", "<i4", "-1", ""));
+        int32_t c0[2] = {11, 22}, c1[2] = {33, 44};
+        snprintf(key, sizeof key, "%s/0", deep);
+        CHECK_OK(zt__store_put(s, key, c0, 8));
+        snprintf(key, sizeof key, "%s/1", deep);
+        CHECK_OK(zt__store_put(s, key, c1, 8));
+        t = NULL;
+        CHECK_OK(zt__zarr_open_tree(s, "memory://zarr-tree", &t));
+        zt_node *n = t ? zt__node_find(t->root, deep) : NULL;
+        CHECK(n && n->array);
+        if (n && n->array) {
+            int32_t out[4];
+            int64_t st[1] = {0}, ct[1] = {4};
+            CHECK_OK(zt__array_read(n->array, st, ct, out));
+            CHECK_EQ_INT(out[0], 11);
+            CHECK_EQ_INT(out[3], 44);
+            CHECK_OK(zt__array_read_chunk(n->array, (int64_t[]){1}, out));
+            CHECK_EQ_INT(out[0], 33);
+            char *ck = zt__zarr_chunk_key(n->array, (int64_t[]){1});
+            CHECK(ck && strlen(ck) == strlen(deep) + 2);
+            free(ck);
+        }
+        if (t) t->store = NULL;
+        zt__tree_free(t);
+    }
+
     put(s, "g/b/.zarray", "{\"zarr_format\": 2, \"shape\": [2],");
     t = NULL;
     CHECK_RC(zt__zarr_open_tree(s, "memory://zarr-tree", &t), ZT_EFORMAT);

@@ -301,10 +301,16 @@ static size_t zt__on_body(char *p, size_t sz, size_t nm, void *ud) {
     return zt__buf_append(&h->resp, p, n) == 0 ? n : 0;
 }
 
-static void zt__copy_hval(const char *v, size_t n, char *dst, size_t cap) {
-    if (n >= cap) n = cap - 1;
+/* A header value that does not fit is dropped (""), never cut: a cut ETag
+ * or Content-Range would be a different value. */
+static bool zt__copy_hval(const char *v, size_t n, char *dst, size_t cap) {
+    if (n >= cap) {
+        dst[0] = 0;
+        return false;
+    }
     memcpy(dst, v, n);
     dst[n] = 0;
+    return true;
 }
 
 static size_t zt__on_header(char *p, size_t sz, size_t nm, void *ud) {
@@ -331,7 +337,9 @@ static size_t zt__on_header(char *p, size_t sz, size_t nm, void *ud) {
     zt__copy_hval(v, vl, val, sizeof val);
 #define ZT_IS(name) (nl == sizeof(name) - 1 && !strncasecmp(p, name, nl))
     if (ZT_IS("etag")) {
-        zt__copy_hval(v, vl, h->etag, sizeof h->etag);
+        /* too long to keep: the object is then read without version pinning */
+        if (!zt__copy_hval(v, vl, h->etag, sizeof h->etag))
+            ZT_DEBUG("ETag of %zu bytes ignored (over %zu)", vl, sizeof h->etag - 1);
     } else if (ZT_IS("x-goog-generation")) {
         zt__copy_hval(v, vl, h->generation, sizeof h->generation);
     } else if (ZT_IS("content-length")) {

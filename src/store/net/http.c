@@ -2,9 +2,11 @@
  * itself (a single .h5md file); other keys are appended as path segments (a
  * zarrmd hierarchy served by any static web server). Listing reads HTML
  * directory indexes (nginx autoindex, Apache, python -m http.server), as
- * fsspec's HTTP filesystem does; a server without them cannot list. */
+ * fsspec's HTTP filesystem does, and nginx's JSON and XML autoindex formats;
+ * a server without them cannot list (ZT_EUNSUPPORTED / ZT_ENOTFOUND). */
 #include "store/net/net.h"
 
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,8 +31,68 @@ static int zt__h_object(zt_netstore *ns, zt_hreq *h, const char *key) {
 static const zt_objops zt__h_objops = {.object = zt__h_object};
 
 
-/* Links of an HTML directory index: relative names, directories ending in '/'. */
-static int zt__h_parse_index(const zt_buf *b, const char *dir, zt_strlist *files, zt_strlist *dirs) {
+/* "'dir/'", or "the root directory", as three printf arguments. */
+#define ZT_H_WHERE(dir) (dir) && *(dir) ? "'" : "the root directory", (dir) && *(dir) ? (dir) : "", \
+                        (dir) && *(dir) ? "/'" : ""
+
+/* One entry of a directory index: name relative to dir (already decoded),
+ * directories ending in '/' or flagged by is_dir. */
+static int zt__h_entry(char *name, bool is_dir, const char *dir, zt_strlist *files, zt_strlist *dirs) {
+    char *nm = name;
+    while (nm[0] == '.' && nm[1] == '/') nm += 2;
+    size_t l = strlen(nm);
+    if (l > 0 && nm[l - 1] == '/') {
+        is_dir = true;
+        nm[--l] = 0;
+    }
+    /* parent/self links, nested paths and query-carrying links are not entries */
+    if (l == 0 || !strcmp(nm, "..") || !strcmp(nm, ".") || strchr(nm, '/') || strchr(nm, '?')) return 0;
+    char *full = dir && *dir ? zt__asprintf("%s/%s", dir, nm) : strdup(nm);
+    if (!full) return zt__err(ZT_ENOMEM, "out of memory");
+    zt_strlist *dst = is_dir ? dirs : files;
+    if (zt__strlist_contains(dst, full)) {
+        free(full);
+        return 0;
+    }
+    return zt__strlist_push_own(dst, full);
+}
+
+/* nginx `autoindex_format json`: [{"name": "x", "type": "directory"|"file"|...}, ...]. */
+static int zt__h_parse_json(const json_t *j, const char *dir, zt_strlist *files, zt_strlist *dirs) {
+    size_t i;
+    json_t *e;
+    int rc = 0;
+    json_array_foreach(j, i, e) {
+        const char *name = json_string_value(json_object_get(e, "name"));
+        const char *type = json_string_value(json_object_get(e, "type"));
+        if (!name || !type) continue;
+        bool is_dir = !strcmp(type, "directory");
+        if (!is_dir && strcmp(type, "file")) continue; /* "other": sockets, devices */
+        char *n = strdup(name);
+        rc = n ? zt__h_entry(n, is_dir, dir, files, dirs) : zt__err(ZT_ENOMEM, "out of memory");
+        free(n);
+        if (rc) break;
+    }
+    return rc;
+}
+
+/* nginx `autoindex_format xml`: <list><directory>x</directory><file>y</file></list>. */
+static int zt__h_parse_xml(const zt_xml *list, const char *dir, zt_strlist *files, zt_strlist *dirs) {
+    int rc = 0;
+    for (const zt_xml *c = list->child; c && !rc; c = c->next) {
+        bool is_dir = !strcmp(c->name, "directory");
+        if ((!is_dir && strcmp(c->name, "file")) || !c->text) continue;
+        char *n = strdup(c->text);
+        rc = n ? zt__h_entry(n, is_dir, dir, files, dirs) : zt__err(ZT_ENOMEM, "out of memory");
+        free(n);
+    }
+    return rc;
+}
+
+/* Links of an HTML directory index (nginx, Apache, python -m http.server):
+ * relative hrefs, directories ending in '/'. *hrefs counts the links seen. */
+static int zt__h_parse_html(const zt_buf *b, const char *dir, zt_strlist *files, zt_strlist *dirs,
+                            size_t *hrefs) {
     const char *p = (const char *)b->data, *end = p + b->len;
     int rc = 0;
     while (!rc && p < end) {
@@ -46,28 +108,44 @@ static int zt__h_parse_index(const zt_buf *b, const char *dir, zt_strlist *files
         const char *v = h + 1, *e = memchr(v, q, (size_t)(end - v));
         if (!e) break;
         p = e + 1;
+        (*hrefs)++;
         size_t n = (size_t)(e - v);
         if (n == 0 || v[0] == '?' || v[0] == '#' || v[0] == '/' || memmem(v, n, "://", 3)) continue;
         char *name = zt__uri_decode(v, n, false);
         if (!name) return zt__err(ZT_ENOMEM, "out of memory");
-        char *nm = name;
-        while (nm[0] == '.' && nm[1] == '/') nm += 2;
-        size_t l = strlen(nm);
-        bool is_dir = l > 0 && nm[l - 1] == '/';
-        if (is_dir) nm[--l] = 0;
-        /* parent/self links, nested paths and query-carrying links are not entries */
-        if (l == 0 || !strcmp(nm, "..") || !strcmp(nm, ".") || strchr(nm, '/') || strchr(nm, '?')) {
-            free(name);
-            continue;
-        }
-        char *full = dir && *dir ? zt__asprintf("%s/%s", dir, nm) : strdup(nm);
+        rc = zt__h_entry(name, false, dir, files, dirs);
         free(name);
-        if (!full) return zt__err(ZT_ENOMEM, "out of memory");
-        zt_strlist *dst = is_dir ? dirs : files;
-        if (zt__strlist_contains(dst, full)) free(full);
-        else rc = zt__strlist_push_own(dst, full);
     }
     return rc;
+}
+
+/* A directory index in any of the formats above. A response that is none of
+ * them (a custom page, an S3 website error document) is ZT_EUNSUPPORTED: an
+ * empty listing would make the hierarchy look empty instead. */
+static int zt__h_parse_index(const zt_store *s, const zt_buf *b, const char *dir, zt_strlist *files,
+                             zt_strlist *dirs) {
+    const char *p = (const char *)b->data, *end = p + b->len;
+    while (p < end && strchr(" \t\r\n", *p)) p++;
+    if (p < end && *p == '[') {
+        json_t *j = json_loadb(p, (size_t)(end - p), 0, NULL);
+        int rc = json_is_array(j) ? zt__h_parse_json(j, dir, files, dirs) : 1;
+        json_decref(j);
+        if (rc <= 0) return rc;
+    } else if (p < end && *p == '<') {
+        zt_xml *x = end - p > 5 && !memcmp(p, "<?xml", 5) ? zt__xml_parse(p, (size_t)(end - p)) : NULL;
+        if (x && !strcmp(x->name, "list")) {
+            int rc = zt__h_parse_xml(x, dir, files, dirs);
+            zt__xml_free(x);
+            return rc;
+        }
+        zt__xml_free(x);
+        size_t hrefs = 0;
+        int rc = zt__h_parse_html(b, dir, files, dirs, &hrefs);
+        if (rc || hrefs) return rc; /* even an empty HTML index links to its parent */
+    }
+    return zt__err(ZT_EUNSUPPORTED,
+                   "%s: the listing of %s%s%s is not a directory index this store reads (HTML, or "
+                   "nginx autoindex JSON/XML)", s->url, ZT_H_WHERE(dir));
 }
 
 static int zt__h_list(zt_store *s, const char *prefix, bool delim, zt_strlist *keys, zt_strlist *prefixes) {
@@ -94,14 +172,24 @@ static int zt__h_list(zt_store *s, const char *prefix, bool delim, zt_strlist *k
         if (!rc) rc = zt__net_get_batch(ns, &zt__h_objops, reqs, level.n, NULL, NULL);
         for (size_t i = 0; !rc && i < level.n; i++) {
             if (reqs[i].status == ZT_ENOTFOUND && depth > 0) continue;
+            if (reqs[i].status == ZT_ENOTFOUND) {
+                rc = zt__err(ZT_ENOTFOUND, "%s: no directory index of %s%s%s (HTTP 404: no such directory, "
+                             "or the server gives no listings)", s->url, ZT_H_WHERE(level.items[i]));
+                break;
+            }
+            if (reqs[i].status == ZT_EAUTH) {
+                /* objects are readable (the caller got this far): listings are refused */
+                rc = zt__err(ZT_EUNSUPPORTED, "%s: the server refuses to list %s%s%s (access denied)", s->url,
+                             ZT_H_WHERE(level.items[i]));
+                break;
+            }
             if (reqs[i].status) {
-                rc = reqs[i].status == ZT_ENOTFOUND ? zt__err(ZT_ENOTFOUND, "%s: no directory index at '%s'", s->url, level.items[i])
-                                                    : reqs[i].status;
+                rc = reqs[i].status;
                 break;
             }
             zt_strlist dirs;
             zt__strlist_init(&dirs);
-            rc = zt__h_parse_index(&reqs[i].out, level.items[i], keys, &dirs);
+            rc = zt__h_parse_index(s, &reqs[i].out, level.items[i], keys, &dirs);
             for (size_t k = 0; !rc && k < dirs.n; k++) {
                 if (delim) rc = prefixes ? zt__strlist_push_own(prefixes, zt__asprintf("%s/", dirs.items[k])) : 0;
                 else rc = zt__strlist_push(&next, dirs.items[k]);
