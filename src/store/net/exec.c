@@ -307,9 +307,8 @@ static void zt__copy_hval(const char *v, size_t n, char *dst, size_t cap) {
     dst[n] = 0;
 }
 
-static size_t zt__on_header(char *p, size_t sz, size_t nm, void *ud) {
-    zt_hreq *h = ud;
-    size_t n = sz * nm, l = n;
+void zt__net_header(zt_hreq *h, const char *p, size_t n) {
+    size_t l = n;
     while (l > 0 && (p[l - 1] == '\r' || p[l - 1] == '\n')) l--;
     if (l >= 5 && !strncmp(p, "HTTP/", 5)) {
         /* A new response (after 100-continue or a redirect): forget the old one. */
@@ -319,10 +318,10 @@ static size_t zt__on_header(char *p, size_t sz, size_t nm, void *ud) {
         h->mtime = 0;
         free(h->location);
         h->location = NULL;
-        return n;
+        return;
     }
     const char *c = memchr(p, ':', l);
-    if (!c) return n;
+    if (!c) return;
     size_t nl = (size_t)(c - p);
     const char *v = c + 1;
     while (v < p + l && (*v == ' ' || *v == '\t')) v++;
@@ -367,7 +366,11 @@ static size_t zt__on_header(char *p, size_t sz, size_t nm, void *ud) {
         h->location = zt__strndup(v, vl);
     }
 #undef ZT_IS
-    return n;
+}
+
+static size_t zt__on_header(char *p, size_t sz, size_t nm, void *ud) {
+    zt__net_header(ud, p, sz * nm);
+    return sz * nm;
 }
 
 static size_t zt__on_read(char *dst, size_t sz, size_t nm, void *ud) {
@@ -550,7 +553,7 @@ static bool zt__retryable_status(long st) {
 /* Check a 2xx GET: Content-Range against the request, body length, and cut a
  * full 200 answer down to the range when the server ignored Range. Returns
  * NULL when fine, else a description of what is wrong. */
-static const char *zt__check_body(zt_hreq *h) {
+const char *zt__net_check_body(zt_hreq *h) {
     size_t n = h->resp.len;
     if (h->clen >= 0 && (uint64_t)h->clen != n) return "body length differs from Content-Length";
     if (h->off == ZT_WHOLE) return NULL;
@@ -638,7 +641,7 @@ static int zt__complete(zt_netstore *ns, zt_hreq *h) {
         }
     } else if (st >= 200 && st < 300) {
         const char *bad = NULL;
-        if (!strcmp(h->method, "GET")) bad = zt__check_body(h);
+        if (!strcmp(h->method, "GET")) bad = zt__net_check_body(h);
         const char *ver = ns->pin_generation ? h->generation : h->etag;
         if (!bad && h->pin && *h->pin && *ver && strcmp(ver, h->pin)) {
             code = ZT_ECHANGED;

@@ -30,8 +30,8 @@ static const zt_objops zt__h_objops = {.object = zt__h_object};
 
 
 /* Links of an HTML directory index: relative names, directories ending in '/'. */
-static int zt__h_parse_index(const zt_buf *b, const char *dir, zt_strlist *files, zt_strlist *dirs) {
-    const char *p = (const char *)b->data, *end = p + b->len;
+int zt__http_parse_index(const char *body, size_t len, const char *dir, zt_strlist *files, zt_strlist *dirs) {
+    const char *p = body ? body : "", *end = p + (body ? len : 0);
     int rc = 0;
     while (!rc && p < end) {
         const char *h = memmem(p, (size_t)(end - p), "href=", 5);
@@ -101,7 +101,7 @@ static int zt__h_list(zt_store *s, const char *prefix, bool delim, zt_strlist *k
             }
             zt_strlist dirs;
             zt__strlist_init(&dirs);
-            rc = zt__h_parse_index(&reqs[i].out, level.items[i], keys, &dirs);
+            rc = zt__http_parse_index((const char *)reqs[i].out.data, reqs[i].out.len, level.items[i], keys, &dirs);
             for (size_t k = 0; !rc && k < dirs.n; k++) {
                 if (delim) rc = prefixes ? zt__strlist_push_own(prefixes, zt__asprintf("%s/", dirs.items[k])) : 0;
                 else rc = zt__strlist_push(&next, dirs.items[k]);
