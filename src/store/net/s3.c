@@ -484,6 +484,8 @@ int zt__s3_open_ex(const char *url, const char *loc, const zt_options_t *opts,
             free(host);
         } else if (!rc) {
             s->ns.host = host;
+        } else {
+            free(host); /* endpoint rejected */
         }
         if (!rc && (!s->ns.base_url || !s->ns.host)) rc = zt__err(ZT_ENOMEM, "out of memory");
     }
