@@ -221,7 +221,7 @@ static int inflate_any(const char *name, bool gzip, const uint8_t *in, size_t n,
         size_t ocap = grow ? grow->cap : size;
         size_t out_chunk = ocap - out_pos > UINT_MAX ? UINT_MAX : ocap - out_pos;
         size_t in_chunk = n - in_pos > UINT_MAX ? UINT_MAX : n - in_pos;
-        zs.next_in = (Bytef *)(in + in_pos);
+        zs.next_in = (Bytef *)(in_pos ? in + in_pos : in); /* in may be NULL when n == 0 */
         zs.avail_in = (uInt)in_chunk;
         zs.next_out = probing ? &probe : (grow ? grow->data : dst) + out_pos;
         zs.avail_out = probing ? 1 : (uInt)out_chunk;
