@@ -556,7 +556,8 @@ static bool zt__retryable_status(long st) {
 const char *zt__net_check_body(zt_hreq *h) {
     size_t n = h->resp.len;
     if (h->clen >= 0 && (uint64_t)h->clen != n) return "body length differs from Content-Length";
-    if (h->off == ZT_WHOLE) return NULL;
+    /* a part of an object we asked for whole is not the object */
+    if (h->off == ZT_WHOLE) return h->status == 206 ? "206 partial answer to a request for the whole object" : NULL;
     if (h->status == 206) {
         if (h->cr_start < 0) return "206 response without a valid Content-Range";
         if ((int64_t)n != h->cr_end - h->cr_start + 1) return "body length differs from Content-Range";
