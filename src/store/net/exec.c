@@ -560,16 +560,18 @@ const char *zt__net_check_body(zt_hreq *h) {
     if (h->off == ZT_WHOLE) return h->status == 206 ? "206 partial answer to a request for the whole object" : NULL;
     if (h->status == 206) {
         if (h->cr_start < 0) return "206 response without a valid Content-Range";
-        if ((int64_t)n != h->cr_end - h->cr_start + 1) return "body length differs from Content-Range";
+        /* the parser guarantees 0 <= cr_start <= cr_end: no overflow */
+        uint64_t span = (uint64_t)(h->cr_end - h->cr_start) + 1;
+        if ((uint64_t)n != span) return "body length differs from Content-Range";
         if (h->off >= 0) {
             if (h->cr_start != h->off || h->cr_end > h->off + h->len - 1)
                 return "Content-Range does not match the requested range";
             if (h->cr_total >= 0 && h->cr_end != h->off + h->len - 1 && h->cr_end != h->cr_total - 1)
                 return "short range before the end of the object";
         } else {
-            if (h->cr_total >= 0 &&
-                (h->cr_end != h->cr_total - 1 ||
-                 h->cr_end - h->cr_start + 1 != (h->len < h->cr_total ? h->len : h->cr_total)))
+            /* the last bytes can only be told from the object's size */
+            if (h->cr_total < 0) return "206 answer to a suffix range without the object size";
+            if (h->cr_end != h->cr_total - 1 || span != (uint64_t)(h->len < h->cr_total ? h->len : h->cr_total))
                 return "Content-Range does not match the requested suffix";
         }
         return NULL;
