@@ -400,7 +400,7 @@ static num fso_decode1(const zt__codec *c, num e) {
 static void shuffle_bytes(const uint8_t *in, size_t n, size_t es, uint8_t *out, bool unshuffle) {
     size_t count = es > 1 ? n / es : 0; /* elementsize 0 (a legal config) is a plain copy */
     if (es <= 1 || count <= 1) {
-        memcpy(out, in, n);
+        if (n) memcpy(out, in, n); /* in may be NULL when n == 0 */
         return;
     }
     for (size_t j = 0; j < es; j++) {
