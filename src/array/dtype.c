@@ -70,7 +70,15 @@ static inline double zt__load_f64(const uint8_t *p, zt_dtype dt) {
 }
 
 static inline int64_t zt__load_i64(const uint8_t *p, zt_dtype dt) {
-    if (dt.kind == 'f') return (int64_t)zt__load_f64(p, dt);
+    if (dt.kind == 'f') {
+        /* defined for every value: saturate, NaN as INT64_MIN (the cast of an
+         * out-of-range double is undefined) */
+        double d = zt__load_f64(p, dt);
+        if (!(d == d)) return INT64_MIN;
+        if (d >= 9223372036854775808.0) return INT64_MAX;
+        if (d < -9223372036854775808.0) return INT64_MIN;
+        return (int64_t)d;
+    }
     switch (dt.size) {
     case 1:
         return dt.kind == 'i' ? (int64_t)(int8_t)p[0] : (int64_t)p[0];
