@@ -38,7 +38,7 @@ def libhdf5_crash(report, binary):
     """The faulting (or, for a timeout, the running) frame is inside libhdf5:
     the first frame that is neither the sanitizer runtime's (its allocator
     and libc interceptors live in the fuzz binary), libFuzzer's nor the
-    signal trampoline of libc."""
+    C library's (memcpy, the signal trampoline)."""
     if "LeakSanitizer" in report:
         return False
     me = os.path.basename(binary)
@@ -48,8 +48,8 @@ def libhdf5_crash(report, binary):
         if not ours and (fn.startswith(("__interceptor_", "__asan", "__sanitizer", "__ubsan", "__lsan", "fuzzer::"))
                          or os.path.basename(where).startswith(me)):
             continue
-        if not fn and "libc.so" in where:
-            continue
+        if "libc.so" in where or "/libc." in where or where.startswith(("string/", "../sysdeps")):
+            continue  # libc (memcpy, signal trampoline): the caller decides
         return "libhdf5" in where
     return False
 
