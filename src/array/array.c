@@ -89,6 +89,10 @@ int64_t zt__array_chunk_linear(const zt_array *a, const int64_t *cidx) {
 void zt__array_chunk_index(const zt_array *a, int64_t lin, int64_t *cidx) {
     for (int d = a->ndim - 1; d >= 0; d--) {
         int64_t n = zt__array_nchunks_dim(a, d);
+        if (n <= 0) { /* an empty axis has no chunks: index 0 */
+            cidx[d] = 0;
+            continue;
+        }
         cidx[d] = lin % n;
         lin /= n;
     }

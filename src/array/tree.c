@@ -85,8 +85,10 @@ bool zt__attr_int(const zt_node *n, const char *key, int64_t *out) {
         *out = json_integer_value(v);
         return true;
     }
-    if (json_is_real(v) && json_real_value(v) == (double)(int64_t)json_real_value(v)) {
-        *out = (int64_t)json_real_value(v);
+    double d = json_is_real(v) ? json_real_value(v) : 0.5;
+    /* integral and in range (the cast of anything else is undefined) */
+    if (d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == (double)(int64_t)d) {
+        *out = (int64_t)d;
         return true;
     }
     return false;

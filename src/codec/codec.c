@@ -122,6 +122,11 @@ static int check_keys(const json_t *cfg, const char *id, const char *const *allo
     return 0;
 }
 
+/* An integral real that a long long holds (the cast is undefined otherwise). */
+static bool zt__real_is_int(double d) {
+    return d >= -9223372036854775808.0 && d < 9223372036854775808.0 && d == (double)(long long)d;
+}
+
 /* Integer parameter (integral reals accepted), default when absent or null. */
 static int get_int(const json_t *cfg, const char *id, const char *key, long long def,
                    long long lo, long long hi, long long *out) {
@@ -130,7 +135,7 @@ static int get_int(const json_t *cfg, const char *id, const char *key, long long
     if (v && !json_is_null(v)) {
         if (json_is_integer(v)) {
             x = json_integer_value(v);
-        } else if (json_is_real(v) && json_real_value(v) == (double)(long long)json_real_value(v)) {
+        } else if (json_is_real(v) && zt__real_is_int(json_real_value(v))) {
             x = (long long)json_real_value(v);
         } else {
             return zt__err(ZT_EINVAL, "codec '%s': parameter '%s' must be an integer", id, key);

@@ -221,7 +221,7 @@ static int inflate_any(const char *name, bool gzip, const uint8_t *in, size_t n,
         size_t ocap = grow ? grow->cap : size;
         size_t out_chunk = ocap - out_pos > UINT_MAX ? UINT_MAX : ocap - out_pos;
         size_t in_chunk = n - in_pos > UINT_MAX ? UINT_MAX : n - in_pos;
-        zs.next_in = (Bytef *)(in + in_pos);
+        zs.next_in = (Bytef *)(in_pos ? in + in_pos : in); /* in may be NULL when n == 0 */
         zs.avail_in = (uInt)in_chunk;
         zs.next_out = probing ? &probe : (grow ? grow->data : dst) + out_pos;
         zs.avail_out = probing ? 1 : (uInt)out_chunk;
@@ -287,7 +287,7 @@ static int deflate_any(const zt__codec *c, bool gzip, const void *in, size_t n, 
         if (out_pos == out->len && (rc = zt__buf_resize(out, out->len * 2 + 64))) break;
         size_t in_chunk = n - in_pos > UINT_MAX ? UINT_MAX : n - in_pos;
         size_t out_chunk = out->len - out_pos > UINT_MAX ? UINT_MAX : out->len - out_pos;
-        zs.next_in = (Bytef *)((const uint8_t *)in + in_pos);
+        zs.next_in = (Bytef *)(in_pos ? (const uint8_t *)in + in_pos : (const uint8_t *)in); /* in NULL when n == 0 */
         zs.avail_in = (uInt)in_chunk;
         zs.next_out = out->data + out_pos;
         zs.avail_out = (uInt)out_chunk;
@@ -318,7 +318,7 @@ static int bz2_encode(const zt__codec *c, const void *in, size_t n, zt_buf *out)
         if (out_pos == out->len && (rc = zt__buf_resize(out, out->len * 2))) break;
         size_t in_chunk = n - in_pos > UINT_MAX ? UINT_MAX : n - in_pos;
         size_t out_chunk = out->len - out_pos > UINT_MAX ? UINT_MAX : out->len - out_pos;
-        bs.next_in = (char *)in + in_pos;
+        bs.next_in = in_pos ? (char *)in + in_pos : (char *)in; /* in NULL when n == 0 */
         bs.avail_in = (unsigned)in_chunk;
         bs.next_out = (char *)out->data + out_pos;
         bs.avail_out = (unsigned)out_chunk;
@@ -356,12 +356,13 @@ static int bz2_decode_any(const uint8_t *in, size_t n, uint8_t *dst, size_t size
             size_t ocap = grow ? grow->cap : size;
             size_t out_chunk = ocap - out_pos > UINT_MAX ? UINT_MAX : ocap - out_pos;
             size_t in_chunk = n - in_pos > UINT_MAX ? UINT_MAX : n - in_pos;
-            bs.next_in = (char *)(in + in_pos);
+            const uint8_t *at = in_pos ? in + in_pos : in; /* in NULL when n == 0 */
+            bs.next_in = (char *)at;
             bs.avail_in = (unsigned)in_chunk;
             bs.next_out = probing ? &probe : (char *)(grow ? grow->data : dst) + out_pos;
             bs.avail_out = probing ? 1 : (unsigned)out_chunk;
             r = BZ2_bzDecompress(&bs);
-            size_t consumed = (size_t)((const uint8_t *)bs.next_in - (in + in_pos));
+            size_t consumed = (size_t)((const uint8_t *)bs.next_in - at);
             in_pos += consumed;
             size_t produced = probing ? 1 - bs.avail_out : out_chunk - bs.avail_out;
             if (probing && produced) {

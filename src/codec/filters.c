@@ -398,9 +398,9 @@ static num fso_decode1(const zt__codec *c, num e) {
 /* Byte shuffle (numcodecs Shuffle, HDF5 H5Z_FILTER_SHUFFLE): byte j of element
  * i goes to j*count + i; HDF5 copies a partial last element unchanged. */
 static void shuffle_bytes(const uint8_t *in, size_t n, size_t es, uint8_t *out, bool unshuffle) {
-    size_t count = n / es;
+    size_t count = es > 1 ? n / es : 0; /* elementsize 0 (a legal config) is a plain copy */
     if (es <= 1 || count <= 1) {
-        memcpy(out, in, n);
+        if (n) memcpy(out, in, n); /* in may be NULL when n == 0 */
         return;
     }
     for (size_t j = 0; j < es; j++) {

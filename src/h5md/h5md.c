@@ -112,11 +112,17 @@ static int zt__load_axis(zt_h5md *h, zt_h5el *e, zt_node *n, bool is_time) {
         for (int64_t i = 0; i < count; i++) e->step[i] = ioff + i * iinc;
         return 0;
     }
-    if (a->shape[0] != count)
+    if (a->shape[0] < count)
         return zt__err(ZT_EMISMATCH, "%s: %s: %s has %lld entries but value has %lld samples", ZT_FILE(h),
                        e->node->path, what, (long long)a->shape[0], (long long)count);
     size_t k = 0;
     int rc = is_time ? zt__array_read_all_f64(a, &e->time, &k) : zt__array_read_all_i64(a, &e->step, &k);
+    /* Entries beyond the last value row: a writer (ours) grows step and time
+     * first and was stopped before the values followed. They describe no
+     * sample; the sample count is the value's. */
+    if (!rc && a->shape[0] > count)
+        ZT_INFO("%s: %s: %s has %lld entries for %lld samples; the trailing ones are ignored", ZT_FILE(h),
+                e->node->path, what, (long long)a->shape[0], (long long)count);
     return rc;
 }
 

@@ -12,14 +12,18 @@
  *    stored with H5Dwrite_chunk, which may write the chunk that starts at the
  *    current extent. A sync writes the chunks and flushes (data and chunk
  *    index under the old extents: nothing new is visible), then grows the
- *    extents and flushes, the particle group's primary step last;
+ *    extents class by class (zt__h5w_class: step and time, the other values,
+ *    the primary element's step and value), a flush each: a kill in between
+ *    leaves steps and times beyond the last value row (which readers ignore),
+ *    and never an array shorter than the primary step MDAnalysis iterates by;
  *  - metadata reaches the disk only through H5Fflush (cache evictions off);
  *  - the small arrays (step, time, box, observables) are uncompressed, so
  *    appending rows rewrites their partial last chunk in place with the
  *    committed bytes unchanged; per-atom chunks are written once, whole.
  * A kill inside one of those flushes never exposes an unindexed chunk as
- * zeros, and MDAnalysis still reads every frame; our reader may then refuse
- * the file (a chunk past an extent, or step/value lengths that differ).
+ * zeros, and every committed frame reads back with its step and time through
+ * h5py, MDAnalysis (which iterates by the primary step) and us; only a kill
+ * inside the last flush of a sync can tear it (see zt__h5w_class).
  * Remote destinations are written to a temporary local file and uploaded at
  * close. */
 #include "codec/codec.h"
@@ -72,6 +76,7 @@ struct zt_warr {
     size_t rowbytes;          /* bytes per row (0 when a sample is empty) */
     int64_t crow;             /* rows per HDF5 chunk */
     bool bulk;
+    bool index;               /* step/time: grows before the values (zt_warr_spec.index) */
     int64_t committed;        /* rows as last set by set_rows */
     int64_t next;             /* extent after the current commit stage */
     /* rows [buf0, buf0 + nbuf): the chunk holding the extent's end and
@@ -352,6 +357,7 @@ static int zt__h5w_array(zt_wbackend *b, const zt_warr_spec *sp, zt_warr **out) 
     a->mtype = mtype;
     a->ndim = sp->ndim;
     a->bulk = sp->bulk;
+    a->index = sp->index;
     zt__buf_init(&a->buf);
     int rc = 0;
     hsize_t maxdims[ZT_MAXDIM];
@@ -656,21 +662,40 @@ static int zt__h5w_flush(zt_h5w *w) {
 }
 
 static zt_warr *zt__h5w_primary(zt_h5w *w, const char *step_path);
+static zt_warr *zt__h5w_find(zt_h5w *w, const char *path);
 
-/* The particle group's primary step (position's) grows last: MDAnalysis
- * iterates until that step array ends and indexes every other array by
- * frame, so a file killed between the extent updates still reads. */
-static bool zt__h5w_last(zt_h5w *w, const zt_warr *a) {
-    return !strncmp(a->path, "particles/", 10) && zt__str_endswith(a->path, "/step") &&
-           zt__h5w_primary(w, a->path) == a;
+/* Commit classes, grown and flushed in this order: 0 step and time, but for
+ * the particle group's primary step (that of the first of position, velocity,
+ * force), 1 the other arrays, 2 the primary element's step and value together.
+ * MDAnalysis iterates until the primary step ends and reads every other array
+ * at those frames; our reader and h5py users need a step and time for every
+ * value row. A kill between two flushes satisfies both (step and time may run
+ * ahead of the values, which readers ignore); only a kill inside the last
+ * flush, between the two object headers it writes, can leave the primary
+ * element's step and value one sync apart. */
+static int zt__h5w_class(zt_h5w *w, const zt_warr *a) {
+    if (!strncmp(a->path, "particles/", 10)) {
+        bool is_step = zt__str_endswith(a->path, "/step"), is_value = zt__str_endswith(a->path, "/value");
+        if (is_step && zt__h5w_primary(w, a->path) == a) return 2;
+        if (is_value) {
+            size_t l = strlen(a->path) - 5; /* "value" */
+            char *sp = zt__asprintf("%.*sstep", (int)l, a->path);
+            zt_warr *st = sp ? zt__h5w_find(w, sp) : NULL;
+            bool primary = st && zt__h5w_primary(w, sp) == st;
+            free(sp);
+            if (primary) return 2;
+        }
+    }
+    return a->index ? 0 : 1;
 }
 
-/* Grow the extents of the arrays of one class to their stage target. Lock held. */
-static int zt__h5w_grow(zt_h5w *w, bool last) {
+/* Grow the extents of the arrays of one commit class to their stage target,
+ * then flush. Lock held. */
+static int zt__h5w_grow(zt_h5w *w, int cls) {
     int rc = 0;
     for (size_t i = 0; i < w->narr && !rc; i++) {
         zt_warr *a = w->arr[i];
-        if (a->next <= (int64_t)a->dims[0] || zt__h5w_last(w, a) != last) continue;
+        if (a->next <= (int64_t)a->dims[0] || zt__h5w_class(w, a) != cls) continue;
         hsize_t nd[ZT_MAXDIM];
         memcpy(nd, a->dims, sizeof nd);
         nd[0] = (hsize_t)a->next;
@@ -683,7 +708,7 @@ static int zt__h5w_grow(zt_h5w *w, bool last) {
 
 /* Bring every extent to its committed rows in stages of at most one chunk
  * per array: write the chunks and flush (data + index under the old
- * extents), then grow the extents and flush (the primary step last). */
+ * extents), then grow the extents class by class (zt__h5w_class), a flush each. */
 static int zt__h5w_commit_stages(zt_h5w *w);
 
 static int zt__h5w_commit(zt_h5w *w) {
@@ -717,8 +742,7 @@ static int zt__h5w_commit_stages(zt_h5w *w) {
         if (!any) return 0;
         zt__hdf5_lock();
         int rc = zt__h5w_flush(w);
-        if (!rc) rc = zt__h5w_grow(w, false);
-        if (!rc) rc = zt__h5w_grow(w, true);
+        for (int cls = 0; cls < 3 && !rc; cls++) rc = zt__h5w_grow(w, cls);
         zt__hdf5_unlock();
         if (rc) return rc;
         for (size_t i = 0; i < w->narr; i++) {

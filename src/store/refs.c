@@ -220,7 +220,9 @@ static int zt__rs_list(zt_store *s, const char *prefix, bool delim, zt_strlist *
 }
 
 /* Batch: inline refs complete at once; range refs go to their target's own
- * batch (concurrent on network stores). */
+ * batch (concurrent on network stores). Each request's buffer (the caller
+ * may lend its own memory, see zt_req) travels down to the target's request
+ * and back, so it is reused in place and never freed here. */
 typedef struct zt_rsbatch {
     zt_req_done cb;
     void *ud;
@@ -229,10 +231,10 @@ typedef struct zt_rsbatch {
 static void zt__rs_sub_done(zt_req *sub, void *ud) {
     zt_rsbatch *b = ud;
     zt_req *orig = sub->user;
-    zt_buf tmp = orig->out;
     orig->out = sub->out;
-    sub->out = tmp;
+    zt__buf_init(&sub->out);
     orig->status = sub->status;
+    sub->user = NULL; /* completed */
     if (b->cb) b->cb(orig, b->ud);
 }
 
@@ -251,7 +253,8 @@ static int zt__rs_get_batch(zt_store *s, zt_req *reqs, size_t n, zt_req_done cb,
         atomic_fetch_add(&s->n_requests, 1);
         int rc = zt__rs_resolve(r, reqs[i].key, reqs[i].offset, reqs[i].length, &o);
         if (!rc && !o.is_inline && o.off >= 0 && o.len > 0) {
-            subs[ns] = (zt_req){.key = "", .offset = o.off, .length = o.len, .user = &reqs[i]};
+            subs[ns] = (zt_req){.key = "", .offset = o.off, .length = o.len, .out = reqs[i].out, .user = &reqs[i]};
+            zt__buf_init(&reqs[i].out);
             tg[ns++] = o.s;
             zt__buf_free(&o.data);
             continue;
@@ -275,12 +278,24 @@ static int zt__rs_get_batch(zt_store *s, zt_req *reqs, size_t n, zt_req_done cb,
         for (size_t i = first; i < ns; i++)
             if (!used[i] && tg[i] == tg[first]) {
                 grp[g++] = subs[i];
+                zt__buf_init(&subs[i].out);
                 used[i] = true;
             }
         rc = zt__store_get_batch(tg[first], grp, g, zt__rs_sub_done, &b);
-        for (size_t i = 0; i < g; i++) zt__buf_free(&grp[i].out);
+        /* requests the target never completed: their buffers go back */
+        for (size_t i = 0; i < g; i++)
+            if (grp[i].user) {
+                grp[i].status = rc ? rc : zt__err(ZT_EIO, "%s: reference not fetched", s->url);
+                zt__rs_sub_done(&grp[i], &b);
+            }
         done += g;
     }
+    /* after a failure (allocation) every request still gets its answer */
+    for (size_t i = 0; i < ns; i++)
+        if (!used || !used[i]) {
+            subs[i].status = rc ? rc : ZT_ENOMEM;
+            zt__rs_sub_done(&subs[i], &b);
+        }
     free(used);
     free(grp);
     free(subs);

@@ -476,7 +476,7 @@ static void zt__req_done(zt_req *r, void *ud) {
     for (size_t i = 0; i < g->n; i++) {
         zt_miss *m = g->members[i];
         if (missing) m->loc.missing = true;
-        const uint8_t *raw = missing ? NULL : r->out.data + (r->offset >= 0 ? m->loc.offset - g->offset : 0);
+        const uint8_t *raw = missing || !r->out.data ? NULL : r->out.data + (r->offset >= 0 ? m->loc.offset - g->offset : 0);
         size_t n = missing ? 0 : (r->offset >= 0 ? (size_t)m->loc.length : r->out.len);
         zt__submit_decode(f, m, raw, n, g);
     }

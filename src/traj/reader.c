@@ -356,6 +356,8 @@ int zt__rows_refs(const zt_array *a, int64_t row0, int64_t row1, int64_t t0, int
                   zt_chunkref **refs, size_t *n, size_t *cap) {
     int nd = a->ndim;
     int64_t lo[ZT_MAXDIM], hi[ZT_MAXDIM], idx[ZT_MAXDIM];
+    if (nd >= 1 && row1 > a->shape[0]) row1 = a->shape[0]; /* rows that exist (none in an empty array) */
+    if (nd >= 1 && row0 >= row1) return 0;
     for (int d = 0; d < nd; d++) {
         lo[d] = 0;
         hi[d] = zt__array_nchunks_dim(a, d) - 1;

@@ -21,6 +21,11 @@ typedef struct zt_warr_spec {
     bool bulk;              /* per-atom values: written in whole chunks (the partial
                                last one at close only); other arrays rewrite their
                                partial last chunk at every sync */
+    bool index;             /* an element's step or time: at every commit the back
+                               end grows these before the values they describe, so
+                               a writer killed in between never leaves value rows
+                               without their step and time (readers ignore the
+                               trailing entries of a longer step/time) */
 } zt_warr_spec;
 
 typedef struct zt_wbackend_vt {
@@ -32,7 +37,8 @@ typedef struct zt_wbackend_vt {
     /* Write a 0-d array's value. */
     int (*write_scalar)(zt_wbackend *b, zt_warr *a, const void *value);
     /* Commit: make the file valid with each array holding `rows` rows as last
-     * set by set_rows. Called at every chunk flush and at close. */
+     * set by set_rows (index arrays first, see zt_warr_spec.index). Called at
+     * every chunk flush and at close. */
     int (*set_rows)(zt_wbackend *b, zt_warr *a, int64_t rows);
     int (*sync)(zt_wbackend *b);
     /* Finish (ok = false: abandon after an error) and free. */

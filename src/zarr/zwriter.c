@@ -1,6 +1,9 @@
 /* Zarr back end of the trajectory writer: .zgroup/.zattrs/.zarray documents,
  * encoded chunks, and consolidated .zmetadata rewritten at every sync so a
- * writer killed mid-run leaves a valid hierarchy. */
+ * writer killed mid-run leaves a valid hierarchy. A sync stores, in order:
+ * the chunks, the .zarray of every grown step/time array, those of the
+ * values, then .zmetadata (the commit for consolidated readers); each object
+ * replaces the last atomically on every store. */
 #include "traj/wbackend.h"
 #include "zarr/zarr.h"
 
@@ -21,6 +24,7 @@ struct zt_warr {
     zt_array *a;
     json_t *attrs;
     bool dirty;
+    bool index; /* step/time: .zarray rewritten before the values' (zt_warr_spec.index) */
 };
 
 typedef struct zt_znode {
@@ -191,6 +195,7 @@ static int zt__zw_array(zt_wbackend *b, const zt_warr_spec *sp, zt_warr **out) {
     if (!rc) rc = zt__zarr_array_from_json(j, sp->path, w->base.url, w->s, &wa->a);
     json_decref(j);
     if (!rc) {
+        wa->index = sp->index;
         wa->attrs = sp->attrs ? json_deep_copy(sp->attrs) : json_object();
         zt_warr **p = realloc(w->arrays, (w->narrays + 1) * sizeof *p);
         if (!p || !wa->attrs) rc = zt__err(ZT_ENOMEM, "out of memory");
@@ -278,13 +283,20 @@ static int zt__zw_sync(zt_wbackend *b) {
             free(k);
         }
     }
+    /* Readers without .zmetadata take each .zarray as it is: step and time
+     * grow first, so no value row is ever there without them. */
+    for (int pass = 0; pass < 2 && !rc; pass++)
+        for (size_t i = 0; i < w->narrays && !rc; i++) {
+            zt_warr *wa = w->arrays[i];
+            if (!wa->dirty || wa->index != (pass == 0)) continue;
+            json_t *doc = zt__zarr_array_to_json(wa->a);
+            rc = doc ? zt__put_json(w, wa->a->path, ".zarray", doc) : zt__err(ZT_ENOMEM, "out of memory");
+            if (!rc) wa->dirty = false;
+            json_decref(doc);
+        }
     for (size_t i = 0; i < w->narrays; i++) {
         zt_warr *wa = w->arrays[i];
         json_t *doc = zt__zarr_array_to_json(wa->a);
-        if (wa->dirty && !rc) {
-            rc = zt__put_json(w, wa->a->path, ".zarray", doc);
-            if (!rc) wa->dirty = false;
-        }
         char *k = zt__key(wa->a->path, ".zarray");
         json_object_set_new(md, k, doc);
         free(k);

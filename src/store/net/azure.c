@@ -192,6 +192,33 @@ static const zt_netops zt__az_ops = {.sign = zt__az_sign, .error_detail = zt__az
 static const zt_objops zt__az_objops = {.object = zt__az_object, .put = zt__az_put_req};
 
 
+/* One List Blobs page (see zt__s3_list_page); *marker is the next marker. */
+int zt__az_list_page(const char *url, const char *body, size_t n, const char *full, size_t strip,
+                     zt_strlist *keys, zt_strlist *prefixes, char **marker) {
+    *marker = NULL;
+    zt_xml *x = zt__xml_parse(body, n);
+    if (!x) return zt__err_prefix(ZT_EFORMAT, "%s: listing: ", url);
+    int rc = 0;
+    if (strcmp(x->name, "EnumerationResults"))
+        rc = zt__err(ZT_EFORMAT, "%s: listing: unexpected <%s> response", url, x->name);
+    size_t fl = strlen(full);
+    zt_xml *blobs = rc ? NULL : zt__xml_child(x, "Blobs");
+    for (zt_xml *c = blobs ? blobs->child : NULL; c && !rc; c = c->next) {
+        bool blob = !strcmp(c->name, "Blob"), pfx = !strcmp(c->name, "BlobPrefix");
+        if (!blob && !pfx) continue;
+        zt_strlist *dst = blob ? keys : prefixes;
+        const char *k = zt__xml_text(c, "Name");
+        if (!k || strncmp(k, full, fl) || strlen(k) < strip)
+            rc = zt__err(ZT_EFORMAT, "%s: listing: entry outside the prefix", url);
+        else if (dst && strlen(k) > strip)
+            rc = zt__strlist_push(dst, k + strip);
+    }
+    const char *next = rc ? NULL : zt__xml_text(x, "NextMarker");
+    if (!rc && next && *next && !(*marker = zt__strdup(next))) rc = zt__err(ZT_ENOMEM, "out of memory");
+    zt__xml_free(x);
+    return rc;
+}
+
 /* List Blobs with markers. */
 static int zt__az_list(zt_store *st, const char *prefix, bool delim, zt_strlist *keys,
                        zt_strlist *prefixes) {
@@ -216,31 +243,12 @@ static int zt__az_list(zt_store *st, const char *prefix, bool delim, zt_strlist 
         h.query = zt__query_build(q);
         if (!h.path || !h.query) rc = zt__err(ZT_ENOMEM, "out of memory");
         if (!rc) rc = zt__net_run1(&a->ns, &h);
-        zt_xml *x = NULL;
-        if (!rc && !(x = zt__xml_parse((const char *)h.resp.data, h.resp.len)))
-            rc = zt__err_prefix(ZT_EFORMAT, "%s: listing: ", st->url);
-        if (!rc && strcmp(x->name, "EnumerationResults"))
-            rc = zt__err(ZT_EFORMAT, "%s: listing: unexpected <%s> response", st->url, x->name);
-        zt_xml *blobs = x && !rc ? zt__xml_child(x, "Blobs") : NULL;
-        for (zt_xml *c = blobs ? blobs->child : NULL; c && !rc; c = c->next) {
-            zt_strlist *dst = !strcmp(c->name, "Blob") ? keys : !strcmp(c->name, "BlobPrefix") ? prefixes : NULL;
-            if (!strcmp(c->name, "Blob") || !strcmp(c->name, "BlobPrefix")) {
-                const char *k = zt__xml_text(c, "Name");
-                if (!k || strncmp(k, full, strlen(full)) || strlen(k) < strip)
-                    rc = zt__err(ZT_EFORMAT, "%s: listing: entry outside the prefix", st->url);
-                else if (dst && strlen(k) > strip)
-                    rc = zt__strlist_push(dst, k + strip);
-            }
-        }
-        const char *next = x && !rc ? zt__xml_text(x, "NextMarker") : NULL;
         free(marker);
         marker = NULL;
-        bool more = next && *next;
-        if (!rc && more && !(marker = zt__strdup(next))) rc = zt__err(ZT_ENOMEM, "out of memory");
-        if (!rc && page > 1000000) rc = zt__err(ZT_EFORMAT, "%s: listing does not end", st->url);
-        zt__xml_free(x);
+        if (!rc) rc = zt__az_list_page(st->url, (const char *)h.resp.data, h.resp.len, full, strip, keys, prefixes, &marker);
+        if (!rc && marker && page > 1000000) rc = zt__err(ZT_EFORMAT, "%s: listing does not end", st->url);
         zt__hreq_free(&h);
-        if (!more) break;
+        if (!marker) break;
     }
     free(marker);
     free(full);

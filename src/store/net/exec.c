@@ -313,9 +313,8 @@ static bool zt__copy_hval(const char *v, size_t n, char *dst, size_t cap) {
     return true;
 }
 
-static size_t zt__on_header(char *p, size_t sz, size_t nm, void *ud) {
-    zt_hreq *h = ud;
-    size_t n = sz * nm, l = n;
+void zt__net_header(zt_hreq *h, const char *p, size_t n) {
+    size_t l = n;
     while (l > 0 && (p[l - 1] == '\r' || p[l - 1] == '\n')) l--;
     if (l >= 5 && !strncmp(p, "HTTP/", 5)) {
         /* A new response (after 100-continue or a redirect): forget the old one. */
@@ -325,10 +324,10 @@ static size_t zt__on_header(char *p, size_t sz, size_t nm, void *ud) {
         h->mtime = 0;
         free(h->location);
         h->location = NULL;
-        return n;
+        return;
     }
     const char *c = memchr(p, ':', l);
-    if (!c) return n;
+    if (!c) return;
     size_t nl = (size_t)(c - p);
     const char *v = c + 1;
     while (v < p + l && (*v == ' ' || *v == '\t')) v++;
@@ -375,7 +374,11 @@ static size_t zt__on_header(char *p, size_t sz, size_t nm, void *ud) {
         h->location = zt__strndup(v, vl);
     }
 #undef ZT_IS
-    return n;
+}
+
+static size_t zt__on_header(char *p, size_t sz, size_t nm, void *ud) {
+    zt__net_header(ud, p, sz * nm);
+    return sz * nm;
 }
 
 static size_t zt__on_read(char *dst, size_t sz, size_t nm, void *ud) {
@@ -558,22 +561,25 @@ static bool zt__retryable_status(long st) {
 /* Check a 2xx GET: Content-Range against the request, body length, and cut a
  * full 200 answer down to the range when the server ignored Range. Returns
  * NULL when fine, else a description of what is wrong. */
-static const char *zt__check_body(zt_hreq *h) {
+const char *zt__net_check_body(zt_hreq *h) {
     size_t n = h->resp.len;
     if (h->clen >= 0 && (uint64_t)h->clen != n) return "body length differs from Content-Length";
-    if (h->off == ZT_WHOLE) return NULL;
+    /* a part of an object we asked for whole is not the object */
+    if (h->off == ZT_WHOLE) return h->status == 206 ? "206 partial answer to a request for the whole object" : NULL;
     if (h->status == 206) {
         if (h->cr_start < 0) return "206 response without a valid Content-Range";
-        if ((int64_t)n != h->cr_end - h->cr_start + 1) return "body length differs from Content-Range";
+        /* the parser guarantees 0 <= cr_start <= cr_end: no overflow */
+        uint64_t span = (uint64_t)(h->cr_end - h->cr_start) + 1;
+        if ((uint64_t)n != span) return "body length differs from Content-Range";
         if (h->off >= 0) {
             if (h->cr_start != h->off || h->cr_end > h->off + h->len - 1)
                 return "Content-Range does not match the requested range";
             if (h->cr_total >= 0 && h->cr_end != h->off + h->len - 1 && h->cr_end != h->cr_total - 1)
                 return "short range before the end of the object";
         } else {
-            if (h->cr_total >= 0 &&
-                (h->cr_end != h->cr_total - 1 ||
-                 h->cr_end - h->cr_start + 1 != (h->len < h->cr_total ? h->len : h->cr_total)))
+            /* the last bytes can only be told from the object's size */
+            if (h->cr_total < 0) return "206 answer to a suffix range without the object size";
+            if (h->cr_end != h->cr_total - 1 || span != (uint64_t)(h->len < h->cr_total ? h->len : h->cr_total))
                 return "Content-Range does not match the requested suffix";
         }
         return NULL;
@@ -646,7 +652,7 @@ static int zt__complete(zt_netstore *ns, zt_hreq *h) {
         }
     } else if (st >= 200 && st < 300) {
         const char *bad = NULL;
-        if (!strcmp(h->method, "GET")) bad = zt__check_body(h);
+        if (!strcmp(h->method, "GET")) bad = zt__net_check_body(h);
         const char *ver = ns->pin_generation ? h->generation : h->etag;
         if (!bad && h->pin && *h->pin && *ver && strcmp(ver, h->pin)) {
             code = ZT_ECHANGED;

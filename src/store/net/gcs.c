@@ -254,6 +254,38 @@ static const zt_objops zt__gcs_objops = {
     .object = zt__gcs_object, .put = zt__gcs_put_req, .stat = zt__gcs_stat, .head_is_get = true};
 
 
+/* One objects.list page (see zt__s3_list_page); *token is nextPageToken. */
+int zt__gcs_list_page(const char *url, const char *body, size_t n, const char *full, size_t strip,
+                      zt_strlist *keys, zt_strlist *prefixes, char **token) {
+    *token = NULL;
+    json_error_t je;
+    json_t *j = json_loadb(body ? body : "", body ? n : 0, 0, &je);
+    int rc = 0;
+    if (!json_is_object(j)) rc = zt__err(ZT_EFORMAT, "%s: listing: malformed JSON", url);
+    json_t *items = rc ? NULL : json_object_get(j, "items"), *pfx = rc ? NULL : json_object_get(j, "prefixes");
+    if (!rc && ((items && !json_is_array(items)) || (pfx && !json_is_array(pfx))))
+        rc = zt__err(ZT_EFORMAT, "%s: listing: malformed JSON", url);
+    size_t fl = strlen(full);
+    for (size_t i = 0; !rc && items && i < json_array_size(items); i++) {
+        const char *k = json_string_value(json_object_get(json_array_get(items, i), "name"));
+        if (!k || strncmp(k, full, fl) || strlen(k) < strip)
+            rc = zt__err(ZT_EFORMAT, "%s: listing: entry outside the prefix", url);
+        else if (strlen(k) > strip)
+            rc = zt__strlist_push(keys, k + strip);
+    }
+    for (size_t i = 0; !rc && pfx && i < json_array_size(pfx); i++) {
+        const char *k = json_string_value(json_array_get(pfx, i));
+        if (!k || strncmp(k, full, fl) || strlen(k) < strip)
+            rc = zt__err(ZT_EFORMAT, "%s: listing: entry outside the prefix", url);
+        else if (prefixes && strlen(k) > strip)
+            rc = zt__strlist_push(prefixes, k + strip);
+    }
+    const char *next = rc ? NULL : json_string_value(json_object_get(j, "nextPageToken"));
+    if (!rc && next && *next && !(*token = zt__strdup(next))) rc = zt__err(ZT_ENOMEM, "out of memory");
+    json_decref(j);
+    return rc;
+}
+
 static int zt__gcs_list(zt_store *st, const char *prefix, bool delim, zt_strlist *keys,
                         zt_strlist *prefixes) {
     zt_gcs *g = (zt_gcs *)st;
@@ -276,35 +308,12 @@ static int zt__gcs_list(zt_store *st, const char *prefix, bool delim, zt_strlist
         h.query = zt__query_build(q);
         if (!h.path || !h.query) rc = zt__err(ZT_ENOMEM, "out of memory");
         if (!rc) rc = zt__net_run1(&g->ns, &h);
-        json_error_t je;
-        json_t *j = rc ? NULL : json_loadb((const char *)h.resp.data, h.resp.len, 0, &je);
-        if (!rc && !json_is_object(j)) rc = zt__err(ZT_EFORMAT, "%s: listing: malformed JSON", st->url);
-        json_t *items = j ? json_object_get(j, "items") : NULL, *pfx = j ? json_object_get(j, "prefixes") : NULL;
-        if (!rc && ((items && !json_is_array(items)) || (pfx && !json_is_array(pfx))))
-            rc = zt__err(ZT_EFORMAT, "%s: listing: malformed JSON", st->url);
-        for (size_t i = 0; !rc && items && i < json_array_size(items); i++) {
-            const char *k = json_string_value(json_object_get(json_array_get(items, i), "name"));
-            if (!k || strncmp(k, full, strlen(full)) || strlen(k) < strip)
-                rc = zt__err(ZT_EFORMAT, "%s: listing: entry outside the prefix", st->url);
-            else if (strlen(k) > strip)
-                rc = zt__strlist_push(keys, k + strip);
-        }
-        for (size_t i = 0; !rc && pfx && i < json_array_size(pfx); i++) {
-            const char *k = json_string_value(json_array_get(pfx, i));
-            if (!k || strncmp(k, full, strlen(full)) || strlen(k) < strip)
-                rc = zt__err(ZT_EFORMAT, "%s: listing: entry outside the prefix", st->url);
-            else if (prefixes && strlen(k) > strip)
-                rc = zt__strlist_push(prefixes, k + strip);
-        }
-        const char *next = j && !rc ? json_string_value(json_object_get(j, "nextPageToken")) : NULL;
         free(token);
         token = NULL;
-        bool more = next && *next;
-        if (!rc && more && !(token = zt__strdup(next))) rc = zt__err(ZT_ENOMEM, "out of memory");
-        if (!rc && page > 1000000) rc = zt__err(ZT_EFORMAT, "%s: listing does not end", st->url);
-        json_decref(j);
+        if (!rc) rc = zt__gcs_list_page(st->url, (const char *)h.resp.data, h.resp.len, full, strip, keys, prefixes, &token);
+        if (!rc && token && page > 1000000) rc = zt__err(ZT_EFORMAT, "%s: listing does not end", st->url);
         zt__hreq_free(&h);
-        if (!more) break;
+        if (!token) break;
     }
     free(token);
     free(full);

@@ -91,9 +91,9 @@ static int zt__h_parse_xml(const zt_xml *list, const char *dir, zt_strlist *file
 
 /* Links of an HTML directory index (nginx, Apache, python -m http.server):
  * relative hrefs, directories ending in '/'. *hrefs counts the links seen. */
-static int zt__h_parse_html(const zt_buf *b, const char *dir, zt_strlist *files, zt_strlist *dirs,
+static int zt__h_parse_html(const char *body, size_t len, const char *dir, zt_strlist *files, zt_strlist *dirs,
                             size_t *hrefs) {
-    const char *p = (const char *)b->data, *end = p + b->len;
+    const char *p = body, *end = p + len;
     int rc = 0;
     while (!rc && p < end) {
         const char *h = memmem(p, (size_t)(end - p), "href=", 5);
@@ -122,9 +122,9 @@ static int zt__h_parse_html(const zt_buf *b, const char *dir, zt_strlist *files,
 /* A directory index in any of the formats above. A response that is none of
  * them (a custom page, an S3 website error document) is ZT_EUNSUPPORTED: an
  * empty listing would make the hierarchy look empty instead. */
-static int zt__h_parse_index(const zt_store *s, const zt_buf *b, const char *dir, zt_strlist *files,
-                             zt_strlist *dirs) {
-    const char *p = (const char *)b->data, *end = p + b->len;
+int zt__http_parse_index(const char *url, const char *body, size_t len, const char *dir, zt_strlist *files,
+                         zt_strlist *dirs) {
+    const char *p = body ? body : "", *end = p + (body ? len : 0);
     while (p < end && strchr(" \t\r\n", *p)) p++;
     if (p < end && *p == '[') {
         json_t *j = json_loadb(p, (size_t)(end - p), 0, NULL);
@@ -140,12 +140,12 @@ static int zt__h_parse_index(const zt_store *s, const zt_buf *b, const char *dir
         }
         zt__xml_free(x);
         size_t hrefs = 0;
-        int rc = zt__h_parse_html(b, dir, files, dirs, &hrefs);
+        int rc = zt__h_parse_html(p, (size_t)(end - p), dir, files, dirs, &hrefs);
         if (rc || hrefs) return rc; /* even an empty HTML index links to its parent */
     }
     return zt__err(ZT_EUNSUPPORTED,
                    "%s: the listing of %s%s%s is not a directory index this store reads (HTML, or "
-                   "nginx autoindex JSON/XML)", s->url, ZT_H_WHERE(dir));
+                   "nginx autoindex JSON/XML)", url, ZT_H_WHERE(dir));
 }
 
 static int zt__h_list(zt_store *s, const char *prefix, bool delim, zt_strlist *keys, zt_strlist *prefixes) {
@@ -189,7 +189,8 @@ static int zt__h_list(zt_store *s, const char *prefix, bool delim, zt_strlist *k
             }
             zt_strlist dirs;
             zt__strlist_init(&dirs);
-            rc = zt__h_parse_index(s, &reqs[i].out, level.items[i], keys, &dirs);
+            rc = zt__http_parse_index(s->url, (const char *)reqs[i].out.data, reqs[i].out.len, level.items[i], keys,
+                                      &dirs);
             for (size_t k = 0; !rc && k < dirs.n; k++) {
                 if (delim) rc = prefixes ? zt__strlist_push_own(prefixes, zt__asprintf("%s/", dirs.items[k])) : 0;
                 else rc = zt__strlist_push(&next, dirs.items[k]);

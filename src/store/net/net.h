@@ -31,6 +31,23 @@ int zt__s3_open_ex(const char *url, const char *loc, const zt_options_t *opts,
                    const char *dflt_endpoint, const char *dflt_region, bool aws_env,
                    zt_store **out);
 
+/* Listing pages, parsed apart from the requests (fuzzed by tests/fuzz):
+ * entries under full ("dir/" or "") with the first strip bytes removed go to
+ * keys and prefixes (prefixes may be NULL); *next is the continuation token
+ * or marker (malloc'd) when another page follows, else NULL. url names the
+ * store in messages. */
+int zt__s3_list_page(const char *url, const char *body, size_t n, const char *full, size_t strip,
+                     zt_strlist *keys, zt_strlist *prefixes, char **next);
+int zt__az_list_page(const char *url, const char *body, size_t n, const char *full, size_t strip,
+                     zt_strlist *keys, zt_strlist *prefixes, char **next);
+int zt__gcs_list_page(const char *url, const char *body, size_t n, const char *full, size_t strip,
+                      zt_strlist *keys, zt_strlist *prefixes, char **next);
+/* Entries of a directory index of dir (HTML, nginx autoindex JSON or XML;
+ * relative names): files and sub-directories (without their trailing '/').
+ * A body that is no index is ZT_EUNSUPPORTED, naming url. */
+int zt__http_parse_index(const char *url, const char *body, size_t n, const char *dir, zt_strlist *files,
+                         zt_strlist *dirs);
+
 /* ---- one HTTP exchange ------------------------------------------------------ */
 typedef struct zt_netstore zt_netstore;
 typedef struct zt_objops zt_objops;
@@ -90,6 +107,14 @@ typedef struct zt_hreq {
 } zt_hreq;
 
 void zt__hreq_init(zt_hreq *h, const char *method);
+/* One response header line (libcurl's header callback): status lines reset
+ * the response fields, ETag, Content-Length, Content-Range, Retry-After,
+ * Last-Modified and Location are parsed into h. */
+void zt__net_header(zt_hreq *h, const char *line, size_t n);
+/* Check a 2xx GET body against the request (h->off/len) and the parsed
+ * headers; cuts a 200 answer to the range. NULL when fine, else what is
+ * wrong (static text). */
+const char *zt__net_check_body(zt_hreq *h);
 void zt__hreq_free(zt_hreq *h);
 /* Free the per-attempt and response state (before a retry). */
 void zt__hreq_reset_attempt(zt_hreq *h);

@@ -106,6 +106,45 @@ static const zt_netops zt__s3_ops = {
 static const zt_objops zt__s3_objops = {.object = zt__s3_object, .put = zt__s3_put_req};
 
 
+/* One ListObjectsV2 page: keys and common prefixes under full (a "dir/"
+ * prefix, "" for the bucket root) with the first strip bytes removed; *token
+ * is the continuation token (malloc'd) when the listing goes on, else NULL. */
+int zt__s3_list_page(const char *url, const char *body, size_t n, const char *full, size_t strip,
+                     zt_strlist *keys, zt_strlist *prefixes, char **token) {
+    *token = NULL;
+    zt_xml *x = zt__xml_parse(body, n);
+    if (!x) return zt__err_prefix(ZT_EFORMAT, "%s: listing: ", url);
+    int rc = 0;
+    if (strcmp(x->name, "ListBucketResult"))
+        rc = zt__err(ZT_EFORMAT, "%s: listing: unexpected <%s> response", url, x->name);
+    size_t fl = strlen(full);
+    for (zt_xml *c = rc ? NULL : x->child; c && !rc; c = c->next) {
+        const char *k = NULL;
+        zt_strlist *dst = NULL;
+        if (!strcmp(c->name, "Contents")) {
+            k = zt__xml_text(c, "Key");
+            dst = keys;
+        } else if (!strcmp(c->name, "CommonPrefixes")) {
+            k = zt__xml_text(c, "Prefix");
+            dst = prefixes;
+        } else {
+            continue;
+        }
+        if (!k || strncmp(k, full, fl) || strlen(k) < strip)
+            rc = zt__err(ZT_EFORMAT, "%s: listing: entry outside the prefix", url);
+        else if (dst && strlen(k) > strip)
+            rc = zt__strlist_push(dst, k + strip);
+    }
+    const char *trunc = rc ? NULL : zt__xml_text(x, "IsTruncated");
+    const char *next = rc ? NULL : zt__xml_text(x, "NextContinuationToken");
+    if (!rc && trunc && !strcmp(trunc, "true")) {
+        if (!next || !*next) rc = zt__err(ZT_EFORMAT, "%s: listing truncated without a continuation token", url);
+        else if (!(*token = zt__strdup(next))) rc = zt__err(ZT_ENOMEM, "out of memory");
+    }
+    zt__xml_free(x);
+    return rc;
+}
+
 /* ListObjectsV2 with continuation tokens. */
 static int zt__s3_list(zt_store *st, const char *prefix, bool delim, zt_strlist *keys,
                        zt_strlist *prefixes) {
@@ -131,41 +170,12 @@ static int zt__s3_list(zt_store *st, const char *prefix, bool delim, zt_strlist 
         h.query = zt__query_build(q);
         if (!h.path || !h.query) rc = zt__err(ZT_ENOMEM, "out of memory");
         if (!rc) rc = zt__net_run1(ns, &h);
-        zt_xml *x = NULL;
-        if (!rc && !(x = zt__xml_parse((const char *)h.resp.data, h.resp.len)))
-            rc = zt__err_prefix(ZT_EFORMAT, "%s: listing: ", st->url);
-        if (!rc && strcmp(x->name, "ListBucketResult"))
-            rc = zt__err(ZT_EFORMAT, "%s: listing: unexpected <%s> response", st->url, x->name);
-        for (zt_xml *c = x && !rc ? x->child : NULL; c && !rc; c = c->next) {
-            const char *k = NULL;
-            zt_strlist *dst = NULL;
-            if (!strcmp(c->name, "Contents")) {
-                k = zt__xml_text(c, "Key");
-                dst = keys;
-            } else if (!strcmp(c->name, "CommonPrefixes")) {
-                k = zt__xml_text(c, "Prefix");
-                dst = prefixes;
-            } else {
-                continue;
-            }
-            if (!k || strncmp(k, full, strlen(full)) || strlen(k) < strip)
-                rc = zt__err(ZT_EFORMAT, "%s: listing: entry outside the prefix", st->url);
-            else if (dst && strlen(k) > strip)
-                rc = zt__strlist_push(dst, k + strip);
-        }
-        const char *trunc = x && !rc ? zt__xml_text(x, "IsTruncated") : NULL;
-        const char *next = x && !rc ? zt__xml_text(x, "NextContinuationToken") : NULL;
         free(token);
         token = NULL;
-        bool more = trunc && !strcmp(trunc, "true");
-        if (!rc && more) {
-            if (!next || !*next) rc = zt__err(ZT_EFORMAT, "%s: listing truncated without a continuation token", st->url);
-            else if (!(token = zt__strdup(next))) rc = zt__err(ZT_ENOMEM, "out of memory");
-        }
-        if (!rc && page > 1000000) rc = zt__err(ZT_EFORMAT, "%s: listing does not end", st->url);
-        zt__xml_free(x);
+        if (!rc) rc = zt__s3_list_page(st->url, (const char *)h.resp.data, h.resp.len, full, strip, keys, prefixes, &token);
+        if (!rc && token && page > 1000000) rc = zt__err(ZT_EFORMAT, "%s: listing does not end", st->url);
         zt__hreq_free(&h);
-        if (!more) break;
+        if (!token) break;
     }
     free(token);
     free(full);
@@ -474,6 +484,8 @@ int zt__s3_open_ex(const char *url, const char *loc, const zt_options_t *opts,
             free(host);
         } else if (!rc) {
             s->ns.host = host;
+        } else {
+            free(host); /* endpoint rejected */
         }
         if (!rc && (!s->ns.base_url || !s->ns.host)) rc = zt__err(ZT_ENOMEM, "out of memory");
     }
