@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Raw-transfer ceiling: curl fetches the URLs (and byte ranges) of a curl
 config file (one block per URL separated by `next`, each with its own
 output, range and write-out "%{size_download}\\n") to /dev/null, once per parallelism level (-Z --parallel-immediate

@@ -1,13 +1,14 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Benchmark inputs for bench/run.sh (reused when they exist with the same
 parameters; a manifest.json in DIR records what was made and how).
 
     gendata.py DIR --cli BUILD/zarrtraj [--quick] [--real ../shared/data/real]
+               [--upstream-python UPSTREAM_VENV/bin/python]
 
 Datasets (full / --quick):
   synth  `zarrtraj synth` 100,000 atoms x 1,000 / 100 frames, no velocities
   water  the real 57,801-atom GROMACS water box, its 200 / 20 frames as they
-         are (not repeated), read with Debian's MDAnalysis 2.4.2
+         are (not repeated), read with MDAnalysis (the newest venv's)
 Formats of each:
   NAME_none.zarrmd   uncompressed zarrmd          (zarrtraj synth / convert --compressor none)
   NAME_zstd.zarrmd   zstd level 3 + precision 3   (zarrtraj convert)
@@ -19,6 +20,15 @@ Formats of each:
                      offsets prebuilt so open times do not include the scan
 The water box enters through water_mda.h5md, written by MDAnalysis' H5MDWriter
 (uncompressed, its default (1, n_atoms, 3) chunks) and converted by zarrtraj.
+
+For the mda section (with --upstream-python), upstream Zarrtraj's own writer
+writes the water box from the .gro + .xtc in its venv, with Blosc zstd level 3:
+  water_up_p3.zarrmd        precision=3 (Quantize(3) filter; units of the XTC, nm)
+  water_up_lossless.zarrmd  no precision
+each followed by zarr-python 2's consolidate_metadata (in the same venv), since
+upstream's writer writes no .zmetadata, and
+  water_up_p3_nozmeta.zarrmd  the precision-3 store without .zmetadata (hard
+                              links to the same chunk files)
 """
 import argparse
 import json
@@ -31,7 +41,7 @@ import warnings
 
 warnings.simplefilter("ignore")
 
-VERSION = 3  # bump when the recipe changes
+VERSION = 4  # bump when the recipe changes (4: the newest PyPI venv instead of Debian's python3-*)
 
 
 def log(msg):
@@ -121,6 +131,45 @@ def build_offsets(xtc):
     r.close()
 
 
+UPSTREAM_WRITE = r"""
+import sys, warnings
+warnings.simplefilter("ignore")
+import numcodecs, zarr, MDAnalysis as mda, zarrtraj
+gro, xtc, out, prec, nf = sys.argv[1:6]
+u = mda.Universe(gro, xtc)
+kw = dict(compressor=numcodecs.Blosc(cname="zstd", clevel=3))
+if prec != "none":
+    kw["precision"] = int(prec)
+with mda.Writer(out, n_atoms=u.atoms.n_atoms, n_frames=int(nf), **kw) as w:
+    assert type(w).__module__ == "zarrtraj.ZARR", type(w)  # upstream's writer, not ours
+    for ts in u.trajectory[:int(nf)]:
+        w.write(u.atoms)
+zarr.consolidate_metadata(out)
+print(zarrtraj.__version__, zarr.__version__, numcodecs.__version__)
+"""
+
+
+def upstream_write(upy, gro, xtc, out, prec, nf):
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)  # never our build tree
+    p = subprocess.run([upy, "-c", UPSTREAM_WRITE, gro, xtc, out, str(prec), str(nf)], env=env,
+                       capture_output=True, text=True, timeout=900)
+    if p.returncode != 0:
+        raise SystemExit("gendata: upstream Zarrtraj's writer failed:\n" + p.stderr[-2000:])
+
+
+def upstream_version(upy):
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    return subprocess.run([upy, "-c", "import zarrtraj, zarr; print(zarrtraj.__version__, zarr.__version__)"],
+                          env=env, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def without_zmetadata(src, dst):
+    shutil.copytree(src, dst, copy_function=os.link)
+    os.remove(os.path.join(dst, ".zmetadata"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("dir")
@@ -128,6 +177,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--real", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
                                                     "shared", "data", "real"))
+    ap.add_argument("--upstream-python", help="python of the upstream Zarrtraj venv (scripts/pyenv.sh upstream)")
     a = ap.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     M = Maker(a.dir, a.cli)
@@ -162,7 +212,7 @@ def main():
                         forces=False) as w:
             for ts in u.trajectory[:wf]:
                 w.write(u.atoms)
-            w.h5md_file.close()  # MDAnalysis 2.4.2's close() leaves the h5py file open and unflushed
+            w.h5md_file.close()  # MDAnalysis' close() (2.4 to 2.11) leaves the h5py file open and unflushed
 
     wmda = M.make("water_mda.h5md", wp, water_mda)
     wnone = M.make("water_none.zarrmd", wp, lambda t: M.run(cli, "convert", wmda, t, "--compressor", "none"))
@@ -173,9 +223,32 @@ def main():
     M.make("water_gzip.h5md", dict(wp, rows=wrows), lambda t: h5repack_gzip(wnh5, t, wrows, wna))
     build_offsets(M.make("water.xtc", wp, lambda t: write_xtc_from(xtc, t, wf, topology=gro)))
     info["water"] = {"atoms": wna, "frames": wf, "source": "water57k.gro + water57k_200f.xtc (GROMACS 2022.5), "
-                     "first %d frames, via MDAnalysis H5MDWriter" % wf}
+                     "first %d frames, via MDAnalysis H5MDWriter" % wf, "topology": os.path.abspath(gro)}
 
-    for k in info:
+    # ---- the water box written by upstream Zarrtraj (mda section)
+    if a.upstream_python:
+        uv = upstream_version(a.upstream_python)
+        up = dict(wp, upstream=uv, compressor="blosc:zstd:3")
+        ufiles = {}
+        for key, prec in (("p3", 3), ("lossless", "none")):
+            name = "water_up_%s.zarrmd" % key
+            M.make(name, dict(up, precision=prec),
+                   lambda t, prec=prec: upstream_write(a.upstream_python, gro, xtc, t, prec, wf))
+            ufiles[key] = name
+        src = os.path.join(a.dir, ufiles["p3"])
+        M.make("water_up_p3_nozmeta.zarrmd", dict(up, precision=3, src_bytes=du(src)),
+               lambda t: without_zmetadata(src, t))
+        ufiles["p3_nozmeta"] = "water_up_p3_nozmeta.zarrmd"
+        info["water"]["upstream"] = {"writer": "upstream Zarrtraj %s (zarr-python %s): mda.Writer(..., precision=P, "
+                                     "compressor=numcodecs.Blosc(cname='zstd', clevel=3)), then "
+                                     "zarr.consolidate_metadata" % tuple(uv.split()[:2]),
+                                     "files": {k: {"name": n, "bytes": du(os.path.join(a.dir, n))}
+                                               for k, n in ufiles.items()}}
+        with open(os.path.join(a.dir, ufiles["p3"], "particles", "trajectory", "position", "value",
+                               ".zarray")) as f:
+            info["water"]["upstream"]["chunk_rows"] = json.load(f)["chunks"][0]
+
+    for k in ("synth", "water"):
         info[k]["files"] = {}
         for fmt in ("none.zarrmd", "zstd.zarrmd", "none.h5md", "gzip.h5md", "xtc"):
             name = "%s_%s" % (k, fmt) if fmt != "xtc" else "%s.xtc" % k

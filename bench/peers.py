@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Peer readers for the zarrtraj benchmarks: one measurement per process, one
 JSON line on stdout with the same fields as bench_iter (tool, mode, frames,
 seconds, frames_per_s, MB_per_s, open_s, first_frame_s, check).
@@ -6,11 +6,14 @@ seconds, frames_per_s, MB_per_s, open_s, first_frame_s, check).
     peers.py TOOL PATH_OR_URL MODE [--frames N] [--batch K] [--group trajectory]
 
 TOOL
-  zarr      zarr-python 2.13 (+ fsspec's HTTPFileSystem for http:// URLs) on a
-            zarrmd position/value array
-  h5py      h5py 3.7 on an H5MD file (local), libhdf5's default 1 MiB chunk cache
-  mda-h5md  MDAnalysis 2.4.2 H5MDReader (per-frame h5py reads)
-  mda-xtc   MDAnalysis 2.4.2 XTCReader
+  zarr      zarr-python 3.x (zarr_format=2; a LocalStore for paths, an FsspecStore
+            on fsspec's HTTPFileSystem for http:// URLs) on a zarrmd position/value
+            array, opened through its consolidated metadata when there is one
+  h5py      h5py on an H5MD file (local), libhdf5's default 1 MiB chunk cache
+  mda-h5md  MDAnalysis' H5MDReader (per-frame h5py reads)
+  mda-xtc   MDAnalysis' XTCReader
+The versions are those of the interpreter that runs this (bench/run.sh: the
+newest venv, scripts/pyenv.sh newest) and are printed in the JSON.
 MODE (as bench_iter)
   seq       every frame in order, each copied into a caller's buffer as
             zarrtraj does. zarr: chunk by chunk (one arr[a:b] per chunk, frames
@@ -66,18 +69,18 @@ class Timer:
 
 def run_zarr(a, res, T):
     import zarr
+    import zarr.storage
     url = a.path
     if url.startswith(("http://", "https://")):
-        import fsspec
-        store = fsspec.get_mapper(url)
+        store = zarr.storage.FsspecStore.from_url(url, read_only=True)
         res["tool"] = "zarr-python+fsspec"
     else:
-        store = zarr.DirectoryStore(url)
+        store = zarr.storage.LocalStore(url, read_only=True)
         res["tool"] = "zarr-python"
     try:
-        g = zarr.open_consolidated(store, mode="r")
-    except KeyError:
-        g = zarr.open_group(store, mode="r")
+        g = zarr.open_consolidated(store, mode="r", zarr_format=2)
+    except (KeyError, ValueError, FileNotFoundError):  # no .zmetadata
+        g = zarr.open_group(store, mode="r", zarr_format=2)
     arr = g["particles/%s/position/value" % a.group]
     nf, na = arr.shape[0], arr.shape[1]
     res["open_s"] = time.perf_counter() - T.t0
@@ -232,17 +235,26 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--group", default="trajectory")
     a = ap.parse_args()
-    res = {"tool": a.tool, "url": a.path, "mode": a.mode}
+    res = {"tool": a.tool, "url": a.path, "mode": a.mode, "numpy": np.__version__}
     # imports are not part of the open time
     if a.tool == "zarr":
-        import zarr  # noqa: F401
+        import numcodecs
+        import zarr
+        import zarr.storage  # noqa: F401
+        res.update(zarr=zarr.__version__, numcodecs=numcodecs.__version__)
         if a.path.startswith(("http://", "https://")):
+            import fsspec
             import fsspec.implementations.http  # noqa: F401
+            res["fsspec"] = fsspec.__version__
     elif a.tool == "h5py":
-        import h5py  # noqa: F401
+        import h5py
+        res["h5py"] = h5py.__version__
     else:
+        import h5py
+        import MDAnalysis
         import MDAnalysis.coordinates.H5MD  # noqa: F401
         import MDAnalysis.coordinates.XTC  # noqa: F401
+        res.update(MDAnalysis=MDAnalysis.__version__, h5py=h5py.__version__)
     T = Timer()
     fn = {"zarr": run_zarr, "h5py": run_h5py}.get(a.tool, run_mda)
     frames, na, dna, s, t1 = fn(a, res, T)

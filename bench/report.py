@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Turn bench/suite.py's results.json into RESULTS.md (Markdown tables, the
 targets as measured ratios) and results.png.
 
@@ -10,7 +10,11 @@ import re
 
 FMT_LABEL = {"zarr_none": "zarrmd none", "zarr_zstd": "zarrmd zstd3+p3", "h5_none": "H5MD none",
              "h5_gzip": "H5MD gzip4", "xtc": "XTC", "none.zarrmd": "zarrmd none",
-             "zstd.zarrmd": "zarrmd zstd3+p3", "none.h5md": "H5MD none", "gzip.h5md": "H5MD gzip4"}
+             "zstd.zarrmd": "zarrmd zstd3+p3", "none.h5md": "H5MD none", "gzip.h5md": "H5MD gzip4",
+             "up_p3": "zarrmd (upstream writer, blosc-zstd3 + precision 3)",
+             "up_lossless": "zarrmd (upstream writer, blosc-zstd3, lossless)",
+             "up_p3_nozmeta": "zarrmd (upstream writer, blosc-zstd3 + precision 3), no .zmetadata",
+             "h5_mda": "H5MD (MDAnalysis H5MDWriter, none, 1 frame/chunk)"}
 CACHE_MIB, READAHEAD_MIB = 100, 256  # the reader's defaults (include/zarrtraj.h)
 LOCAL_READAHEAD_MIB = 64  # local files use at most this much of the window
 
@@ -233,6 +237,107 @@ def targets(rr):
     return T
 
 
+def mda_rows(rr):
+    """The mda section as table rows, each with the ratio against upstream Zarrtraj on the same store in the
+    same config (reference readers: against upstream on the precision-3 store, locally)."""
+    out = []
+    rows = [r for r in rr.find(section="mda") if "result" in r or "error" in r]
+    for r in rows:
+        res = r.get("result", {})
+        if r["format"].startswith("up_"):
+            ref = rr.one(section="mda", config=r["config"], format=r["format"], tool="upstream-Zarrtraj",
+                         mode=r["mode"])
+            if not ref and r["mode"] == "iter":
+                ref = rr.one(section="mda", config=r["config"], format=r["format"], tool="upstream-Zarrtraj",
+                             mode="positions")
+            vs = "same store"
+        else:
+            ref = rr.one(section="mda", config=r["config"], format="up_p3", tool="upstream-Zarrtraj",
+                         mode=r["mode"])
+            vs = "upstream on the precision-3 zarrmd, %s" % r["config"]
+        ratio = ratio_total = None
+        if ref and res.get("seconds") and r["tool"] != "upstream-Zarrtraj":
+            ratio = ref["result"]["seconds"] / res["seconds"]
+            if ref["result"].get("total_s") and res.get("total_s"):
+                ratio_total = ref["result"]["total_s"] / res["total_s"]
+        out.append(dict(r, ratio=ratio, ratio_total=ratio_total, vs=vs,
+                        same_check=(ref is not None and r["mode"] == "positions" and "result" in ref and
+                                    ref["result"].get("check") == res.get("check"))))
+    return out
+
+
+def mda_table(rr):
+    L = ["| config | store / file | reader | loop | frames | open s | iterate s | frames/s | open + iterate s | "
+         "x upstream (iterate) | x upstream (open + iterate) | requests | CPU s (tool / proxy) | peak RSS MB | "
+         "note |", "|" + "---|" * 15]
+    for r in mda_rows(rr):
+        res = r.get("result", {})
+        note = r.get("note", "")
+        if "error" in r:
+            note = "ERROR: " + r["error"][:160]
+        if r["tool"] != "upstream-Zarrtraj" and r["ratio"] is not None and not r["format"].startswith("up_"):
+            note = (note + "; ratio vs " + r["vs"]).strip("; ")
+        if r["mode"] == "positions" and r["tool"] != "upstream-Zarrtraj" and r["format"].startswith("up_") and \
+                "result" in r:
+            note = (note + "; checksum %s upstream's" % ("=" if r["same_check"] else "**differs from**")).strip("; ")
+        if r.get("repeat", 1) > 1 and r.get("all_seconds"):
+            note = (note + "; median of %d (%s s)" % (len(r["all_seconds"]), ", ".join(
+                fnum(x) for x in r["all_seconds"]))).strip("; ")
+        cpu = fnum(res.get("cpu_s"))
+        if res.get("proxy_cpu_s") is not None:
+            cpu += " / " + fnum(res.get("proxy_cpu_s"))
+        req = res.get("proxy_requests")
+        rss = r.get("max_rss_kb")
+        loop = "`pass`" if r["mode"] == "iter" else "sum(ts.positions)"
+        L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            r["config"], FMT_LABEL.get(r["format"], r["format"]), r["tool"], loop, res.get("frames", "-"),
+            fnum(res.get("open_s"), 3), fnum(res.get("seconds")), fnum(res.get("frames_per_s")),
+            fnum(res.get("total_s")), "%.1fx" % r["ratio"] if r["ratio"] else "-",
+            "%.1fx" % r["ratio_total"] if r["ratio_total"] else "-", req if req is not None else "-", cpu,
+            fnum(rss / 1024 if rss else None), note.replace("|", "/")))
+    return "\n".join(L)
+
+
+def mda_headline(rr):
+    """(text) rows for the targets table: ours vs upstream on the precision-3 store, local and 25 ms."""
+    T = []
+    for cfg in ("local", "http-25ms"):
+        for key in ("up_p3", "up_lossless"):
+            o = rr.one(section="mda", config=cfg, format=key, tool="zarrtraj", mode="positions")
+            u = rr.one(section="mda", config=cfg, format=key, tool="upstream-Zarrtraj", mode="positions")
+            if o and u:
+                T.append(("water, MDAnalysis iterating every frame, %s, %s: our ZARRH5MDReader vs upstream Zarrtraj "
+                          "%s" % (cfg, FMT_LABEL[key], rr.meta.get("python", {}).get("upstream", {}).get(
+                              "zarrtraj", "")),
+                          "%s vs %s frames/s (open + iterate %s s vs %s s)" % (
+                              fnum(o["result"]["frames_per_s"]), fnum(u["result"]["frames_per_s"]),
+                              fnum(o["result"]["total_s"]), fnum(u["result"]["total_s"])),
+                          "%.1fx" % (u["result"]["seconds"] / o["result"]["seconds"]), None))
+    return T
+
+
+def install_table(rr):
+    rows = rr.find(section="install")
+    if not rows:
+        return None
+    r = rows[-1]
+    if "error" in r:
+        return "`%s` failed: %s\n" % (r["cmd"], r["error"])
+    x = r["result"]
+    L = ["| what | value |", "|---|---|",
+         "| `pip install WHEEL[dask]` into a new venv (Python %s), dependencies from PyPI | %s s |" % (
+             x.get("python"), x.get("install_seconds")),
+         "| size of that venv (`du -sk`) | %.0f MiB |" % (x.get("venv_kib", 0) / 1024),
+         "| packages in it (`pip freeze`) | %s |" % x.get("packages"),
+         "| wheel | %s, %.1f MB |" % (x.get("wheel"), (x.get("wheel_bytes") or 0) / 1e6),
+         "| sdist | %s, %.1f MB |" % (x.get("sdist"), (x.get("sdist_bytes") or 0) / 1e6),
+         "| all of `scripts/check-wheel.sh` (sdist, wheel built from it in an isolated build, venv, install, "
+         "smoke test) | %s s, smoke test %s |" % (x.get("check_wheel_s"), x.get("smoke")),
+         "| pip's download cache before the run | %s MiB%s |" % (
+             x.get("pip_cache_mib"), "; PIP_FIND_LINKS=%s" % x["pip_find_links"] if x.get("pip_find_links") else "")]
+    return "\n".join(L) + "\n"
+
+
 def md(rr):
     m = rr.meta
     L = []
@@ -242,6 +347,17 @@ def md(rr):
     L.append("- **Machine**: %s" % m.get("machine"))
     L.append("- **Code**: git %s (at the start of the run)" % m.get("git"))
     L.append("- **Latency proxy**: `%s`" % m.get("proxy", "tests/store/faultproxy.py"))
+    st = m.get("python") or {}
+    if st.get("suite"):
+        v = st["suite"]
+        L.append("- **Python** (`%s`, the newest venv: `sh scripts/pyenv.sh newest`): Python %s, %s" % (
+            st.get("executable"), v.get("python"), ", ".join("%s %s" % (k, v[k]) for k in (
+                "numpy", "zarr", "numcodecs", "h5py", "MDAnalysis", "fsspec", "aiohttp") if k in v)))
+    if st.get("upstream"):
+        v = st["upstream"]
+        L.append("- **Upstream Zarrtraj** (its own venv: `sh scripts/pyenv.sh upstream`): Python %s, %s" % (
+            v.get("python"), ", ".join("%s %s" % (k, v[k]) for k in (
+                "zarrtraj", "zarr", "numcodecs", "numpy", "MDAnalysis", "fsspec", "kerchunk") if k in v)))
     L.append("- **Load average** at start / end: %s / %s (the machine is shared: other builds ran at the same "
              "time; medians of %s runs for key numbers)" % (
                  ", ".join("%.1f" % x for x in (m.get("load_avg_start") or [])),
@@ -270,7 +386,7 @@ def md(rr):
              "the latency proxy during the run (on the same %s-core machine).\n"
              % cores(rr))
 
-    T = targets(rr)
+    T = targets(rr) + mda_headline(rr)
     L.append("## Targets (ratios measured in this run)\n")
     L.append("| target | measured | ratio | met |")
     L.append("|---|---|---|---|")
@@ -279,7 +395,9 @@ def md(rr):
     L.append("")
 
     # Issue 2
-    L.append("## Issue 2: synth, local, zarrtraj vs zarr-python reading the same arrays\n")
+    zv = (m.get("python") or {}).get("suite", {}).get("zarr")
+    L.append("## Issue 2: synth, local, zarrtraj vs zarr-python%s reading the same arrays\n" % (
+        " " + zv + " (Zarr v2 format)" if zv else ""))
     rows = []
     for fmt in ("zarr_none", "zarr_zstd"):
         for tool, mode in (("zarrtraj", "seq"), ("zarr-python", "seq"), ("zarr-python", "bulk")):
@@ -324,6 +442,35 @@ def md(rr):
                  "the proxy models that. A large HDF5 chunk wanted while nothing else is in flight (a random frame) "
                  "is fetched by zarrtraj as parallel ranges of about 4 MiB; a zarr chunk is one object of unknown "
                  "size and is fetched whole.\n")
+
+    if rr.find(section="mda"):
+        up = rr.ds.get("water", {}).get("upstream", {})
+        L.append("## Issue 10: the water box through MDAnalysis, our reader vs upstream Zarrtraj\n")
+        L.append("`u = mda.Universe(GRO)` (not timed), then `u.load_new(PATH, format=READER)` (open s) and "
+                 "`for ts in u.trajectory: pass` or the same loop summing `ts.positions` in float64 (iterate s; "
+                 "the sum is the checksum, and equal sums mean equal values). Each run is a new process; local "
+                 "runs drop the page cache first, HTTP runs go through the 25 ms one-way latency proxy to nginx. "
+                 "Our `zarrtraj.ZARRH5MDReader` comes from the build tree (`PYTHONPATH=BUILD/python`, extension "
+                 "built for the newest venv), upstream Zarrtraj runs in its own venv (fsspec `HTTPFileSystem` + "
+                 "zarr-python 2 `LRUStoreCache` for http://, no cache locally). `x upstream` = upstream's "
+                 "seconds / this row's seconds on the same store in the same configuration.\n")
+        if up:
+            L.append("Stores written once by %s; %s." % (up.get("writer"), ", ".join(
+                "`%s` %.1f MB" % (v["name"], v["bytes"] / 1e6) for v in up.get("files", {}).values())) +
+                     " Chunks of %s frames (upstream's writer: about 12 MiB per chunk). `H5MD (MDAnalysis "
+                     "H5MDWriter)` is `water_mda.h5md` (the source of the other water files), XTC is "
+                     "`water.xtc`.\n" % up.get("chunk_rows"))
+        L.append(mda_table(rr))
+        L.append("")
+
+    it = install_table(rr)
+    if it:
+        L.append("## Issue 10: install time and size of a fresh venv with the package\n")
+        L.append(it)
+        L.append("Measured by `scripts/check-wheel.sh` (run by the `install` section after every other "
+                 "measurement), from its `install.json`: the time is `python -m venv` plus `pip install` of the "
+                 "wheel with the `[dask]` extra; the wheel itself is built first from the sdist and is not part of "
+                 "it.\n")
 
     rows = rr.find(section="write")
     if rows:
@@ -383,7 +530,8 @@ def plot(rr, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    fig, ax = plt.subplots(2, 2, figsize=(14, 10))
+    import matplotlib.ticker  # noqa: F401
+    fig, ax = plt.subplots(3, 2, figsize=(14, 15))
     # (a) local sequential
     a = ax[0][0]
     cats = []
@@ -463,6 +611,24 @@ def plot(rr, path):
     a.set_title("bytes on disk relative to XTC")
     if a.get_legend_handles_labels()[0]:
         a.legend()
+    # (e), (f) issue 10: MDAnalysis iterating the water box, local and over HTTP at 25 ms
+    for a, cfg in ((ax[2][0], "local"), (ax[2][1], "http-25ms")):
+        rows = [r for r in rr.find(section="mda", config=cfg) if r["mode"] == "positions" and "result" in r]
+        if rows:
+            a.barh(range(len(rows)), [r["result"]["frames_per_s"] for r in rows],
+                   color=["C0" if r["tool"] == "zarrtraj" else "C1" if r["tool"] == "upstream-Zarrtraj" else "C7"
+                          for r in rows])
+            a.set_yticks(range(len(rows)))
+            short = {"up_p3": "zarrmd p3", "up_lossless": "zarrmd lossless", "up_p3_nozmeta": "zarrmd p3, no .zmetadata",
+                     "h5_mda": "H5MD", "xtc": "XTC"}
+            a.set_yticklabels(["%s: %s" % (short.get(r["format"], r["format"]), r["tool"].replace("MDAnalysis-", "MDA "))
+                               for r in rows], fontsize=8)
+            a.invert_yaxis()
+            a.set_xscale("log")
+            a.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        a.set_xlabel("frames/s (log)")
+        a.set_title("water box through MDAnalysis %s, %s" % (
+            (rr.meta.get("python") or {}).get("suite", {}).get("MDAnalysis", ""), cfg))
     fig.suptitle("zarrtraj benchmarks, %s" % rr.meta.get("date"))
     fig.tight_layout()
     fig.savefig(path, dpi=90)

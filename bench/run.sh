@@ -3,8 +3,13 @@
 #
 #   bench/run.sh BUILD [--quick] [--only SECTIONS] [--repeat N] [--out DIR]
 #
-# BUILD is a CMake build directory of this checkout (zarrtraj, bench/bench_iter,
-# bench/bench_ros3 are built there when missing). Data go to $ZT_BENCH_DATA
+# BUILD is a CMake build directory of this checkout configured with
+# -DZT_PYTHON=<the newest venv's python> (zarrtraj, bench/bench_iter,
+# bench/bench_ros3, bench/latproxy and the Python extension are built there when
+# missing). Python: the newest venv (sh scripts/pyenv.sh newest; ZT_BENCH_PYTHON
+# overrides) runs everything, with zarrtraj from BUILD/python; upstream Zarrtraj
+# runs in its own venv (sh scripts/pyenv.sh upstream; ZT_BENCH_PYTHON_UPSTREAM).
+# Data go to $ZT_BENCH_DATA
 # (default BUILD/bench-data, BUILD/bench-data-quick with --quick) and are reused
 # when they exist with the same parameters. The script starts its own S3
 # emulator and nginx (scripts/emulators/run.sh with a private ZT_EMU_DIR) and
@@ -13,10 +18,10 @@
 # bench/suite.py, writes results.json, RESULTS.md and results.png to --out
 # (default: bench/ for a full run, BUILD/bench-quick/ with --quick) and stops
 # everything it started, also on failure or interrupt.
-# SECTIONS: comma-separated subset of disk,local,write,s3,s3lat,http.
+# SECTIONS: comma-separated subset of disk,local,write,s3,s3lat,http,httprate,mda,install.
 set -eu
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 [ $# -ge 1 ] || usage
 case $1 in -h|--help) usage ;; esac
 BUILD=$(cd "$1" 2>/dev/null && pwd) || { echo "bench/run.sh: no build directory $1" >&2; exit 2; }
@@ -35,7 +40,6 @@ done
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
-PY=/usr/bin/python3
 EMU=$ROOT/scripts/emulators/run.sh
 # Latency proxy: bench/latproxy (C delay line, built into BUILD/bench) unless ZT_BENCH_PROXY=python selects
 # tests/store/faultproxy.py (store-and-forward; it saturates a core at a few hundred MB/s).
@@ -64,22 +68,47 @@ export ZT_EMU_DIR=${ZT_BENCH_EMU_DIR:-${TMPDIR:-/tmp}/zarrtraj-bench-emu-$(id -u
 log() { echo "bench: $*" >&2; }
 
 # ---- prerequisites
+want() { [ -z "$ONLY" ] || case ",$ONLY," in *",$1,"*) true ;; *) false ;; esac; }
+PY=${ZT_BENCH_PYTHON:-$(sh "$ROOT/scripts/pyenv.sh" path newest 2>/dev/null || true)}
+UPY=""
+if want mda; then
+    UPY=${ZT_BENCH_PYTHON_UPSTREAM:-$(sh "$ROOT/scripts/pyenv.sh" path upstream 2>/dev/null || true)}
+fi
 missing=""
-for m in numpy zarr numcodecs h5py MDAnalysis fsspec aiohttp matplotlib; do
-    $PY -c "import $m" >/dev/null 2>&1 || missing="$missing $m"
-done
+if [ -z "$PY" ] || [ ! -x "$PY" ]; then
+    missing="$missing newest-venv"
+else
+    for m in numpy zarr numcodecs h5py MDAnalysis fsspec aiohttp matplotlib build; do
+        $PY -c "import $m" >/dev/null 2>&1 || missing="$missing $m"
+    done
+fi
+if want mda && { [ -z "$UPY" ] || ! env -u PYTHONPATH "$UPY" -c "import zarrtraj, zarr, numcodecs" >/dev/null 2>&1; }; then
+    missing="$missing upstream-venv"
+fi
 for c in h5repack curl nginx node; do command -v $c >/dev/null 2>&1 || missing="$missing $c"; done
 [ -x /usr/bin/time ] || missing="$missing /usr/bin/time"
 if [ -n "$missing" ]; then
     log "missing:$missing"
-    log "install: apt-get install -y python3-numpy python3-zarr python3-numcodecs python3-h5py python3-mdanalysis" \
-        "python3-fsspec python3-aiohttp python3-matplotlib hdf5-tools curl nginx-light time nodejs npm"
+    log "install: sh scripts/install-deps.sh all   (hdf5-tools, curl, nginx-light, time, nodejs/npm, python3-venv, ...)"
+    log "         sh scripts/pyenv.sh newest       (the Python stack from PyPI: python/requirements/newest.txt)"
+    want mda && log "         sh scripts/pyenv.sh upstream     (upstream Zarrtraj 0.3.3 for the mda section)"
     exit 1
 fi
 if [ ! -x "$BUILD/zarrtraj" ] || [ ! -x "$BUILD/bench/bench_iter" ] || [ ! -x "$BUILD/bench/bench_ros3" ] ||
-    { [ "$PROXY_KIND" = c ] && [ ! -x "$BUILD/bench/latproxy" ]; }; then
-    log "building zarrtraj and the bench drivers in $BUILD"
-    cmake --build "$BUILD" -j"$(nproc)" --target zarrtraj_cli bench_iter bench_ros3 latproxy >&2
+    { [ "$PROXY_KIND" = c ] && [ ! -x "$BUILD/bench/latproxy" ]; } ||
+    { want mda && ! PYTHONPATH=$BUILD/python $PY -c "import zarrtraj._core" >/dev/null 2>&1; }; then
+    log "building zarrtraj, the bench drivers and the Python extension in $BUILD"
+    targets="zarrtraj_cli bench_iter bench_ros3 latproxy"
+    want mda && targets="$targets zarrtraj_pyext"
+    # shellcheck disable=SC2086
+    nice cmake --build "$BUILD" -j2 --target $targets >&2
+fi
+# zarrtraj's Python package for the mda section: the build tree's extension (BUILD/python), which must be
+# built for the interpreter that runs the suite.
+if want mda && ! PYTHONPATH=$BUILD/python $PY -c "import zarrtraj._core" >/dev/null 2>&1; then
+    log "BUILD/python/zarrtraj cannot be imported by $PY: configure the build for it:"
+    log "  cmake -S $ROOT -B $BUILD -DZT_PYTHON=$PY && cmake --build $BUILD -j2"
+    exit 1
 fi
 if [ "$PROXY_KIND" = python ]; then
     PROXY="$PY $ROOT/tests/store/faultproxy.py"
@@ -112,7 +141,7 @@ trap 'exit 130' INT TERM HUP
 T0=$(date +%s)
 # ---- data
 log "data in $DATA"
-timeout 1800 $PY "$HERE/gendata.py" "$DATA" --cli "$BUILD/zarrtraj" $QUICK
+timeout 1800 $PY "$HERE/gendata.py" "$DATA" --cli "$BUILD/zarrtraj" $QUICK ${UPY:+--upstream-python "$UPY"}
 
 # ---- servers: S3 emulator + nginx (own state dir), the proxies
 log "starting the S3 emulator and nginx (ZT_EMU_DIR=$ZT_EMU_DIR)"
@@ -161,7 +190,7 @@ CMDLINE="${ZT_BENCH_PROXY:+ZT_BENCH_PROXY=$ZT_BENCH_PROXY }bench/run.sh $(basena
 timeout 3300 $PY "$HERE/suite.py" --build "$BUILD" --data "$DATA" --emu-env "$ENVF" \
     --http-ports "$ports" --http-logs "$logs" --http-pids "$pids" --s3-proxy-pid "$s3pid" \
     --s3-proxy "$(cat "$WORK/proxy-s3lat.port")" --s3-proxy-log "$WORK/proxy-s3lat.log" --s3-latency $S3_LATENCY \
-    $rate_args \
+    $rate_args ${UPY:+--upstream-python "$UPY"} \
     --out "$OUT/results.json" $QUICK ${ONLY:+--only "$ONLY"} --repeat "$REPEAT" --command "$CMDLINE" \
     --proxy "$([ "$PROXY_KIND" = python ] && echo "tests/store/faultproxy.py" || echo "bench/latproxy")"
 $PY "$HERE/report.py" "$OUT/results.json" --md "$OUT/RESULTS.md" --png "$OUT/results.png"

@@ -1,9 +1,10 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Run every benchmark measurement of bench/run.sh and write results.json.
 
     suite.py --build BUILD --data DIR --emu-env ENVFILE --http-ports 0=P,10=P,25=P
              --http-logs 0=F,10=F,25=F --s3-proxy PORT --s3-proxy-log F --s3-latency 20
              --out results.json [--quick] [--only SECTION,...] [--repeat 3]
+             [--upstream-python UPSTREAM_VENV/bin/python]
 
 Each measurement runs in its own process under /usr/bin/time -f %M (peak RSS)
 and prints one JSON line (bench_iter, bench_ros3, peers.py); key measurements
@@ -13,8 +14,17 @@ it (else every tool reads page-cache-warm); remote runs read files the server
 has in its page cache. Requests of remote runs are counted at the latency
 proxy (its --log, one line per request), for every tool alike.
 
+The Python tools (peers.py, writebench.py, mdabench.py) run with the
+interpreter that runs this script (bench/run.sh: the newest venv); zarrtraj's
+Python package comes from BUILD/python (PYTHONPATH, mda section only),
+upstream Zarrtraj from --upstream-python (its own venv, no PYTHONPATH).
+
 Sections: local, http, s3, s3lat (issue 4: H5MD over S3 behind a latency
-proxy, zarrtraj vs HDF5's ROS3 driver), write, disk.
+proxy, zarrtraj vs HDF5's ROS3 driver), write, disk, httprate, mda (issue 10:
+the water box through MDAnalysis with our reader, upstream Zarrtraj 0.3.3,
+MDAnalysis' H5MDReader and XTCReader, locally and over HTTP at 25 ms),
+install (issue 10: scripts/check-wheel.sh: sdist + wheel, a clean venv with
+the wheel and [dask], its install time and size).
 """
 import argparse
 import json
@@ -27,8 +37,9 @@ import sys
 import tempfile
 import time
 
-PY = "/usr/bin/python3"
+PY = sys.executable  # the newest venv when run by bench/run.sh
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 FMTS = {  # format key -> file name pattern
     "zarr_none": "%s_none.zarrmd",
     "zarr_zstd": "%s_zstd.zarrmd",
@@ -117,6 +128,7 @@ class Suite:
         self.s3prefix = "bench-%s" % ("quick" if a.quick else "full")
         self.t_start = time.time()
         self.git0 = self._git()
+        self.stack = self._stack()
 
     # ---- helpers ---------------------------------------------------------------------------
     def _git(self):
@@ -125,11 +137,32 @@ class Suite:
             rev = subprocess.run(["git", "-C", HERE, "rev-parse", "--short", "HEAD"], capture_output=True,
                                  text=True).stdout.strip()
             dirty = subprocess.run(["git", "-C", HERE, "status", "--porcelain", "--untracked-files=no"],
-                                   capture_output=True, text=True).stdout.strip()
+                                   capture_output=True, text=True).stdout.rstrip()  # "XY path": keep column 1
         except OSError:
             return ""
         return rev + (" (working tree with uncommitted changes: %s)" % ", ".join(
             line[3:] for line in dirty.splitlines()) if dirty else "")
+
+    def _stack(self):
+        """Versions of the Python stacks the tools run with."""
+        code = ("import json, platform, importlib.metadata as m\nv = {'python': platform.python_version()}\n"
+                "for p in %r:\n    try: v[p] = m.version(p)\n    except m.PackageNotFoundError: pass\n"
+                "print(json.dumps(v))")
+        out = {"executable": PY}
+        for key, py, pkgs in (("suite", PY, ("numpy", "zarr", "numcodecs", "h5py", "MDAnalysis", "fsspec",
+                                             "aiohttp")),
+                              ("upstream", self.a.upstream_python, ("zarrtraj", "zarr", "numcodecs", "numpy",
+                                                                    "MDAnalysis", "fsspec", "kerchunk"))):
+            if not py:
+                continue
+            env = dict(os.environ)
+            env.pop("PYTHONPATH", None)
+            try:
+                p = subprocess.run([py, "-c", code % (pkgs,)], capture_output=True, text=True, env=env, timeout=60)
+                out[key] = json.loads(p.stdout)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                pass
+        return out
 
     def _drop_caches(self):
         try:
@@ -162,6 +195,8 @@ class Suite:
     def run_once(self, cmd, timeout, env_extra=None, cwd=None):
         env = dict(os.environ)
         env.update(env_extra or {})
+        for k in [k for k, v in env.items() if v is None]:
+            del env[k]  # env_extra {VAR: None} removes VAR
         tf = os.path.join(self.tmp, "time.txt")
         t0 = time.perf_counter()
         try:
@@ -266,6 +301,7 @@ class Suite:
         except (OSError, ValueError):
             pass
         return {"date": time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(self.t_start)),
+                "python": self.stack,
                 "machine": "%s, %d cores, %d MiB RAM, %s" % (cpu, os.cpu_count() or 0, mem, platform.platform()),
                 "git": self.git0, "proxy": self.a.proxy,
                 "command": self.a.command or " ".join(sys.argv), "quick": self.a.quick,
@@ -599,6 +635,107 @@ class Suite:
         self.measure("s3lat", config, ds, "h5_gzip", "zarrtraj", "random:1", cmd, cache="server", proxylog=plog,
                      env_extra={"XDG_CACHE_HOME": xdg}, note="reopen: H5MD index cache warm")
 
+    # ---- issue 10: MDAnalysis iterating the water box, our reader vs upstream Zarrtraj ------------------
+    def mda_cmd(self, reader, path, mode):
+        return [PY if reader != "upstream" else self.a.upstream_python, os.path.join(HERE, "mdabench.py"),
+                "zarrtraj" if reader in ("ours", "upstream") else reader, self.datasets["water"]["topology"], path,
+                mode]
+
+    def sec_mda(self):
+        """The water box through MDAnalysis (`for ts in u.trajectory`), our ZARRH5MDReader (build tree) vs
+        upstream Zarrtraj (its venv) on the same zarrmd stores written by upstream's writer; MDAnalysis'
+        H5MDReader (water_mda.h5md) and XTCReader (water.xtc) as references. Local runs cold, HTTP runs
+        through the 25 ms proxy."""
+        up = self.datasets["water"].get("upstream")
+        if not up or not self.a.upstream_python:
+            log("mda: no upstream Zarrtraj venv (--upstream-python) or no upstream-written data: skipped")
+            return
+        R = self.a.repeat
+        ours_env = {"PYTHONPATH": os.path.join(self.build, "python")}
+        other_env = {"PYTHONPATH": None}  # upstream and MDAnalysis' readers never see our build tree
+        env = {"ours": ours_env, "upstream": other_env, "h5md": other_env, "xtc": other_env}
+        tool = {"ours": "zarrtraj", "upstream": "upstream-Zarrtraj", "h5md": "MDAnalysis-H5MDReader",
+                "xtc": "MDAnalysis-XTCReader"}
+        f = {k: os.path.join(self.data, v["name"]) for k, v in up["files"].items()}
+        h5 = os.path.join(self.data, "water_mda.h5md")
+        xtc = self.path("water", "xtc")
+
+        def run(config, fmt, reader, path, mode, repeat, cache, plog=None, warm=None, note=None):
+            self.measure("mda", config, "water", fmt, tool[reader], mode, self.mda_cmd(reader, path, mode),
+                         repeat=repeat, cache=cache, proxylog=plog, warm_paths=warm, env_extra=env[reader],
+                         timeout=1200, note=note)
+
+        # local, page cache dropped before every run
+        for key in ("p3", "lossless"):
+            for reader in ("upstream", "ours"):
+                run("local", "up_" + key, reader, f[key], "positions", R, "cold", warm=[f[key]])
+                if key == "p3":
+                    run("local", "up_" + key, reader, f[key], "iter", 1, "cold", warm=[f[key]])
+        for reader, fmt, path in (("ours", "h5_mda", h5), ("h5md", "h5_mda", h5), ("xtc", "xtc", xtc)):
+            run("local", fmt, reader, path, "positions", R, "cold", warm=[path])
+            run("local", fmt, reader, path, "iter", 1, "cold", warm=[path])
+        # HTTP through the 25 ms proxy: nginx serves page-cache-warm files
+        lat = "25"
+        if lat not in self.http_ports:
+            log("mda: no 25 ms HTTP proxy: HTTP runs skipped")
+            return
+        config = "http-%sms" % lat
+        plog = self.http_logs.get(lat)
+        url = lambda p: "http://127.0.0.1:%s/bench-data/%s" % (self.http_ports[lat], os.path.basename(p))  # noqa: E731
+        self.warm(list(f.values()) + [h5])
+        for key in ("p3", "lossless", "p3_nozmeta"):
+            for reader in ("upstream", "ours"):
+                run(config, "up_" + key, reader, url(f[key]), "positions", 1 if key == "p3_nozmeta" else R,
+                    "server", plog=plog, note="no .zmetadata" if key == "p3_nozmeta" else None)
+                if key == "p3":
+                    run(config, "up_" + key, reader, url(f[key]), "iter", 1, "server", plog=plog)
+        run(config, "h5_mda", "ours", url(h5), "positions", R, "server", plog=plog)
+
+    # ---- issue 10: install time and size of a fresh venv with the package ----------------------------------
+    def sec_install(self):
+        """scripts/check-wheel.sh: sdist and wheel (python -m build, isolated), a new venv with the wheel and
+        [dask] from PyPI (install time and size in install.json), the smoke test against expected.json."""
+        out = os.path.join(self.build, "bench-wheel")
+        cmd = ["sh", os.path.join(ROOT, "scripts", "check-wheel.sh"), PY, out]
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)
+        pip_cache = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pip")
+        cache_kib = 0
+        if os.path.isdir(pip_cache):
+            try:
+                cache_kib = int(subprocess.run(["du", "-sk", pip_cache], capture_output=True, text=True).stdout.split()[0])
+            except (ValueError, IndexError):
+                pass
+        rec = {"section": "install", "config": "local", "dataset": "-", "format": "wheel", "tool": "pip",
+               "mode": "install", "cmd": " ".join(cmd), "repeat": 1, "cache": "pip cache %d MiB" % (cache_kib // 1024)}
+        log("install: %s" % rec["cmd"])
+        t0 = time.perf_counter()
+        try:
+            p = subprocess.run(cmd, capture_output=True, text=True, timeout=2400, env=env, cwd=ROOT)
+            rc, err = p.returncode, p.stderr
+        except subprocess.TimeoutExpired:
+            rc, err = -1, "timeout after 2400 s"
+        wall = time.perf_counter() - t0
+        if rc == 0:
+            with open(os.path.join(out, "install.json")) as fh:
+                res = json.load(fh)
+            pkg = os.path.join(out, "pkg")
+            for n in os.listdir(pkg):
+                res["wheel_bytes" if n.endswith(".whl") else "sdist_bytes"] = os.path.getsize(os.path.join(pkg, n))
+                res["wheel" if n.endswith(".whl") else "sdist"] = n
+            res.update(check_wheel_s=round(wall, 1), pip_cache_mib=cache_kib // 1024,
+                       pip_find_links=os.environ.get("PIP_FIND_LINKS"),
+                       smoke="passed" if "smoke test passed" in err else "?",
+                       log=[line for line in err.splitlines() if line.startswith("check-wheel:")])
+            rec["result"] = res
+            log("install: %s s, venv %d MiB, %s packages; check-wheel.sh %.0f s" % (
+                res["install_seconds"], res["venv_kib"] // 1024, res["packages"], wall))
+        else:
+            rec["error"] = "exit %d: %s" % (rc, " | ".join(err.strip().splitlines()[-3:]))
+            log("install: ERROR " + rec["error"])
+        self.results.append(rec)
+        self.save()
+
     def sec_disk(self):
         if not self.want("disk"):
             return
@@ -638,7 +775,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--only", default="")
     ap.add_argument("--http-rate", default="", help="LATENCY:MBPS:PORT:PID:LOG of the rate-limited proxy")
-    ap.add_argument("--sections", default="disk,local,write,s3,s3lat,http,httprate")
+    ap.add_argument("--upstream-python", default="", help="python of the upstream Zarrtraj venv (mda section)")
+    ap.add_argument("--sections", default="disk,local,write,s3,s3lat,http,httprate,mda,install")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--command", default="")
     ap.add_argument("--proxy", default="bench/latproxy")

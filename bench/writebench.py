@@ -1,4 +1,4 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Time a write: run a command (zarrtraj convert / cp) or the zarr-python
 peer, optionally removing the destination first (not timed) and running
 sync after it (timed); print one JSON line with the input MB/s.
@@ -7,8 +7,8 @@ sync after it (timed); print one JSON line with the input MB/s.
     writebench.py --bytes B -- CMD ...
     writebench.py --frames N --atoms A [--rm DST] [--sync] --zarr-python SRC DST
 
-The zarr-python peer copies the position array of the uncompressed zarrmd SRC
-chunk by chunk into DST with Quantize(3) + Zstd(level 3), the same codecs
+The zarr-python peer (3.x, writing Zarr v2) copies the position array of the
+uncompressed zarrmd SRC chunk by chunk into DST with Quantize(3) + Zstd(level 3), the same codecs
 and chunks as `zarrtraj convert --compressor zstd:level=3 --precision 3`.
 """
 import argparse
@@ -24,18 +24,19 @@ warnings.simplefilter("ignore")
 
 
 def zarr_python_copy(src, dst):
+    """zarr-python 3.x writing Zarr v2 (zarr_format=2), as zarrtraj's zarrmd is."""
     import numcodecs
     import zarr
-    g = zarr.open_consolidated(zarr.DirectoryStore(src), mode="r")
+    g = zarr.open_consolidated(src, mode="r", zarr_format=2)
     a = g["particles/trajectory/position/value"]
-    out = zarr.open_group(zarr.DirectoryStore(dst), mode="w")
-    b = out.create_dataset("particles/trajectory/position/value", shape=a.shape, chunks=a.chunks, dtype=a.dtype,
-                           compressor=numcodecs.Zstd(level=3),
-                           filters=[numcodecs.Quantize(digits=3, dtype=a.dtype)])
+    out = zarr.open_group(dst, mode="w", zarr_format=2)
+    b = out.create_array("particles/trajectory/position/value", shape=a.shape, chunks=a.chunks, dtype=a.dtype,
+                         compressors=numcodecs.Zstd(level=3),
+                         filters=[numcodecs.Quantize(digits=3, dtype=a.dtype)])
     c = a.chunks[0]
     for i in range(0, a.shape[0], c):
         b[i:i + c] = a[i:i + c]
-    zarr.consolidate_metadata(out.store)
+    zarr.consolidate_metadata(dst, zarr_format=2)
 
 
 def main():
