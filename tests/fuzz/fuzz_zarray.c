@@ -64,17 +64,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (cb > FZ_MAX_CHUNK) goto done;
     uint8_t *d1 = malloc(cb + 1), *d2 = malloc(cb + 1);
     int64_t cidx[ZT_MAXDIM] = {0};
-    zt_chunk_loc loc;
+    zt_chunk_loc loc = {0};
     int rc1 = -1;
     if (d1 && d2 && raw && a->vt->locate(a, cidx, &loc) == 0) {
         loc.missing = false;
         rc1 = zt__array_decode_chunk(a, cidx, &loc, raw, rawn, d1);
-        if (zt__store_put(s, loc.key, rawn ? (const void *)raw : "", rawn) == 0) {
+        if (zt__store_put(s, zt__loc_key(&loc), rawn ? (const void *)raw : "", rawn) == 0) {
             int rc2 = zt__array_read_chunk(a, cidx, d2);
             if ((rc1 == 0) != (rc2 == 0)) fz_fail("decode and read_chunk disagree on success");
             if (rc1 == 0 && memcmp(d1, d2, cb)) fz_fail("decode and read_chunk differ");
         }
     }
+    zt__chunk_loc_clear(&loc);
     if (rc1 == 0 && a->ndim > 0) {
         /* a small hyperslab at the origin, inside chunk 0 */
         int64_t start[ZT_MAXDIM] = {0}, count[ZT_MAXDIM];
