@@ -33,6 +33,7 @@
 #include "traj/wbackend.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <hdf5.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -646,6 +647,39 @@ static int zt__h5w_preencode(zt_h5w *w) {
     return rc;
 }
 
+/* Write the end of allocation into the on-disk superblock (version 0 or 1,
+ * the only ones we create; they carry no checksum) before H5Fflush: libhdf5
+ * flushes the superblock last, after the chunk index, so a kill inside a flush
+ * would leave index entries past the end of allocation the file declares, which
+ * h5py refuses to read ("addr overflow"). The flush then writes the same value.
+ * Lock held. */
+static int zt__h5w_patch_eoa(zt_h5w *w, haddr_t eoa) {
+    static const uint8_t sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    uint8_t sb[64];
+    int fd = open(w->file, O_RDWR);
+    if (fd < 0) return zt__err(ZT_EIO, "%s: cannot open the file: %s", w->base.url, strerror(errno));
+    int rc = 0;
+    ssize_t n = pread(fd, sb, sizeof sb, 0);
+    unsigned ver = n >= 16 ? sb[8] : 99, osz = n >= 16 ? sb[13] : 0;
+    if (n >= 16 && !memcmp(sb, sig, 8) && ver <= 1 && (osz == 4 || osz == 8)) {
+        size_t at = (ver ? 28u : 24u) + 2u * osz; /* past base and free-space addresses */
+        uint64_t base = 0, cur = 0;
+        for (unsigned i = 0; i < osz && at + osz <= (size_t)n; i++) {
+            base |= (uint64_t)sb[at - 2 * osz + i] << (8 * i);
+            cur |= (uint64_t)sb[at + i] << (8 * i);
+        }
+        uint64_t rel = (uint64_t)eoa - base;
+        if (at + osz <= (size_t)n && base <= (uint64_t)eoa && rel > cur && (osz == 8 || rel <= UINT32_MAX)) {
+            uint8_t le[8];
+            for (unsigned i = 0; i < osz; i++) le[i] = (uint8_t)(rel >> (8 * i));
+            if (pwrite(fd, le, osz, (off_t)at) != (ssize_t)osz)
+                rc = zt__err(ZT_EIO, "%s: cannot write the superblock: %s", w->base.url, strerror(errno));
+        }
+    }
+    close(fd);
+    return rc;
+}
+
 /* H5Fflush, with the file first extended to libhdf5's end of allocation: a
  * flush can write the superblock (with that end) before it extends the file,
  * and a file shorter than its superblock says is "truncated" to every reader.
@@ -656,6 +690,10 @@ static int zt__h5w_flush(zt_h5w *w) {
     if (H5Fget_eoa(w->fid, &eoa) >= 0 && eoa != HADDR_UNDEF && stat(w->file, &st) == 0 && (haddr_t)st.st_size < eoa &&
         truncate(w->file, (off_t)eoa) != 0)
         return zt__err(ZT_EIO, "%s: cannot extend the file: %s", w->base.url, strerror(errno));
+    if (eoa != HADDR_UNDEF && eoa > 0) {
+        int rc = zt__h5w_patch_eoa(w, eoa);
+        if (rc) return rc;
+    }
     H5Eclear2(H5E_DEFAULT);
     if (H5Fflush(w->fid, H5F_SCOPE_GLOBAL) < 0) return zt__h5w_fail(w, "/", "cannot flush the file");
     return 0;
