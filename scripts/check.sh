@@ -9,6 +9,9 @@
 #   4. packaging: sdist + wheel, installed into a clean venv and smoke-tested
 #   5. release build with warnings as errors, every C and Python test (ctest)
 #   6. the C suite again under AddressSanitizer + UndefinedBehaviorSanitizer
+#   7. the C suite under ThreadSanitizer (scripts/tsan.sh)
+#   8. every libFuzzer target for a bounded time (scripts/fuzz.sh; $ZT_FUZZ_TIME
+#      seconds in all, default 300, 0 skips)
 # Servers are stopped at the end, also on failure.
 set -eu
 cd "$(dirname "$0")/.."
@@ -57,4 +60,12 @@ cmake --build "$ASAN_BUILD" -j"$JOBS"
 phase "tests (ASan + UBSan)"
 (cd "$ASAN_BUILD" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     ctest --output-on-failure -j"$JOBS" -LE "slow|pyext")
+
+phase "ThreadSanitizer"
+TSAN_CMAKE_FLAGS="-DZT_PYTHON=$NEWEST -DZT_PYTHON_OLDEST=$OLDEST" sh scripts/tsan.sh
+
+if [ "${ZT_FUZZ_TIME:-300}" -gt 0 ]; then
+    phase "fuzzing (${ZT_FUZZ_TIME:-300} s)"
+    ZT_PYTHON=$NEWEST sh scripts/fuzz.sh --time "${ZT_FUZZ_TIME:-300}"
+fi
 phase "all tests passed"
