@@ -375,6 +375,19 @@ typedef struct zt_wframe {
 /* Create a trajectory at url (zarrmd directory; .h5md/.h5 with HDF5 support). */
 ZT_API int zt_writer_create(const char *url, int64_t n_atoms,
                             const zt_writer_opts_t *opts, zt_writer_t **out);
+/* The same with settings added after zt_writer_opts_t was fixed, as key/value
+ * pairs (NULL = none; unknown keys are an error), copied at create:
+ *   preset   "default" or "compact": positions as int32 on a fixed quantum,
+ *            differenced along time in Fortran-order chunks, Blosc zstd with
+ *            bit shuffle (standard numcodecs codecs; docs/codecs.md). The
+ *            quantum is `quantum`, else 10^-precision, else 0.001 nm;
+ *            velocities and forces are fixed point at 10^-precision when
+ *            precision >= 0, else floats. Zarr output only.
+ *   quantum  "0.001 nm" (any length unit) or a number in the file's length unit
+ * Each |value| / quantum must stay below 2^31: a frame that does not fit
+ * fails with ZT_EOVERFLOW. */
+ZT_API int zt_writer_create_ex(const char *url, int64_t n_atoms, const zt_writer_opts_t *opts,
+                               const zt_options_t *settings, zt_writer_t **out);
 ZT_API int zt_writer_write_frame(zt_writer_t *w, const zt_wframe_t *frame);
 /* Number of frames written so far. */
 ZT_API int64_t zt_writer_n_frames(const zt_writer_t *w);

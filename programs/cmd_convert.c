@@ -9,6 +9,7 @@
 
 static void zt__convert_help(void) {
     printf("usage: zarrtraj convert IN OUT [--precision N] [--compressor SPEC] [--chunk-bytes N]\n"
+           "                        [--preset compact [--quantum Q]]\n"
            "                        [--frames A:B[:S]] [--group G] [--out-group G] [--overwrite]\n"
            "                        [-S key=value ...] [--dst-option key=value ...]\n\n"
            "Copy frames (positions, velocities, forces, box, step, time, observables) from IN to OUT.\n"
@@ -21,6 +22,11 @@ static void zt__convert_help(void) {
            "                     for zarrmd; none for H5MD (which takes gzip[:level=N][,shuffle=true],\n"
            "                     lzf[:shuffle=true] or none)\n"
            "  --chunk-bytes N    target bytes per value chunk (default 12M; K/M/G suffixes)\n"
+           "  --preset compact   zarrmd smaller than XTC, with standard codecs only: positions as int32 on\n"
+           "                     a fixed quantum (--quantum, else 10^-precision, else 0.001 nm), differenced\n"
+           "                     along time in Fortran-order chunks of 100 frames, Blosc zstd bit shuffle;\n"
+           "                     velocities/forces too with --precision (docs/codecs.md)\n"
+           "  --quantum Q        compact: the positions' quantum, e.g. '0.001 nm' or 0.01 (file's unit)\n"
            "  --frames A:B[:S]   frame slice of IN (Python semantics; S > 0: steps must increase)\n"
            "  --group G          particle group of IN; --out-group names it in OUT (default same)\n"
            "  --overwrite        replace an existing OUT\n"
@@ -52,8 +58,10 @@ int zt_cmd_convert(int argc, char **argv) {
         {"group", required_argument, 0, 'g'}, {"out-group", required_argument, 0, 'G'},
         {"overwrite", no_argument, 0, 'w'}, {"storage", required_argument, 0, 'S'},
         {"src-option", required_argument, 0, 's'}, {"dst-option", required_argument, 0, 'd'},
+        {"preset", required_argument, 0, 'P'}, {"quantum", required_argument, 0, 'Q'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     int precision = -1, overwrite = 0, c, rc = 0;
+    zt_options_t *wset = NULL;
     const char *compressor = NULL, *frames = NULL, *group = NULL, *ogroup = NULL;
     size_t chunk_bytes = (size_t)12 << 20;
     zt_options_t *src = NULL, *dst = NULL;
@@ -82,6 +90,11 @@ int zt_cmd_convert(int argc, char **argv) {
         case 'd':
             if ((rc = zt_cli_add_storage(&dst, optarg))) return zt_cli_fail("convert", rc);
             break;
+        case 'P':
+        case 'Q':
+            if (!wset && (rc = zt_options_create(&wset))) return zt_cli_fail("convert", rc);
+            if ((rc = zt_options_set(wset, c == 'P' ? "preset" : "quantum", optarg))) return zt_cli_fail("convert", rc);
+            break;
         case 'h': zt__convert_help(); return 0;
         default: return zt_cli_usage_error("convert", "bad option");
         }
@@ -109,6 +122,7 @@ int zt_cmd_convert(int argc, char **argv) {
         zt_reader_close(r);
         zt_options_free(src);
         zt_options_free(dst);
+        zt_options_free(wset);
         return rc;
     }
     zt_writer_opts_t wo = ZT_WRITER_OPTS_DEFAULTS;
@@ -131,7 +145,7 @@ int zt_cmd_convert(int argc, char **argv) {
     wo.overwrite = overwrite;
     const char *b0 = NULL;
     if (zt_reader_box_boundary(r, 0, &b0) == 0) wo.boundary = b0;
-    if ((rc = zt_writer_create(outp, na, &wo, &w))) goto done;
+    if ((rc = zt_writer_create_ex(outp, na, &wo, wset, &w))) goto done;
     steps = malloc(sizeof *steps * (size_t)(nf ? nf : 1));
     if (!steps) {
         rc = ZT_ENOMEM;
@@ -282,5 +296,6 @@ done:;
     free(steps);
     zt_options_free(src);
     zt_options_free(dst);
+    zt_options_free(wset);
     return ret;
 }

@@ -12,7 +12,8 @@
 
 static void zt__synth_help(void) {
     printf("usage: zarrtraj synth OUT --atoms N --frames M [--seed S] [--compressor SPEC]\n"
-           "                      [--precision N] [--chunk-bytes N] [--forces] [--no-velocities]\n"
+           "                      [--precision N] [--chunk-bytes N] [--preset compact [--quantum Q]]\n"
+           "                      [--forces] [--no-velocities]\n"
            "                      [--dt PS] [--overwrite] [-S key=value ...]\n\n"
            "Write a deterministic synthetic trajectory (same seed = same bytes): atoms at liquid\n"
            "density (0.1 per cubic Angstrom) vibrating around diffusing sites in a periodic cubic box,\n"
@@ -41,7 +42,9 @@ int zt_cmd_synth(int argc, char **argv) {
         {"precision", required_argument, 0, 'p'}, {"chunk-bytes", required_argument, 0, 'b'},
         {"forces", no_argument, 0, 'F'}, {"no-velocities", no_argument, 0, 'V'}, {"dt", required_argument, 0, 't'},
         {"overwrite", no_argument, 0, 'w'}, {"storage", required_argument, 0, 'S'},
+        {"preset", required_argument, 0, 'P'}, {"quantum", required_argument, 0, 'Q'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+    zt_options_t *wset = NULL;
     long long natoms = -1, nframes = -1;
     unsigned long long seed = 1;
     int precision = -1, forces = 0, novel = 0, overwrite = 0, c, rc = 0;
@@ -64,6 +67,12 @@ int zt_cmd_synth(int argc, char **argv) {
         case 't': dt = strtod(optarg, &end); if (*end || !(dt > 0)) return zt_cli_usage_error("synth", "bad --dt"); break;
         case 'w': overwrite = 1; break;
         case 'S': if ((rc = zt_cli_add_storage(&so, optarg))) return zt_cli_fail("synth", rc); break;
+        case 'P':
+        case 'Q':
+            if ((!wset && (rc = zt_options_create(&wset))) ||
+                (rc = zt_options_set(wset, c == 'P' ? "preset" : "quantum", optarg)))
+                return zt_cli_fail("synth", rc);
+            break;
         case 'h': zt__synth_help(); return 0;
         default: return zt_cli_usage_error("synth", "bad option");
         }
@@ -102,7 +111,7 @@ int zt_cmd_synth(int argc, char **argv) {
     wo.storage = so;
     wo.overwrite = overwrite;
     wo.author = "zarrtraj synth";
-    if ((rc = zt_writer_create(argv[optind], (int64_t)n, &wo, &w))) goto done;
+    if ((rc = zt_writer_create_ex(argv[optind], (int64_t)n, &wo, wset, &w))) goto done;
     const double diff = 0.05 * sqrt(dt); /* Angstrom per frame, a slow liquid */
     zt_progress p;
     zt_progress_start(&p, "synth", nframes);
@@ -139,6 +148,7 @@ int zt_cmd_synth(int argc, char **argv) {
 done:;
     int ret = rc ? zt_cli_fail("synth", rc) : 0;
     zt_writer_close(w);
+    zt_options_free(wset);
     free(site);
     free(amp);
     free(omega);

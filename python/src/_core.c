@@ -1103,17 +1103,19 @@ static int zt_py_optstr(PyObject *o, const char **out, const char *what) {
 static int Writer_init(WriterObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"url", "n_atoms", "n_frames", "precision", "compressor", "chunk_bytes", "group",
                              "length_unit", "time_unit", "velocity_unit", "force_unit", "author", "author_email",
-                             "creator", "creator_version", "storage_options", "overwrite", "boundary", NULL};
-    const char *url;
+                             "creator", "creator_version", "storage_options", "overwrite", "boundary", "preset",
+                             "quantum", NULL};
+    const char *url, *preset = NULL, *quantum = NULL;
     long long n_atoms, n_frames = 0;
     int precision = -1, overwrite = 0;
     Py_ssize_t chunk_bytes = 0;
     PyObject *so[12] = {Py_None, Py_None, Py_None, Py_None, Py_None, Py_None,
                         Py_None, Py_None, Py_None, Py_None, Py_None, Py_None};
     /* so: compressor, group, length, time, velocity, force, author, email, creator, creator_version, storage, boundary */
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "sL|LiOnOOOOOOOOOOpO:Writer", kwlist, &url, &n_atoms, &n_frames,
-                                     &precision, &so[0], &chunk_bytes, &so[1], &so[2], &so[3], &so[4], &so[5], &so[6],
-                                     &so[7], &so[8], &so[9], &so[10], &overwrite, &so[11]))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sL|LiOnOOOOOOOOOOpOzz:Writer", kwlist, &url, &n_atoms,
+                                     &n_frames, &precision, &so[0], &chunk_bytes, &so[1], &so[2], &so[3], &so[4],
+                                     &so[5], &so[6], &so[7], &so[8], &so[9], &so[10], &overwrite, &so[11], &preset,
+                                     &quantum))
         return -1;
     if (self->w) {
         PyErr_SetString(PyExc_RuntimeError, "Writer already initialised");
@@ -1141,11 +1143,19 @@ static int Writer_init(WriterObject *self, PyObject *args, PyObject *kw) {
     zt_options_t *st = NULL;
     if (zt_py_options(so[10], &st) < 0) return -1;
     o.storage = st;
+    zt_options_t *set = NULL; /* settings beyond zt_writer_opts_t */
+    int rc = 0;
+    if ((preset || quantum) && !(rc = zt_options_create(&set))) {
+        if (preset) rc = zt_options_set(set, "preset", preset);
+        if (!rc && quantum) rc = zt_options_set(set, "quantum", quantum);
+    }
     zt_writer_t *w = NULL;
-    int rc;
-    Py_BEGIN_ALLOW_THREADS
-    rc = zt_writer_create(url, n_atoms, &o, &w);
-    Py_END_ALLOW_THREADS
+    if (!rc) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = zt_writer_create_ex(url, n_atoms, &o, set, &w);
+        Py_END_ALLOW_THREADS
+    }
+    zt_options_free(set);
     zt_options_free(st);
     if (rc) {
         zt_raise(rc);

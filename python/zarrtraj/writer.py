@@ -138,6 +138,17 @@ class ZARRMDWriter(base.WriterBase):
         filter (numcodecs or numcodecs.zarr3) is taken as `precision`.
     chunk_bytes : int, optional
         Target bytes per value chunk (default 12 MiB, whole frames per chunk).
+    preset : str, optional
+        ``"compact"``: smaller than XTC with standard codecs only (docs/codecs.md):
+        positions as int32 on a fixed quantum, differenced along time in
+        Fortran-order chunks of 100 frames by blocks of atoms, Blosc zstd with bit
+        shuffle; velocities and forces too when `precision` is given. zarr-python
+        2 and 3 and upstream Zarrtraj read such files without plugins.
+    quantum : str or float, optional
+        With ``preset="compact"``: the positions' quantum, ``"0.001 nm"`` (any
+        length unit) or a number in the stored length unit; default
+        ``10**-precision``, else 0.001 nm (XTC's grid). Every value read back lies
+        within half a quantum (plus float32 rounding) of the value written.
     group : str
         Particle group name (default ``"trajectory"``).
     author, author_email, creator, creator_version : str, optional
@@ -154,7 +165,7 @@ class ZARRMDWriter(base.WriterBase):
                  positions=True, velocities=True, forces=True, timeunit=None, lengthunit=None, velocityunit=None,
                  forceunit=None, author="N/A", author_email=None, creator="zarrtraj", creator_version=None,
                  precision=None, compressor=None, chunk_bytes=None, group="trajectory", overwrite=True,
-                 filters=None, **kwargs):
+                 filters=None, preset=None, quantum=None, **kwargs):
         self._w = None
         self.filename = filename
         if n_atoms is None or int(n_atoms) <= 0:
@@ -180,6 +191,13 @@ class ZARRMDWriter(base.WriterBase):
         self.compressor = compressor
         self._compressor_spec = compressor_spec(compressor)  # validates before any frame is written
         self.chunk_bytes = chunk_bytes
+        if preset not in (None, "default", "compact"):
+            raise ValueError(f"preset must be 'default' or 'compact', not {preset!r}")
+        if quantum is not None and preset != "compact":
+            raise ValueError("quantum needs preset='compact'")
+        if quantum is not None and not isinstance(quantum, str):
+            quantum = repr(float(quantum))  # a number in the stored length unit
+        self.preset, self.quantum = preset, quantum
         self.group = group
         self.overwrite = bool(overwrite)
         self._meta = (author, author_email, creator,
@@ -229,7 +247,8 @@ class ZARRMDWriter(base.WriterBase):
             trajectory_url(self.filename), self.n_atoms, int(self.n_frames or 0),
             -1 if self.precision is None else int(self.precision), self._compressor_spec,
             int(self.chunk_bytes or 0), self.group, u["length"], u["time"], u["velocity"], u["force"], author,
-            email, creator, creator_version, storage_pairs(self.storage_options), self.overwrite, None)
+            email, creator, creator_version, storage_pairs(self.storage_options), self.overwrite, None,
+            self.preset, self.quantum)
 
     # ---- writing ---------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 
 #include <stdatomic.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -131,6 +132,112 @@ static void zt__chunk_name(const zt_array *a, const int64_t *cidx, char *buf, si
         k += (size_t)snprintf(buf + k, n - k, d ? ".%lld" : "%lld", (long long)cidx[d]);
 }
 
+/* ---- Fortran-order chunks ---------------------------------------------------------- */
+
+/* One reusable buffer per thread for the transposition (chunks are MBs:
+ * fresh memory per chunk is expensive); freed when the thread exits. */
+static pthread_key_t zt__tkey;
+static pthread_once_t zt__tonce = PTHREAD_ONCE_INIT;
+static void zt__tbuf_free(void *p) {
+    zt__buf_free(p);
+    free(p);
+}
+static void zt__tkey_init(void) { (void)pthread_key_create(&zt__tkey, zt__tbuf_free); }
+static zt_buf *zt__tbuf(size_t n) {
+    pthread_once(&zt__tonce, zt__tkey_init);
+    zt_buf *b = pthread_getspecific(zt__tkey);
+    if (!b) {
+        if (!(b = calloc(1, sizeof *b))) return NULL;
+        zt__buf_init(b);
+        if (pthread_setspecific(zt__tkey, b)) {
+            free(b);
+            return NULL;
+        }
+    }
+    return zt__buf_resize(b, n) ? NULL : b;
+}
+
+/* 3-D (the per-atom arrays): tiles of 16 frames (one cache line of floats
+ * along time) by 128 atoms keep both sides in L1; the C-order side is walked
+ * sequentially. */
+#define ZT__T3(T)                                                                                   \
+    static void zt__t3_##T(const T *in, T *out, int64_t d0, int64_t d1, int64_t d2, bool to_f) {   \
+        const int64_t B0 = 16, B1 = 128;                                                            \
+        for (int64_t i0b = 0; i0b < d0; i0b += B0)                                                  \
+            for (int64_t i1b = 0; i1b < d1; i1b += B1) {                                            \
+                int64_t e0 = i0b + B0 < d0 ? i0b + B0 : d0, e1 = i1b + B1 < d1 ? i1b + B1 : d1;      \
+                for (int64_t i0 = i0b; i0 < e0; i0++) {                                             \
+                    T *c = out + (i0 * d1 + i1b) * d2;                                              \
+                    const T *cin = in + (i0 * d1 + i1b) * d2;                                       \
+                    T *fo = out + i0;                                                               \
+                    const T *f = in + i0;                                                           \
+                    for (int64_t i1 = i1b; i1 < e1; i1++)                                           \
+                        for (int64_t i2 = 0; i2 < d2; i2++) {                                       \
+                            size_t fi = (size_t)(d0 * (i1 + d1 * i2));                              \
+                            if (to_f) fo[fi] = *cin++;                                              \
+                            else *c++ = f[fi];                                                      \
+                        }                                                                           \
+                }                                                                                   \
+            }                                                                                       \
+    }
+ZT__T3(uint8_t)
+ZT__T3(uint16_t)
+ZT__T3(uint32_t)
+ZT__T3(uint64_t)
+
+void zt__transpose_chunk(const void *in, void *out, int ndim, const int64_t *dims, size_t sz, bool to_f) {
+    int64_t n = 1;
+    for (int d = 0; d < ndim; d++) n *= dims[d];
+    if (ndim == 3) {
+        switch (sz) {
+        case 1: zt__t3_uint8_t(in, out, dims[0], dims[1], dims[2], to_f); return;
+        case 2: zt__t3_uint16_t(in, out, dims[0], dims[1], dims[2], to_f); return;
+        case 4: zt__t3_uint32_t(in, out, dims[0], dims[1], dims[2], to_f); return;
+        case 8: zt__t3_uint64_t(in, out, dims[0], dims[1], dims[2], to_f); return;
+        default: break;
+        }
+    }
+    /* any rank: walk C order, keeping the Fortran offset up to date */
+    int64_t idx[ZT_MAXDIM] = {0}, fstride[ZT_MAXDIM];
+    int64_t st = 1;
+    for (int d = 0; d < ndim; d++) {
+        fstride[d] = st;
+        st *= dims[d];
+    }
+    int64_t f = 0;
+    const uint8_t *src = in;
+    uint8_t *dst = out;
+    for (int64_t c = 0; c < n; c++) {
+        if (to_f) memcpy(dst + (size_t)f * sz, src + (size_t)c * sz, sz);
+        else memcpy(dst + (size_t)c * sz, src + (size_t)f * sz, sz);
+        for (int d = ndim - 1; d >= 0; d--) {
+            if (++idx[d] < dims[d]) {
+                f += fstride[d];
+                break;
+            }
+            f -= fstride[d] * (dims[d] - 1);
+            idx[d] = 0;
+        }
+    }
+}
+
+static bool zt__needs_transpose(const zt_array *a) {
+    int nontrivial = 0;
+    for (int d = 0; d < a->ndim; d++) nontrivial += a->chunks[d] > 1;
+    return a->order_f && nontrivial > 1; /* one axis longer than 1: same bytes */
+}
+
+int zt__array_chunk_for_encode(const zt_array *a, const void *data, const void **out) {
+    *out = data;
+    if (!zt__needs_transpose(a)) return 0;
+    size_t nbytes = zt__array_chunk_nbytes(a);
+    zt_buf *b = zt__tbuf(nbytes);
+    if (!b) return zt__err(ZT_ENOMEM, "%s: out of memory", a->path);
+    zt__transpose_chunk(data, b->data, a->ndim, a->chunks, a->dtype.size, true);
+    *out = b->data;
+    return 0;
+}
+
 int zt__array_decode_chunk(const zt_array *a, const int64_t *cidx, const zt_chunk_loc *loc,
                            const void *raw, size_t n, void *out) {
     size_t nbytes = zt__array_chunk_nbytes(a);
@@ -138,7 +245,15 @@ int zt__array_decode_chunk(const zt_array *a, const int64_t *cidx, const zt_chun
         zt__array_fill_chunk(a, out);
         return 0;
     }
-    int rc = zt__pipeline_decode(a->pipeline, loc->filter_mask, raw, n, out, nbytes);
+    int rc;
+    if (zt__needs_transpose(a)) {
+        zt_buf *b = zt__tbuf(nbytes);
+        rc = b ? zt__pipeline_decode(a->pipeline, loc->filter_mask, raw, n, b->data, nbytes)
+               : zt__err(ZT_ENOMEM, "out of memory");
+        if (!rc) zt__transpose_chunk(b->data, out, a->ndim, a->chunks, a->dtype.size, false);
+    } else {
+        rc = zt__pipeline_decode(a->pipeline, loc->filter_mask, raw, n, out, nbytes);
+    }
     if (rc) {
         char name[ZT_MAXDIM * 21 + 2]; /* every index of the chunk fits */
         zt__chunk_name(a, cidx, name, sizeof name);

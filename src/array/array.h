@@ -85,6 +85,9 @@ struct zt_array {
     uint64_t uid;        /* process-unique id, for cache keys */
     char *codecs_desc;   /* JSON description of codecs (for info) */
     uint8_t *preloaded;  /* whole array in stored dtype, when preloaded */
+    bool order_f;        /* chunks stored in Fortran order (Zarr v2 "F"): the
+                            pipeline's output is transposed to C order on decode
+                            and C-order chunks before encode */
 };
 
 /* Allocate an array with a fresh uid (other fields zeroed). */
@@ -106,6 +109,12 @@ void zt__array_chunk_index(const zt_array *a, int64_t lin, int64_t *cidx);
  * chunk -> fill value (zeros when no fill). Errors name file, array and chunk. */
 int zt__array_decode_chunk(const zt_array *a, const int64_t *cidx, const zt_chunk_loc *loc,
                            const void *raw, size_t n, void *out);
+/* Reverse the axes of a packed chunk of shape dims (ndim >= 1, element size
+ * sz): Fortran order -> C order (to_f = false) or C -> Fortran (true). */
+void zt__transpose_chunk(const void *in, void *out, int ndim, const int64_t *dims, size_t sz, bool to_f);
+/* A C-order chunk of a as the pipeline encodes it: data itself, or (order_f)
+ * its transposition in a per-thread buffer valid until the thread's next call. */
+int zt__array_chunk_for_encode(const zt_array *a, const void *data, const void **out);
 /* Fill a chunk buffer with the fill value. */
 void zt__array_fill_chunk(const zt_array *a, void *out);
 

@@ -17,6 +17,8 @@ typedef struct zt_warr_spec {
     int64_t shape[ZT_MAXDIM]; /* initial shape (axis 0 usually 0) */
     const json_t *compressor; /* numcodecs config or NULL (none) */
     int precision;          /* >= 0: quantize to this many decimal digits */
+    const json_t *filters;  /* numcodecs filter list (replaces precision's Quantize) or NULL */
+    bool order_f;           /* chunks stored in Fortran order (Zarr only) */
     const json_t *attrs;    /* object or NULL */
     bool bulk;              /* per-atom values: written in whole chunks (the partial
                                last one at close only); other arrays rewrite their

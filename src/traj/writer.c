@@ -27,6 +27,7 @@ typedef struct zt_welem {
     int64_t last_step;
     bool has_time;
     size_t sample_n; /* values per sample */
+    double scale;    /* compact fixed point: 1 / quantum (0: floats) */
     zt_wcol value, step, time;
 } zt_welem;
 
@@ -38,6 +39,8 @@ struct zt_writer {
     size_t chunk_bytes;
     int precision;
     json_t *compressor; /* NULL = none */
+    bool compact;       /* preset compact (see zt__compact_spec) */
+    double quantum[3];  /* compact: position, velocity, force quantum in the file's units (0: floats) */
     char *group;
     char *units[4];     /* length, time, velocity, force */
     zt_welem *el[4];    /* position, velocity, force, box */
@@ -56,9 +59,25 @@ static int zt__wfail(zt_writer_t *w, int rc) {
     return rc;
 }
 
+/* Preset compact: chunks of ZT_COMPACT_FRAMES frames (differences along time
+ * need many; docs/codecs.md has the measurement) by blocks of atoms holding
+ * about ZT_COMPACT_RATIO * chunk_bytes raw bytes, so that a compressed chunk
+ * is near chunk_bytes (a block of whole multiples of 1024 atoms, or all atoms
+ * when they fit in 1.5 blocks). */
+#define ZT_COMPACT_FRAMES 100
+#define ZT_COMPACT_RATIO 2
+
+static int64_t zt__compact_atoms(const zt_writer_t *w, int64_t n_atoms, int64_t rows) {
+    size_t raw = w->chunk_bytes * ZT_COMPACT_RATIO, per = (size_t)(rows > 0 ? rows : 1) * 12;
+    int64_t blk = (int64_t)(raw / per) / 1024 * 1024;
+    if (blk < 1024) blk = 1024;
+    if (n_atoms <= blk + blk / 2) return n_atoms > 0 ? n_atoms : 1;
+    return blk;
+}
+
 static int zt__col_init(zt_writer_t *w, zt_wcol *c, const char *path, zt_dtype dt, int ndim,
                         const int64_t *sample_shape, int64_t chunk_rows, bool quantize, bool bulk,
-                        bool index, const json_t *attrs) {
+                        bool index, const json_t *attrs, double scale) {
     zt_warr_spec sp;
     memset(&sp, 0, sizeof sp);
     sp.path = path;
@@ -73,6 +92,20 @@ static int zt__col_init(zt_writer_t *w, zt_wcol *c, const char *path, zt_dtype d
     }
     sp.compressor = w->compressor;
     sp.precision = quantize ? w->precision : -1;
+    json_t *filters = NULL;
+    if (bulk && w->compact) {
+        sp.precision = -1;
+        sp.chunks[1] = zt__compact_atoms(w, sample_shape[0], chunk_rows);
+        if (scale > 0) {
+            /* integers on the quantum's grid, differenced along time (order F
+             * makes time the fastest axis), bit-shuffled by the compressor */
+            filters = json_pack("[{s:s,s:f,s:f,s:s,s:s},{s:s,s:s}]", "id", "fixedscaleoffset", "offset", 0.0,
+                                "scale", scale, "dtype", "<f4", "astype", "<i4", "id", "delta", "dtype", "<i4");
+            if (!filters) return zt__err(ZT_ENOMEM, "out of memory");
+            sp.filters = filters;
+            sp.order_f = true;
+        }
+    }
     sp.attrs = attrs;
     sp.bulk = bulk;
     sp.index = index;
@@ -81,8 +114,9 @@ static int zt__col_init(zt_writer_t *w, zt_wcol *c, const char *path, zt_dtype d
     size_t bytes;
     if (!zt__mulz_ok(rowbytes, (size_t)chunk_rows, &bytes)) return zt__err(ZT_EOVERFLOW, "%s: chunk too large", path);
     c->buf = malloc(bytes ? bytes : 1);
-    if (!c->buf) return zt__err(ZT_ENOMEM, "out of memory");
-    return w->b->vt->create_array(w->b, &sp, &c->h);
+    int rc = c->buf ? w->b->vt->create_array(w->b, &sp, &c->h) : zt__err(ZT_ENOMEM, "out of memory");
+    json_decref(filters);
+    return rc;
 }
 
 static void zt__col_free(zt_wcol *c) { free(c->buf); }
@@ -117,6 +151,7 @@ static void zt__welem_free(zt_welem *e) {
 
 /* Rows per value chunk: chunk_bytes / bytes per frame, capped by n_frames. */
 static int64_t zt__rows_for(const zt_writer_t *w, size_t rowbytes) {
+    if (w->compact) return w->n_frames_hint > 0 && w->n_frames_hint < ZT_COMPACT_FRAMES ? w->n_frames_hint : ZT_COMPACT_FRAMES;
     int64_t r = rowbytes ? (int64_t)(w->chunk_bytes / rowbytes) : 1;
     if (r < 1) r = 1;
     if (w->n_frames_hint > 0 && r > w->n_frames_hint) r = w->n_frames_hint;
@@ -133,7 +168,8 @@ static int64_t zt__small_rows(const zt_writer_t *w, int64_t value_rows) {
 }
 
 static int zt__welem_create(zt_writer_t *w, const char *path, bool big, int ndim, const int64_t *shape,
-                            zt_dtype vdt, const char *unit, bool has_time, bool quantize, zt_welem **out) {
+                            zt_dtype vdt, const char *unit, bool has_time, bool quantize, double scale,
+                            zt_welem **out) {
     zt_welem *e = calloc(1, sizeof *e);
     if (!e) return zt__err(ZT_ENOMEM, "out of memory");
     e->path = strdup(path);
@@ -141,6 +177,7 @@ static int zt__welem_create(zt_writer_t *w, const char *path, bool big, int ndim
     e->has_time = has_time;
     e->last_step = INT64_MIN;
     e->sample_n = 1;
+    e->scale = scale;
     for (int d = 0; d < ndim; d++) e->sample_n *= (size_t)shape[d];
     int rc = e->path ? w->b->vt->create_group(w->b, path, NULL) : zt__err(ZT_ENOMEM, "out of memory");
     int64_t vrows = big ? zt__rows_for(w, e->sample_n * vdt.size) : 0;
@@ -148,18 +185,18 @@ static int zt__welem_create(zt_writer_t *w, const char *path, bool big, int ndim
     if (!big) vrows = srows;
     json_t *uattr = unit && *unit ? json_pack("{s:s}", "unit", unit) : NULL;
     char *p = zt__path_join(path, "value");
-    if (!rc) rc = zt__col_init(w, &e->value, p, vdt, ndim, shape, vrows, quantize, big, false, uattr);
+    if (!rc) rc = zt__col_init(w, &e->value, p, vdt, ndim, shape, vrows, quantize, big, false, uattr, scale);
     free(p);
     json_decref(uattr);
     zt_dtype i8 = {'i', 8, false}, f8 = {'f', 8, false};
     p = zt__path_join(path, "step");
-    if (!rc) rc = zt__col_init(w, &e->step, p, i8, 0, NULL, srows, false, false, true, NULL);
+    if (!rc) rc = zt__col_init(w, &e->step, p, i8, 0, NULL, srows, false, false, true, NULL, 0);
     free(p);
     if (has_time) {
         const char *tu = w->units[1];
         json_t *ta = tu && *tu ? json_pack("{s:s}", "unit", tu) : NULL;
         p = zt__path_join(path, "time");
-        if (!rc) rc = zt__col_init(w, &e->time, p, f8, 0, NULL, srows, false, false, true, ta);
+        if (!rc) rc = zt__col_init(w, &e->time, p, f8, 0, NULL, srows, false, false, true, ta, 0);
         free(p);
         json_decref(ta);
     }
@@ -199,6 +236,17 @@ static int zt__welem_append(zt_writer_t *w, zt_welem *e, int64_t step, double ti
     if (e->n > 0 && step <= e->last_step)
         return zt__err(ZT_EINVAL, "%s: step %lld does not increase (previous %lld)", e->path, (long long)step,
                        (long long)e->last_step);
+    if (e->scale > 0) {
+        /* fixed point in int32: a value off the range would wrap (wrong data) */
+        const float *v = row;
+        for (size_t i = 0; i < e->sample_n; i++) {
+            double q = (double)v[i] * e->scale;
+            if (!(q > -2147483647.0 && q < 2147483647.0))
+                return zt__err(ZT_EOVERFLOW, "%s: value %g (atom %zu, step %lld) does not fit the compact encoding's "
+                               "int32 at quantum %g: |value| / quantum must stay below 2^31 (use a coarser quantum, "
+                               "or no preset)", e->path, (double)v[i], i / 3, (long long)step, 1.0 / e->scale);
+        }
+    }
     bool full = false, sfull = false, tfull = false;
     zt__col_append(w, &e->value, row, &full);
     zt__col_append(w, &e->step, &step, &sfull);
@@ -215,7 +263,81 @@ static int zt__welem_append(zt_writer_t *w, zt_welem *e, int64_t step, double ti
 
 static char *zt__unit_or(const char *given, const char *dflt) { return strdup(given ? given : dflt); }
 
+/* 1 / quantum, made integral when it is one up to rounding (1 / 0.001). */
+static double zt__scale_of(double quantum) {
+    double s = 1.0 / quantum, r = nearbyint(s);
+    return r >= 1 && fabs(s - r) <= 1e-9 * r ? r : s;
+}
+
+/* XTC's grid: the compact preset's default quantum for positions. */
+#define ZT_COMPACT_QUANTUM_NM 0.001
+
+/* "0.001 nm", "0.001nm" or "0.001" (the file's length unit) -> quantum in
+ * the file's length unit. */
+static int zt__parse_quantum(const char *txt, const char *file_unit, double *out) {
+    char *end = NULL;
+    double q = strtod(txt, &end);
+    if (end == txt || !(q > 0) || !isfinite(q))
+        return zt__err(ZT_EINVAL, "quantum must be a positive number with an optional length unit (\"0.001 nm\"), "
+                       "not '%s'", txt);
+    while (*end == ' ') end++;
+    if (*end && (!file_unit || !*file_unit))
+        return zt__err(ZT_EUNITS, "quantum '%s': the trajectory has no length unit to convert it to (give a plain "
+                       "number, or --precision)", txt);
+    if (*end) {
+        double fu = 1, ff = 1;
+        int rc = zt_unit_factor(ZT_UNIT_LENGTH, end, &fu);
+        if (rc) return zt__err(rc, "quantum '%s': unknown length unit '%s'", txt, end);
+        if ((rc = zt_unit_factor(ZT_UNIT_LENGTH, file_unit, &ff)))
+            return zt__err(rc, "quantum '%s': the file's length unit '%s' is unknown", txt, file_unit);
+        q = q * fu / ff;
+    }
+    *out = q;
+    return 0;
+}
+
+/* Preset compact: positions (and, with --precision, velocities and forces)
+ * as int32 on a fixed quantum, differenced along time in Fortran-order chunks
+ * of ZT_COMPACT_FRAMES frames, bit-shuffled and zstd-compressed by Blosc:
+ * numcodecs' standard codecs only (docs/codecs.md). */
+static const char *zt__compact_compressor = "blosc:cname=zstd,clevel=3,shuffle=2,blocksize=4194304";
+
+static int zt__writer_settings(zt_writer_t *w, const zt_options_t *set, const zt_writer_opts_t *o, bool h5,
+                               const char **compressor) {
+    const char *preset = set ? zt_options_get(set, "preset") : NULL, *quantum = set ? zt_options_get(set, "quantum") : NULL;
+    for (size_t i = 0; set && i < zt_options_count(set); i++) {
+        const char *k = NULL, *v = NULL;
+        zt_options_item(set, i, &k, &v);
+        if (strcmp(k, "preset") && strcmp(k, "quantum"))
+            return zt__err(ZT_EINVAL, "%s: unknown writer setting '%s' (preset, quantum)", w->url, k);
+    }
+    if (preset && strcmp(preset, "compact") && strcmp(preset, "default"))
+        return zt__err(ZT_EINVAL, "%s: unknown preset '%s' (default, compact)", w->url, preset);
+    w->compact = preset && !strcmp(preset, "compact");
+    if (quantum && !w->compact) return zt__err(ZT_EINVAL, "%s: a quantum needs preset compact", w->url);
+    if (!w->compact) return 0;
+    if (h5)
+        return zt__err(ZT_EUNSUPPORTED, "%s: preset compact is a Zarr encoding (Fortran-order chunks, delta); H5MD "
+                       "output takes --precision and gzip/lzf", w->url);
+    int rc = 0;
+    if (quantum) rc = zt__parse_quantum(quantum, w->units[0], &w->quantum[0]);
+    else if (o->precision >= 0) w->quantum[0] = pow(10.0, -o->precision);
+    else {
+        char q[32];
+        snprintf(q, sizeof q, "%g nm", ZT_COMPACT_QUANTUM_NM);
+        rc = zt__parse_quantum(q, w->units[0], &w->quantum[0]);
+    }
+    if (o->precision >= 0) w->quantum[1] = w->quantum[2] = pow(10.0, -o->precision);
+    if (!o->compressor) *compressor = zt__compact_compressor;
+    return rc;
+}
+
 int zt_writer_create(const char *url, int64_t n_atoms, const zt_writer_opts_t *opts, zt_writer_t **out) {
+    return zt_writer_create_ex(url, n_atoms, opts, NULL, out);
+}
+
+int zt_writer_create_ex(const char *url, int64_t n_atoms, const zt_writer_opts_t *opts, const zt_options_t *settings,
+                        zt_writer_t **out) {
     if (!url || !out) return zt__err(ZT_EINVAL, "zt_writer_create: NULL argument");
     *out = NULL;
     if (n_atoms < 0) return zt__err(ZT_EINVAL, "n_atoms must not be negative");
@@ -249,6 +371,8 @@ int zt_writer_create(const char *url, int64_t n_atoms, const zt_writer_opts_t *o
         size_t l = strlen(ext[i]);
         if (n >= l && !strncmp(url + n - l, ext[i], l)) h5 = true;
     }
+    const char *compressor = o.compressor;
+    if (!rc) rc = zt__writer_settings(w, settings, &o, h5, &compressor);
     if (!rc && h5) {
         /* H5MD: HDF5 filters (gzip/lzf/shuffle); default none, as MDAnalysis */
 #ifdef ZT_HAVE_HDF5
@@ -258,7 +382,7 @@ int zt_writer_create(const char *url, int64_t n_atoms, const zt_writer_opts_t *o
 #endif
     } else if (!rc) {
         json_t *cfg = NULL;
-        rc = zt__codec_spec_parse(o.compressor ? o.compressor : "blosc:cname=lz4,clevel=5,shuffle=1", &cfg);
+        rc = zt__codec_spec_parse(compressor ? compressor : "blosc:cname=lz4,clevel=5,shuffle=1", &cfg);
         if (!rc && cfg) {
             /* Validate now (bad parameters fail at create, not at the first flush). */
             zt_codec *c = NULL;
@@ -346,7 +470,7 @@ static int zt__obs_elem(zt_writer_t *w, const zt_obs_t *ob, double time, zt_wele
     zt_welem *e = NULL;
     int64_t shape[1] = {(int64_t)ob->n};
     zt_dtype f8 = {'f', 8, false};
-    if (!rc) rc = zt__welem_create(w, p, false, ob->n > 1 ? 1 : 0, shape, f8, NULL, !isnan(time), false, &e);
+    if (!rc) rc = zt__welem_create(w, p, false, ob->n > 1 ? 1 : 0, shape, f8, NULL, !isnan(time), false, 0, &e);
     if (rc) {
         free(p);
         return rc;
@@ -408,7 +532,8 @@ int zt_writer_write_frame(zt_writer_t *w, const zt_wframe_t *f) {
             int64_t shape[2] = {k == 3 ? 3 : w->n_atoms, 3};
             zt_dtype f4 = {'f', 4, false};
             const char *unit = w->units[k == 0 || k == 3 ? 0 : k == 1 ? 2 : 3];
-            rc = p ? zt__welem_create(w, p, k < 3, 2, shape, f4, unit, !isnan(f->time), true, &w->el[k])
+            double scale = k < 3 && w->quantum[k] > 0 ? zt__scale_of(w->quantum[k]) : 0;
+            rc = p ? zt__welem_create(w, p, k < 3, 2, shape, f4, unit, !isnan(f->time), true, scale, &w->el[k])
                    : zt__err(ZT_ENOMEM, "out of memory");
             free(gp);
             free(p);

@@ -1,5 +1,7 @@
 #include "util/util.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +30,52 @@ static size_t zt__page_round(size_t n) {
     return n > SIZE_MAX - pg ? SIZE_MAX : (n + pg - 1) & ~(pg - 1);
 }
 
+/* Recently freed mappings, reused by later allocations of about their size:
+ * a chunk decoded into fresh pages pays a page fault and the zeroing of every
+ * 4 KiB (measured: a third of the CPU time of iterating 24 MB chunks).
+ * Bounded in count and bytes; MADV_FREE lets the kernel take the pages back
+ * under memory pressure (a reuse then finds zeros, which it overwrites). */
+#define ZT__RECYCLE_N 8
+#define ZT__RECYCLE_BYTES ((size_t)256 << 20)
+static pthread_mutex_t zt__rec_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+    void *p;
+    size_t cap;
+} zt__rec[ZT__RECYCLE_N];
+static size_t zt__nrec, zt__rec_bytes;
+
+static void *zt__rec_take(size_t n, size_t *cap) {
+    void *p = NULL;
+    pthread_mutex_lock(&zt__rec_mu);
+    for (size_t i = 0; i < zt__nrec; i++)
+        if (zt__rec[i].cap >= n && zt__rec[i].cap - n <= n / 8) {
+            p = zt__rec[i].p;
+            *cap = zt__rec[i].cap;
+            zt__rec_bytes -= *cap;
+            zt__rec[i] = zt__rec[--zt__nrec];
+            break;
+        }
+    pthread_mutex_unlock(&zt__rec_mu);
+    return p;
+}
+
+static bool zt__rec_put(void *p, size_t cap) {
+    bool kept = false;
+    pthread_mutex_lock(&zt__rec_mu);
+    if (zt__nrec < ZT__RECYCLE_N && zt__rec_bytes + cap <= ZT__RECYCLE_BYTES) {
+        zt__rec[zt__nrec].p = p;
+        zt__rec[zt__nrec].cap = cap;
+        zt__nrec++;
+        zt__rec_bytes += cap;
+        kept = true;
+    }
+    pthread_mutex_unlock(&zt__rec_mu);
+#ifdef MADV_FREE
+    if (kept) (void)madvise(p, cap, MADV_FREE);
+#endif
+    return kept;
+}
+
 void *zt__mem_alloc(size_t *cap) {
     size_t n = *cap ? *cap : 1;
     if (n < ZT__MAP_MIN) {
@@ -35,7 +83,9 @@ void *zt__mem_alloc(size_t *cap) {
         return malloc(n);
     }
     n = zt__page_round(n);
-    void *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = zt__rec_take(n, cap);
+    if (p) return p;
+    p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
     *cap = n;
     return p;
@@ -44,7 +94,7 @@ void *zt__mem_alloc(size_t *cap) {
 void zt__mem_free(void *p, size_t cap) {
     if (!p) return;
     if (cap < ZT__MAP_MIN) free(p);
-    else munmap(p, cap);
+    else if (!zt__rec_put(p, cap)) munmap(p, cap);
 }
 
 void *zt__mem_grow(void *p, size_t oldcap, size_t keep, size_t *cap) {

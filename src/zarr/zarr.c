@@ -55,7 +55,7 @@ void zt__zarr_read_rows(zt_array *a) {
     zt_zimpl *z = a->impl;
     /* Local files read whole chunks faster (fewer, larger copies); the gain
      * is for latency- and bandwidth-bound stores. */
-    if (a->store->is_local || a->pipeline->n != 0 || a->ndim < 2 || a->chunks[0] <= 1 || z->rows) return;
+    if (a->store->is_local || a->pipeline->n != 0 || a->order_f || a->ndim < 2 || a->chunks[0] <= 1 || z->rows) return;
     /* only rows worth a request of their own (per-atom data, not step/time) */
     if (zt__array_chunk_nbytes(a) / (size_t)a->chunks[0] < ((size_t)64 << 10)) return;
     /* An uncompressed array is read row by row: a frame of a 10-frame chunk
@@ -204,11 +204,15 @@ int zt__zarr_array_from_json(const json_t *zj, const char *path, const char *fil
         goto fail;
     }
     json_t *order = json_object_get(zj, "order");
-    if (order && (!json_is_string(order) || strcmp(json_string_value(order), "C") != 0)) {
-        rc = zt__err(ZT_EUNSUPPORTED, "%s: %s/.zarray: order '%s' not supported (only C order)", file,
-                     path, json_is_string(order) ? json_string_value(order) : "?");
+    if (order && (!json_is_string(order) ||
+                  (strcmp(json_string_value(order), "C") && strcmp(json_string_value(order), "F")))) {
+        char *txt = json_dumps(order, JSON_ENCODE_ANY | JSON_COMPACT);
+        rc = zt__err(ZT_EFORMAT, "%s: %s/.zarray: 'order' must be \"C\" or \"F\", not %s", file, path,
+                     txt ? txt : "?");
+        free(txt);
         goto fail;
     }
+    a->order_f = order && !strcmp(json_string_value(order), "F");
     json_t *sep = json_object_get(zj, "dimension_separator");
     if (sep && !json_is_null(sep)) {
         const char *sv = json_is_string(sep) ? json_string_value(sep) : "";

@@ -60,14 +60,16 @@ json_t *zt__zarr_array_to_json(const zt_array *a) {
     json_object_set_new(j, "dtype", json_string(zt__dtype_to_str(a->dtype, dt)));
     json_object_set_new(j, "fill_value", zt__fill_json(a));
     json_object_set_new(j, "filters", filt ? filt : json_null());
-    json_object_set_new(j, "order", json_string("C"));
+    json_object_set_new(j, "order", json_string(a->order_f ? "F" : "C"));
     json_object_set_new(j, "shape", shape);
     json_object_set_new(j, "zarr_format", json_integer(2));
     return j;
 }
 
 int zt__zarr_write_chunk(zt_array *a, const int64_t *cidx, const void *data, zt_buf *scratch) {
-    int rc = zt__pipeline_encode(a->pipeline, data, zt__array_chunk_nbytes(a), scratch);
+    const void *c = data;
+    int rc = zt__array_chunk_for_encode(a, data, &c);
+    if (!rc) rc = zt__pipeline_encode(a->pipeline, c, zt__array_chunk_nbytes(a), scratch);
     if (rc) return zt__err_prefix(rc, "%s: encoding chunk: ", a->path);
     char *key = zt__zarr_chunk_key(a, cidx);
     if (!key) return zt__err(ZT_ENOMEM, "out of memory");

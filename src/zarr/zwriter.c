@@ -181,10 +181,12 @@ static int zt__zw_array(zt_wbackend *b, const zt_warr_spec *sp, zt_warr **out) {
     json_object_set_new(j, "shape", shape);
     json_object_set_new(j, "chunks", chunks);
     json_object_set_new(j, "dtype", json_string(dt));
-    json_object_set_new(j, "order", json_string("C"));
+    json_object_set_new(j, "order", json_string(sp->order_f ? "F" : "C"));
     json_object_set_new(j, "fill_value", sp->dtype.kind == 'f' ? json_real(0.0) : json_integer(0));
     json_object_set_new(j, "compressor", sp->compressor ? json_deep_copy(sp->compressor) : json_null());
-    if (sp->precision >= 0 && sp->dtype.kind == 'f')
+    if (sp->filters)
+        json_object_set_new(j, "filters", json_deep_copy(sp->filters));
+    else if (sp->precision >= 0 && sp->dtype.kind == 'f')
         json_object_set_new(j, "filters",
                             json_pack("[{s:s,s:i,s:s,s:s}]", "id", "quantize", "digits", sp->precision, "dtype", dt,
                                       "astype", dt));
@@ -220,32 +222,53 @@ static int zt__zw_array(zt_wbackend *b, const zt_warr_spec *sp, zt_warr **out) {
     return rc;
 }
 
+/* Gather the block of atoms (axis 1) cidx[1] of k packed rows into dst, a
+ * whole chunk, zero-padded past the last row and atom. */
+static void zt__zw_gather(const zt_array *a, const uint8_t *rows, int64_t k, int64_t j, uint8_t *dst) {
+    size_t inner = a->dtype.size; /* bytes per atom: the trailing axes, whole */
+    for (int d = 2; d < a->ndim; d++) inner *= (size_t)a->chunks[d];
+    int64_t ca = a->chunks[1], a0 = j * ca, na = a->shape[1] - a0 < ca ? a->shape[1] - a0 : ca;
+    size_t rowbytes = (size_t)a->shape[1] * inner, cb = zt__array_chunk_nbytes(a);
+    memset(dst, 0, cb);
+    for (int64_t r = 0; r < k; r++)
+        memcpy(dst + (size_t)r * (size_t)ca * inner, rows + (size_t)r * rowbytes + (size_t)a0 * inner,
+               (size_t)na * inner);
+}
+
 static int zt__zw_rows(zt_wbackend *b, zt_warr *wa, int64_t row0, int64_t nrows, const void *data) {
     zt_zwriter *w = (zt_zwriter *)b;
     zt_array *a = wa->a;
     if (a->ndim < 1) return zt__err(ZT_EINVAL, "%s: write_rows on a scalar", a->path);
-    size_t rowbytes = zt__array_chunk_nbytes(a) / (size_t)a->chunks[0];
     int64_t c0 = a->chunks[0];
     if (row0 % c0) return zt__err(ZT_EINVAL, "%s: unaligned write at row %lld", a->path, (long long)row0);
-    /* Other axes are never split by this writer: one chunk per row block. */
-    for (int d = 1; d < a->ndim; d++)
+    /* Axis 1 may be split in blocks (atoms); the others are whole. */
+    for (int d = 2; d < a->ndim; d++)
         if (a->chunks[d] != a->shape[d] && a->shape[d] != 0)
-            return zt__err(ZT_EINVAL, "%s: writer needs whole rows per chunk", a->path);
+            return zt__err(ZT_EINVAL, "%s: writer needs whole trailing axes per chunk", a->path);
+    bool split = a->ndim >= 2 && a->chunks[1] != a->shape[1] && a->shape[1] != 0;
     size_t cb = zt__array_chunk_nbytes(a);
+    size_t rowbytes = split ? cb / (size_t)c0 / (size_t)a->chunks[1] * (size_t)a->shape[1] : cb / (size_t)c0;
     int rc = zt__buf_resize(&w->chunk, cb);
+    int64_t nblk = split ? (a->shape[1] + a->chunks[1] - 1) / a->chunks[1] : 1;
     for (int64_t r = 0; !rc && r < nrows; r += c0) {
         int64_t k = nrows - r < c0 ? nrows - r : c0;
         const uint8_t *src = (const uint8_t *)data + (size_t)r * rowbytes;
-        const void *chunk = src;
-        if (k < c0) { /* pad a partial chunk with the fill value (zero) */
-            memcpy(w->chunk.data, src, (size_t)k * rowbytes);
-            memset(w->chunk.data + (size_t)k * rowbytes, 0, cb - (size_t)k * rowbytes);
-            chunk = w->chunk.data;
+        for (int64_t jb = 0; !rc && jb < nblk; jb++) {
+            const void *chunk = src;
+            if (split) {
+                zt__zw_gather(a, src, k, jb, w->chunk.data);
+                chunk = w->chunk.data;
+            } else if (k < c0) { /* pad a partial chunk with the fill value (zero) */
+                memcpy(w->chunk.data, src, (size_t)k * rowbytes);
+                memset(w->chunk.data + (size_t)k * rowbytes, 0, cb - (size_t)k * rowbytes);
+                chunk = w->chunk.data;
+            }
+            int64_t cidx[ZT_MAXDIM] = {0};
+            cidx[0] = (row0 + r) / c0;
+            cidx[1] = jb;
+            if (k == c0) rc = zt__zw_submit(w, a, cidx, chunk, cb);
+            else rc = zt__zarr_write_chunk(a, cidx, chunk, &w->enc);
         }
-        int64_t cidx[ZT_MAXDIM] = {0};
-        cidx[0] = (row0 + r) / c0;
-        if (k == c0) rc = zt__zw_submit(w, a, cidx, chunk, cb);
-        else rc = zt__zarr_write_chunk(a, cidx, chunk, &w->enc);
     }
     return rc;
 }
