@@ -72,11 +72,17 @@ make_certs() {
     c=$STATE/tls
     [ -f "$c/server.pem" ] && return 0
     mkdir -p "$c"
+    # RFC 5280 extensions in full: strict verifiers (Python 3.13's default
+    # VERIFY_X509_STRICT) refuse a CA without keyUsage or a leaf without AKI
     openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=zarrtraj test CA" \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+        -addext "subjectKeyIdentifier=hash" \
         -keyout "$c/ca.key" -out "$c/ca.pem" >/dev/null 2>&1
     openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
         -keyout "$c/server.key" -out "$c/server.csr" >/dev/null 2>&1
-    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >"$c/ext.cnf"
+    printf '%s\n' 'subjectAltName=DNS:localhost,IP:127.0.0.1' 'basicConstraints=critical,CA:FALSE' \
+        'keyUsage=critical,digitalSignature,keyEncipherment' 'extendedKeyUsage=serverAuth' \
+        'subjectKeyIdentifier=hash' 'authorityKeyIdentifier=keyid,issuer' >"$c/ext.cnf"
     openssl x509 -req -in "$c/server.csr" -CA "$c/ca.pem" -CAkey "$c/ca.key" -CAcreateserial \
         -days 30 -extfile "$c/ext.cnf" -out "$c/server.pem" >/dev/null 2>&1
 }
