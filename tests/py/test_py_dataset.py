@@ -18,6 +18,9 @@ import numpy as np
 import pytest
 
 zarrtraj = pytest.importorskip("zarrtraj", reason="zarrtraj extension not built (PYTHONPATH=build/python)")
+if not hasattr(zarrtraj, "FrameDataset"):
+    pytest.skip("the zarrtraj installed in this venv predates FrameDataset (reinstall this checkout: scripts/pyenv.sh)",
+                allow_module_level=True)
 from zarrtraj import ChunkShuffleSampler, FrameDataset, RandomBatchSampler  # noqa: E402
 
 DATA = os.environ.get("ZT_DATA_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
