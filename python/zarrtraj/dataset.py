@@ -131,16 +131,18 @@ class FrameDataset:
     n_frames : sequence of int
         Frame counts of the files when known, so ``len()`` opens nothing.
     cache_bytes, readahead_bytes, threads :
-        Per-reader options of :class:`zarrtraj.CoreReader`. Read-ahead is off
-        by default (random access); the batch's own chunks are in flight at
-        once regardless.
+        Per-reader options of :class:`zarrtraj.CoreReader`. A batch is
+        fetched in rounds of at most a third of `cache_bytes` of chunks, the
+        next round in flight while one is copied out (which needs
+        `readahead_bytes` > 0); memory is bounded by about `max_open` x
+        (`cache_bytes` + `readahead_bytes`).
     batch_dict : bool
         ``__getitems__`` returns :meth:`read_batch`'s dict instead of a list.
     """
 
     def __init__(self, urls, elements=("position",), atoms=None, storage_options=None, box=True, time=True,
                  step=True, observables=(), convert_units=False, group=None, max_open=16, n_frames=None,
-                 cache_bytes=64 << 20, readahead_bytes=0, threads=0, batch_dict=False):
+                 cache_bytes=128 << 20, readahead_bytes=64 << 20, threads=0, batch_dict=False):
         self.urls = _expand(urls)
         if isinstance(elements, str):
             elements = (elements,)
