@@ -261,7 +261,11 @@ class FrameDataset:
             o.busy += 1
         if extra is not None:
             extra.close()
-        self._learn(fi, o.reader)
+        try:
+            self._learn(fi, o.reader)
+        except BaseException:
+            self._release(o)
+            raise
         return o
 
     def _release(self, o):
@@ -289,11 +293,13 @@ class FrameDataset:
         items = list(items)
         if len(items) <= 1:
             return [fn(x) for x in items]
-        if self._executor is None or self._pid != os.getpid():
-            from concurrent.futures import ThreadPoolExecutor
-            self._executor = ThreadPoolExecutor(max_workers=min(8, max(2, self.max_open)),
-                                                thread_name_prefix="zarrtraj-dataset")
-        return list(self._executor.map(fn, items))
+        with self._lock:
+            if self._executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+                self._executor = ThreadPoolExecutor(max_workers=min(8, max(2, self.max_open)),
+                                                    thread_name_prefix="zarrtraj-dataset")
+            ex = self._executor
+        return list(ex.map(fn, items))
 
     def _probe(self, files):
         def one(fi):
@@ -445,6 +451,8 @@ class FrameDataset:
         stacked along a first axis of len(indices), in the order asked for."""
         fi, local = self.locate(indices)
         n = len(fi)
+        if n == 0:
+            return self._empty()
         files = np.unique(fi)
         jobs, where = [], []
         for f in files:
@@ -453,7 +461,7 @@ class FrameDataset:
             where.append(sel)
         parts = self._map(self._read_file, jobs)
         if len(parts) == 1:
-            return parts[0] if n else self._empty()
+            return parts[0]
         out = {}
         for key in self._keys():
             shapes = {p[key].shape[1:] for p in parts}
@@ -468,7 +476,9 @@ class FrameDataset:
         return out
 
     def _empty(self):
-        n_atoms = self._atoms_n[0] if self._atoms_n[0] is not None else 0
+        if self._atoms_n[0] is None and self.elements:
+            self._probe([0])
+        n_atoms = self._atoms_n[0] or 0
         na = len(np.arange(n_atoms)[self.atoms]) if self.atoms is not None else n_atoms
         out = {el: np.zeros((0, na, 3), np.float32) for el in self.elements}
         if self.box:

@@ -270,6 +270,8 @@ def test_glob_and_known_lengths(many):
         FrameDataset(paths[:2], n_frames=[12, 6]).read_batch([0, 13])
     with pytest.raises(FileNotFoundError):
         FrameDataset(str(d / "nothing*.zarrmd"))
+    empty = ds.read_batch([])
+    assert empty["position"].shape == (0, N_ATOMS, 3) and empty["step"].shape == (0,) and ds.__getitems__([]) == []
 
 
 def test_files_of_different_sizes(files, many):
