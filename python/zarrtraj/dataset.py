@@ -665,16 +665,28 @@ class ChunkShuffleSampler(RandomBatchSampler):
     the order is a function of (`seed`, epoch); call :meth:`set_epoch` each
     epoch (as with torch's ``DistributedSampler``) for a new order.
 
+    `group_frames` replaces the storage chunks by runs of that many frames
+    per file (e.g. a few shards' worth when the reported chunks are single
+    frames); `group_starts` gives the groups' first global indices directly.
+
     Yields lists of indices: pass it as ``batch_sampler=`` to a torch
     ``DataLoader`` or as `sampler` to :meth:`FrameDataset.batches`.
     """
 
-    def __init__(self, dataset, batch_size, seed=0, window=4, drop_last=False, group_starts=None):
+    def __init__(self, dataset, batch_size, seed=0, window=4, drop_last=False, group_frames=None, group_starts=None):
         super().__init__(dataset, batch_size, seed=seed, drop_last=drop_last)
         if int(window) < 1:
             raise ValueError("window must be >= 1")
         self.window = int(window)
-        starts = dataset.chunk_groups() if group_starts is None else np.asarray(group_starts, dtype=np.int64)
+        if group_starts is not None:
+            starts = np.asarray(group_starts, dtype=np.int64)
+        elif group_frames is not None:  # fixed runs per file instead of the storage chunks
+            if int(group_frames) < 1:
+                raise ValueError("group_frames must be >= 1")
+            cum = dataset._offsets()
+            starts = np.concatenate([np.arange(cum[i], cum[i + 1], int(group_frames)) for i in range(len(cum) - 1)])
+        else:
+            starts = dataset.chunk_groups()
         self.starts = np.unique(np.concatenate([[0], starts[starts < self.n]])) if self.n else starts[:0]
 
     def order(self):

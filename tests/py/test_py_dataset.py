@@ -353,6 +353,13 @@ def test_chunk_shuffle_sampler(many):
     # window 1: frames of a chunk group stay together
     flat = np.concatenate(list(ChunkShuffleSampler(ds, 8, seed=1, window=1)))
     assert (np.diff(group[flat]) != 0).sum() == len(starts) - 1
+    # fixed runs of frames per file instead of the storage chunks
+    s5 = ChunkShuffleSampler(ds, 8, seed=1, window=1, group_frames=5)
+    exp = np.concatenate([np.arange(0, n, 5) + o for n, o in zip([12, 5, 20, 9], [0, 12, 17, 37])])
+    np.testing.assert_array_equal(s5.starts, exp)
+    flat = np.concatenate(list(s5))
+    g5 = np.searchsorted(exp, flat, side="right") - 1
+    assert sorted(flat.tolist()) == list(range(n)) and (np.diff(g5) != 0).sum() == len(exp) - 1
 
 
 def test_random_batch_sampler(files):
