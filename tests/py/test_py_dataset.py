@@ -174,7 +174,8 @@ def test_batches_match_h5py(files):
 def test_options_and_atoms(files):
     ref = zarr_reference(files["zarrmd"])
     frames = [3, 30, 3]
-    b = FrameDataset(files["zarrmd"], elements="velocity", atoms=slice(5, 20, 2), box=False, time=False).read_batch(frames)
+    ds = FrameDataset(files["zarrmd"], elements="velocity", atoms=slice(5, 20, 2), box=False, time=False)
+    b = ds.read_batch(frames)
     assert set(b) == {"velocity", "step"}
     np.testing.assert_array_equal(b["velocity"], ref["velocity"][frames][:, 5:20:2])
     idx = [49, 0, 7, 7]
