@@ -547,7 +547,7 @@ class FrameDataset:
         if sampler is None:
             sampler = RandomBatchSampler(self, batch_size, seed=seed, shuffle=shuffle, drop_last=drop_last)
         depth = max(0, min(int(prefetch), int(memory_bytes) // max(1, batch_size * self.frame_bytes())))
-        return _Prefetch(self, _as_batches(sampler, batch_size, drop_last), depth)
+        return _Prefetch(self, lambda: _as_batches(sampler, batch_size, drop_last), depth)
 
     def __repr__(self):
         n = len(self.urls)
@@ -570,25 +570,25 @@ def _as_batches(sampler, batch_size, drop_last):
 
 
 class _Prefetch:
-    """Iterator of batches read `depth` ahead by one background thread."""
+    """Iterable of batches read `depth` ahead by one background thread (each
+    iteration walks the sampler again)."""
 
-    def __init__(self, ds, batches, depth):
-        self._ds, self._batches, self._depth = ds, batches, depth
-        self._thread = None
-        self._stop = threading.Event()
+    def __init__(self, ds, make_batches, depth):
+        self._ds, self._make, self._depth = ds, make_batches, depth
 
     def __iter__(self):
+        batches = self._make()
         if self._depth == 0:
-            for b in self._batches:
+            for b in batches:
                 yield self._ds.read_batch(b)
             return
         slots = threading.Semaphore(self._depth)
         q = queue.Queue()
-        stop = self._stop
+        stop = threading.Event()
 
         def work():
             try:
-                for b in self._batches:
+                for b in batches:
                     while not slots.acquire(timeout=0.1):
                         if stop.is_set():
                             return
@@ -599,8 +599,8 @@ class _Prefetch:
             except BaseException as e:  # handed to the consumer
                 q.put(("err", e))
 
-        self._thread = threading.Thread(target=work, name="zarrtraj-prefetch", daemon=True)
-        self._thread.start()
+        thread = threading.Thread(target=work, name="zarrtraj-prefetch", daemon=True)
+        thread.start()
         try:
             while True:
                 kind, v = q.get()
@@ -612,10 +612,7 @@ class _Prefetch:
                 slots.release()  # the consumer is done with the batch it just had
         finally:
             stop.set()
-            self._thread.join()
-
-    def close(self):
-        self._stop.set()
+            thread.join()
 
 
 class RandomBatchSampler:

@@ -381,6 +381,8 @@ def test_batches_prefetch(files, prefetch, budget):
     it = ds.batches(s, prefetch=prefetch, memory_bytes=budget)
     got = list(it)
     want = list(s)
+    again = list(it)  # an iterable: iterating again reads the (same-epoch) batches again
+    assert len(again) == len(got) and all(np.array_equal(a["step"], b["step"]) for a, b in zip(again, got))
     assert len(got) == len(want)
     for b, frames in zip(got, want):
         assert_batch(b, ref, frames)
