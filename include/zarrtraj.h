@@ -270,7 +270,16 @@ ZT_API int zt_reader_timeseries(zt_reader_t *r, zt_element_t el, int64_t start,
 
 /* Read a list of frames (random access, e.g. shuffled ML batches) with all
  * their chunks in flight at once: out[n][n_atoms][3]; frames[] may repeat and
- * come in any order. info may be NULL or an array of n. */
+ * come in any order; frames where el is not sampled are NaN. out may be NULL
+ * when info is not. info may be NULL or an array of n: each frame's step,
+ * time, has[] and box as zt_reader_read_frame fills them (the distinct chunks
+ * of a time-dependent box fetched together, one round trip). Both buffers are
+ * caller-owned and only written during the call. The batch is fetched in
+ * rounds within a third of cache_bytes, the next round in flight while one is
+ * copied out (that overlap needs readahead_bytes > 0), so a batch costs one
+ * round trip when its chunks fit that third. Threading: as every call on a
+ * reader, not concurrently with another call on the same reader (serialise
+ * them, or open one reader per thread); separate readers are independent. */
 ZT_API int zt_reader_read_frames(zt_reader_t *r, zt_element_t el,
                                  const int64_t *frames, size_t n, float *out,
                                  zt_frame_t *info);

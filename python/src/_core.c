@@ -756,12 +756,17 @@ out:
     return res;
 }
 
-/* read_frames(el, frames, out=None) -> float32 (n, n_atoms, 3): a batch of
- * frames in any order with all their chunks in flight at once. */
+/* read_frames(el, frames, out=None, info=False) -> float32 (n, n_atoms, 3): a
+ * batch of frames in any order with all their chunks in flight at once. With
+ * info=True, (out, steps int64 (n,), times float64 (n,), dimensions float64
+ * (n, 6), flags uint8 (n,)) from the same C call: flags bit k = element k
+ * sampled at that frame, bit ZT_FRAME_HAS_TIME = the frame has a time. */
 static PyObject *Reader_read_frames(ReaderObject *self, PyObject *args, PyObject *kw) {
-    static char *kwlist[] = {"element", "frames", "out", NULL};
+    static char *kwlist[] = {"element", "frames", "out", "info", NULL};
     PyObject *elo, *fro, *outo = Py_None;
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|O:read_frames", kwlist, &elo, &fro, &outo)) return NULL;
+    int want_info = 0;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "OO|Op:read_frames", kwlist, &elo, &fro, &outo, &want_info))
+        return NULL;
     zt_element_t el;
     if (zt_py_element(elo, &el) < 0) return NULL;
     READER_OPEN_OR_RAISE(self);
@@ -789,19 +794,53 @@ static PyObject *Reader_read_frames(ReaderObject *self, PyObject *args, PyObject
         Py_DECREF(out);
         return NULL;
     }
+    zt_frame_t *info = NULL;
+    if (want_info && !(info = PyMem_Malloc((size_t)(n ? n : 1) * sizeof *info))) {
+        zt_py_release(&fb);
+        zt_py_release(&ob);
+        Py_DECREF(out);
+        return PyErr_NoMemory();
+    }
     int rc;
     Py_BEGIN_ALLOW_THREADS
     PyThread_acquire_lock(self->lock, WAIT_LOCK);
-    rc = self->r ? zt_reader_read_frames(self->r, el, fb.buf, (size_t)n, ob.buf, NULL) : ZT_PY_CLOSED;
+    rc = self->r ? zt_reader_read_frames(self->r, el, fb.buf, (size_t)n, ob.buf, info) : ZT_PY_CLOSED;
     PyThread_release_lock(self->lock);
     Py_END_ALLOW_THREADS
     zt_py_release(&fb);
     zt_py_release(&ob);
     if (rc) {
+        PyMem_Free(info);
         Py_DECREF(out);
         return zt_raise(rc);
     }
-    return out;
+    if (!want_info) return out;
+    npy_intp n1 = (npy_intp)n, d6[2] = {(npy_intp)n, 6};
+    PyObject *steps = PyArray_SimpleNew(1, &n1, NPY_INT64), *times = PyArray_SimpleNew(1, &n1, NPY_FLOAT64);
+    PyObject *dims = PyArray_SimpleNew(2, d6, NPY_FLOAT64), *flags = PyArray_SimpleNew(1, &n1, NPY_UINT8);
+    if (!steps || !times || !dims || !flags) {
+        Py_XDECREF(steps);
+        Py_XDECREF(times);
+        Py_XDECREF(dims);
+        Py_XDECREF(flags);
+        PyMem_Free(info);
+        Py_DECREF(out);
+        return NULL;
+    }
+    int64_t *sp = PyArray_DATA((PyArrayObject *)steps);
+    double *tp = PyArray_DATA((PyArrayObject *)times), *dp = PyArray_DATA((PyArrayObject *)dims);
+    uint8_t *fp = PyArray_DATA((PyArrayObject *)flags);
+    for (Py_ssize_t j = 0; j < n; j++) {
+        sp[j] = info[j].step;
+        tp[j] = info[j].time;
+        memcpy(dp + 6 * j, info[j].dimensions, sizeof info[j].dimensions);
+        unsigned m = info[j].has_time ? ZT_FRAME_HAS_TIME : 0;
+        for (int k = 0; k < ZT_N_ELEMENTS; k++)
+            if (info[j].has[k]) m |= 1u << k;
+        fp[j] = (uint8_t)m;
+    }
+    PyMem_Free(info);
+    return Py_BuildValue("(NNNNN)", out, steps, times, dims, flags);
 }
 
 /* timeseries(el, start, stop, stride, indices=None, atom_start=0, atom_stop=-1, out=None)
@@ -1012,7 +1051,7 @@ static PyMethodDef Reader_methods[] = {
     {"read_frame", (PyCFunction)(void (*)(void))Reader_read_frame, METH_VARARGS | METH_KEYWORDS,
      "read_frame(i, pos=None, vel=None, force=None, data=None) -> (step, time, has_mask, dimensions, present)"},
     {"read_frames", (PyCFunction)(void (*)(void))Reader_read_frames, METH_VARARGS | METH_KEYWORDS,
-     "read_frames(element, frames, out=None) -> float32 (n, n_atoms, 3)"},
+     "read_frames(element, frames, out=None, info=False) -> float32 (n, n_atoms, 3); info=True: (out, steps, times, dimensions, flags)"},
     {"timeseries", (PyCFunction)(void (*)(void))Reader_timeseries, METH_VARARGS | METH_KEYWORDS,
      "timeseries(element, start, stop, stride, indices=None, atom_start=0, atom_stop=-1, out=None)\n"
      "-> float32 (n_frames, n_sel, 3); frames without the element are NaN."},

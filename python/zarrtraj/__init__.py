@@ -8,6 +8,9 @@ disk and object storage (S3, GCS, Azure, HTTPS) into MDAnalysis.
   URLs), replacing MDAnalysis' own H5MD reader;
 * :class:`ZARRMDWriter` for ZARRMD.
 
+:class:`FrameDataset` and :class:`ChunkShuffleSampler` serve shuffled frames
+for machine learning (NumPy; works with torch's DataLoader, never imports it).
+
 The work is done by libzarrtraj (C) through the extension ``zarrtraj._core``,
 whose errors are raised as the exception classes exported here (each also an
 instance of the matching builtin: FileNotFoundError, ValueError, ...).
@@ -20,9 +23,11 @@ from ._core import Reader as CoreReader
 from ._core import Writer as CoreWriter
 from ._core import list_groups
 from ._options import storage_pairs
+from .dataset import ChunkShuffleSampler, FrameDataset, RandomBatchSampler, to_torch
 
 __version__ = _core.LIB_VERSION  # one source: ZT_VERSION_STRING in include/zarrtraj.h
 __all__ = ["ZARRH5MDReader", "ZARRMDWriter", "CoreReader", "CoreWriter", "list_groups", "storage_pairs",
+           "FrameDataset", "ChunkShuffleSampler", "RandomBatchSampler", "to_torch",
            "ZarrtrajError", "AuthError", "CorruptDataError", "ExistsError", "FormatError", "FrameRangeError",
            "GroupError", "InvalidArgumentError", "NetworkError", "NoFrameDataError", "NotFoundError",
            "OutOfMemoryError", "StateError", "StoreIOError", "StoreTimeoutError"]

@@ -814,6 +814,42 @@ static int zt__rf_collect(const zt_array *a, const int64_t *fidx, const int64_t 
     return rc;
 }
 
+/* Metadata of frames[0..n) for zt_reader_read_frames: the distinct chunks of
+ * a time-dependent box are fetched in one call (all in flight at once, one
+ * round trip instead of one per chunk) and pinned while each frame is filled. */
+static int zt__frames_info(zt_reader_t *r, const int64_t *frames, size_t n, zt_frame_t *info) {
+    zt_chunkref *refs = NULL;
+    zt_centry **es = NULL;
+    size_t nr = 0, cap = 0;
+    int rc = 0;
+    zt_h5el *b = r->g->el[ZT_BOX];
+    if (b && r->fidx[ZT_BOX] && n) {
+        zt_array *a = b->value;
+        zt_rcmap m;
+        if ((rc = zt__rcmap_init(&m, n))) return rc;
+        for (size_t j = 0; j < n && !rc; j++) {
+            int64_t s = r->fidx[ZT_BOX][frames[j]];
+            if (s < 0) continue;
+            struct zt_rcslot *sl = zt__rcmap_slot(&m, s / a->chunks[0]);
+            if (sl->gen == m.gen) continue;
+            sl->gen = m.gen;
+            sl->rc = s / a->chunks[0];
+            rc = zt__rows_refs(a, s, s + 1, 0, 0, &refs, &nr, &cap);
+        }
+        free(m.slot);
+        if (!rc && nr && !(es = malloc(nr * sizeof *es))) rc = zt__err(ZT_ENOMEM, "out of memory");
+        if (!rc && nr && (rc = zt__fetch(r->cache, refs, nr, es))) {
+            free(es);
+            es = NULL;
+        }
+    }
+    for (size_t j = 0; j < n && !rc; j++) rc = zt_reader_read_frame(r, frames[j], &info[j], NULL, NULL, NULL);
+    if (es) zt__cache_release(r->cache, es, nr);
+    free(es);
+    free(refs);
+    return rc;
+}
+
 int zt_reader_read_frames(zt_reader_t *r, zt_element_t el, const int64_t *frames, size_t nfr, float *out,
                           zt_frame_t *info) {
     if (!r || (!out && !info) || (nfr && !frames)) return zt__err(ZT_EINVAL, "zt_reader_read_frames: NULL argument");
@@ -885,8 +921,7 @@ int zt_reader_read_frames(zt_reader_t *r, zt_element_t el, const int64_t *frames
     }
     free(map.slot);
     free(fseg);
-    if (!rc && info)
-        for (size_t j = 0; j < nfr && !rc; j++) rc = zt_reader_read_frame(r, frames[j], &info[j], NULL, NULL, NULL);
+    if (!rc && info) rc = zt__frames_info(r, frames, nfr, info);
     return rc;
 }
 

@@ -77,6 +77,12 @@ static void check_file(const char *rel, const char *group, zt_element_t el, size
     bad = 0;
     for (int k = 0; k < 6; k++) {
         CHECK_EQ_INT(info[k].index, fl[k]);
+        /* the batch's metadata (boxes fetched together) is the frame's own */
+        zt_frame_t one;
+        CHECK_OK(zt_reader_read_frame(r, fl[k], &one, NULL, NULL, NULL));
+        CHECK_EQ_INT(info[k].step, one.step);
+        CHECK(same((float)info[k].time, (float)one.time) && info[k].has_time == one.has_time);
+        CHECK(!memcmp(info[k].has, one.has, sizeof one.has) && !memcmp(info[k].box, one.box, sizeof one.box));
         for (int64_t i = 0; i < na * 3; i++)
             if (!same(bt[k * na * 3 + i], ref[fl[k] * na * 3 + i])) bad++;
     }
