@@ -1,0 +1,279 @@
+"""Classic MD formats read by our C readers (src/mdformats/) through the CLI,
+checked against MDAnalysis' own readers on every XTC/TRR/DCD file shipped in
+MDAnalysisTests and in the shared data folder: positions within the file's
+precision, box, time and step; conversions to zarrmd/H5MD read identically;
+XTC written by us is read back by MDAnalysis; bad files fail with an error
+naming the file and the frame."""
+import glob
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import run
+
+mda = pytest.importorskip("MDAnalysis")
+mdat = pytest.importorskip("MDAnalysisTests.datafiles")
+from MDAnalysis.lib.mdamath import triclinic_box  # noqa: E402
+
+MDAT = os.path.join(os.path.dirname(mdat.__file__), "data")
+DATA = os.environ.get("ZT_DATA_DIR") or os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data")
+
+
+def files(ext):
+    out = sorted(glob.glob(os.path.join(MDAT, "**", "*." + ext), recursive=True))
+    out += sorted(glob.glob(os.path.join(DATA, "**", "*." + ext), recursive=True))
+    return [f for f in out if os.path.getsize(f) > 0]
+
+
+def ident(f):
+    return os.path.relpath(f, MDAT if f.startswith(MDAT) else DATA)
+
+
+XTC = files("xtc")
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    # the frame-index cache goes to a scratch directory
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def cat(cli, path, tmp, element="position", extra=()):
+    out = tmp / f"cat-{element}.npy"
+    run(cli, "cat", path, "-e", element, "--format", "npy", "-o", out, *extra)
+    return np.load(out)
+
+
+def mda_frames(reader):
+    pos, steps, times, dims = [], [], [], []
+    for ts in reader:
+        pos.append(ts.positions.copy())
+        steps.append(ts.data.get("step", ts.frame))
+        times.append(ts.time)
+        dims.append(None if ts.dimensions is None else ts.dimensions.copy())
+    return pos, steps, times, dims
+
+
+def check_like_mda(cli, path, tmp, reader, lfac, tfac, tol):
+    """Our values (native units; lfac/tfac to MDAnalysis units) against MDAnalysis'."""
+    pos, steps, times, dims = mda_frames(reader)
+    x = cat(cli, path, tmp)
+    assert x.shape == (len(pos), reader.n_atoms, 3)
+    for i, p in enumerate(pos):
+        np.testing.assert_allclose(x[i] * lfac, p, rtol=0, atol=tol, err_msg=f"frame {i}")
+    s = cat(cli, path, tmp, "step")
+    np.testing.assert_array_equal(s, steps)
+    t = cat(cli, path, tmp, "time")
+    np.testing.assert_allclose(t * tfac, times, rtol=1e-6, atol=1e-6)
+    if any(d is not None for d in dims):
+        b = cat(cli, path, tmp, "box")
+        for i, d in enumerate(dims):
+            ours = triclinic_box(*(b[i].reshape(3, 3).astype(np.float64) * lfac))
+            if d is None or not np.any(d[:3]):
+                assert not np.any(ours[:3]), f"frame {i}: box {ours}, MDAnalysis has none"
+                continue
+            np.testing.assert_allclose(ours, d, rtol=1e-5, atol=1e-4, err_msg=f"box of frame {i}")
+    return x
+
+
+# ---- XTC ---------------------------------------------------------------------------
+@pytest.mark.parametrize("path", XTC, ids=ident)
+def test_xtc_reads_like_mdanalysis(cli, tmp, path):
+    from MDAnalysis.coordinates.XTC import XTCReader
+
+    r = XTCReader(path)
+    x = check_like_mda(cli, path, tmp, r, 10.0, 1.0, 0)  # bit-exact after MDAnalysis' *10
+    info = run(cli, "info", path).stdout
+    assert "format: xtc" in info and "unit nm" in info
+
+
+@pytest.mark.parametrize("path", XTC[:3] + [f for f in XTC if "water57k" in f], ids=ident)
+@pytest.mark.parametrize("fmt", ["zarrmd", "h5md"])
+def test_xtc_convert_reads_identically(cli, tmp, path, fmt):
+    out = tmp / f"out.{fmt}"
+    run(cli, "convert", path, out)
+    for el in ("position", "step", "time", "box"):
+        a, b = cat(cli, path, tmp, el), cat(cli, out, tmp, el)
+        assert a.dtype == b.dtype or el in ("step", "time")
+        np.testing.assert_array_equal(a, b, err_msg=el)
+    info = run(cli, "info", out).stdout
+    assert "unit nm" in info
+
+
+@pytest.mark.parametrize("path", XTC, ids=ident)
+def test_xtc_roundtrip_exact(cli, tmp, path):
+    """XTC -> zarrmd -> XTC keeps every value at the file's precision."""
+    z, back = tmp / "t.zarrmd", tmp / "back.xtc"
+    run(cli, "convert", path, z)
+    run(cli, "convert", z, back)
+    for el in ("position", "step", "time", "box"):
+        np.testing.assert_array_equal(cat(cli, path, tmp, el), cat(cli, back, tmp, el), err_msg=el)
+    from MDAnalysis.coordinates.XTC import XTCReader
+
+    a, b = XTCReader(path), XTCReader(str(back))
+    assert a.n_frames == b.n_frames
+    for ta, tb in zip(a, b):
+        np.testing.assert_array_equal(ta.positions, tb.positions)
+        assert ta.data["step"] == tb.data["step"] and ta.time == tb.time
+
+
+def h5md_sources():
+    out = []
+    for rel in ("generated/mda242_charmm_tip125_triclinic.h5md", "generated/mda242_gromacs_protein_gzip_atomchunks.h5md",
+                "zarrtraj/COORDINATES_SYNTHETIC_ZARRMD.zarrmd", "generated/mda242_lammps_arkr_xvf_obs_gzip.h5md"):
+        p = os.path.join(DATA, rel)
+        if os.path.exists(p):
+            out.append(p)
+    return out
+
+
+@pytest.mark.parametrize("src", h5md_sources(), ids=lambda p: os.path.basename(p))
+@pytest.mark.parametrize("digits", [3, 5])
+def test_xtc_writer_read_by_mdanalysis(cli, tmp, src, digits):
+    """H5MD/zarrmd (Angstrom) -> XTC: MDAnalysis reads it within the precision."""
+    from MDAnalysis.coordinates.XTC import XTCReader
+
+    out = tmp / "w.xtc"
+    run(cli, "convert", src, out, "--precision", digits)
+    x = cat(cli, src, tmp)
+    info = run(cli, "info", src).stdout
+    lf = 0.1 if "unit Angstrom" in info else 1.0  # -> nm
+    tline = [ln for ln in info.splitlines() if ln.strip().startswith("time ")][0].split()
+    tf = mda.units.get_conversion_factor("time", tline[-1], "ps") if len(tline) == 5 else 1.0  # -> ps
+    steps, times = cat(cli, src, tmp, "step"), cat(cli, src, tmp, "time")
+    r = XTCReader(str(out))
+    assert r.n_frames == len(x) and r.n_atoms == x.shape[1]
+    half = 0.5 * 10.0**-digits
+    for i, ts in enumerate(r):
+        nm = x[i].astype(np.float64) * lf
+        # |value| * precision keeps ~7 significant digits in float32
+        tol = half + np.abs(nm).max() * 1e-6 + 1e-7
+        np.testing.assert_allclose(ts.positions / 10.0, nm, rtol=0, atol=tol, err_msg=f"frame {i}")
+        assert ts.data["step"] == steps[i]
+        assert abs(ts.time - times[i] * tf) <= 1e-6 * max(1.0, abs(times[i] * tf))
+
+
+def test_xtc_writer_refuses_existing(cli, tmp):
+    src = XTC[0]
+    out = tmp / "x.xtc"
+    run(cli, "convert", src, out)
+    p = run(cli, "convert", src, out, check=False)
+    assert p.returncode != 0 and "exists" in p.stderr
+    run(cli, "convert", src, out, "--overwrite")
+
+
+# ---- bad input -------------------------------------------------------------------------
+def _xtc_frame_offsets(path):
+    """Frame offsets from the headers (XDR: magic, natoms, ..., byte count at 88)."""
+    import struct
+
+    data, offs, off = open(path, "rb").read(), [], 0
+    while off < len(data):
+        offs.append(off)
+        natoms = struct.unpack(">i", data[off + 4:off + 8])[0]
+        if natoms <= 9:
+            off += 56 + 12 * natoms
+        else:
+            off += 92 + (struct.unpack(">i", data[off + 88:off + 92])[0] + 3) // 4 * 4
+    return offs
+
+
+@pytest.fixture
+def xtc_src():
+    f = [p for p in XTC if os.path.basename(p) == "xyz_random_walk.xtc"] or XTC
+    return f[0]
+
+
+def _bad(cli, path):
+    p = run(cli, "cat", path, "--format", "npy", "-o", os.devnull, check=False)
+    assert p.returncode != 0, "expected an error"
+    assert str(path) in p.stderr, p.stderr
+    return p.stderr
+
+
+def test_xtc_truncated_mid_frame(cli, tmp, xtc_src):
+    data = open(xtc_src, "rb").read()
+    offs = _xtc_frame_offsets(xtc_src)
+    for k, cut in ((len(offs) - 1, offs[-1] + (len(data) - offs[-1]) // 2), (3, offs[3] + 30), (5, offs[5] + 70)):
+        bad = tmp / f"cut{k}.xtc"
+        bad.write_bytes(data[:cut])
+        err = _bad(cli, bad)
+        assert f"frame {k}" in err and "truncated" in err or "cut" in err, err
+
+
+def test_xtc_bad_magic(cli, tmp, xtc_src):
+    data = bytearray(open(xtc_src, "rb").read())
+    offs = _xtc_frame_offsets(xtc_src)
+    bad = tmp / "magic0.xtc"
+    bad.write_bytes(b"\x00\x00\x07\xca" + bytes(data[4:]))
+    assert "not an XTC file" in _bad(cli, bad)
+    d2 = bytearray(data)
+    d2[offs[7]:offs[7] + 4] = b"\x12\x34\x56\x78"
+    bad = tmp / "magic7.xtc"
+    bad.write_bytes(bytes(d2))
+    err = _bad(cli, bad)
+    assert "frame 7" in err and "magic" in err
+
+
+def test_xtc_absurd_atoms(cli, tmp, xtc_src):
+    data = bytearray(open(xtc_src, "rb").read())
+    offs = _xtc_frame_offsets(xtc_src)
+    for k, n in ((0, b"\x7f\xff\xff\xff"), (4, b"\x00\x10\x00\x00"), (2, b"\xff\xff\xff\xff")):
+        d = bytearray(data)
+        d[offs[k] + 4:offs[k] + 8] = n
+        bad = tmp / f"atoms{k}.xtc"
+        bad.write_bytes(bytes(d))
+        err = _bad(cli, bad)
+        assert f"frame {k}" in err and "atom count" in err, err
+
+
+def test_xtc_corrupt_compressed_bytes(cli, tmp, xtc_src):
+    data = bytearray(open(xtc_src, "rb").read())
+    offs = _xtc_frame_offsets(xtc_src)
+    d = bytearray(data)
+    d[offs[6] + 84:offs[6] + 88] = b"\x00\x00\x00\x03"  # small-value index out of range
+    bad = tmp / "small6.xtc"
+    bad.write_bytes(bytes(d))
+    err = _bad(cli, bad)
+    assert "chunk 6.0.0" in err and "corrupt" in err, err
+    d = bytearray(data)
+    d[offs[2] + 88:offs[2] + 92] = b"\x00\x00\x00\x01"  # byte count too small for the atoms
+    bad = tmp / "nbytes2.xtc"
+    bad.write_bytes(bytes(d))
+    err = _bad(cli, bad)
+    assert "frame 2" in err, err
+
+
+def test_xtc_empty_and_text(cli, tmp):
+    e = tmp / "empty.xtc"
+    e.write_bytes(b"")
+    assert "empty" in _bad(cli, e)
+    t = tmp / "text.xtc"
+    t.write_text("this is not a trajectory\n" * 10)
+    assert "not an XTC file" in _bad(cli, t)
+
+
+def test_xtc_by_content(cli, tmp, xtc_src):
+    """An XTC under another name is recognised by its magic number."""
+    other = tmp / "traj.bin"
+    shutil.copy(xtc_src, other)
+    np.testing.assert_array_equal(cat(cli, other, tmp), cat(cli, xtc_src, tmp))
+
+
+def test_xtc_index_cache(cli, tmp, xtc_src, monkeypatch):
+    """The frame index is cached, and a changed file is rescanned."""
+    cache = tmp / "cache"
+    f = tmp / "c.xtc"
+    shutil.copy(xtc_src, f)
+    a = cat(cli, f, tmp)
+    assert glob.glob(str(cache / "zarrtraj" / "xtcindex-*.bin"))
+    np.testing.assert_array_equal(cat(cli, f, tmp), a)
+    offs = _xtc_frame_offsets(str(f))
+    with open(f, "r+b") as fh:  # drop the last frame: size changes, index must be rebuilt
+        fh.truncate(offs[-1])
+    os.utime(f, (1, 1))
+    b = cat(cli, f, tmp)
+    assert len(b) == len(a) - 1
+    np.testing.assert_array_equal(b, a[:-1])
