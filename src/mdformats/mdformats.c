@@ -27,9 +27,7 @@ const char *zt__md_probe(const char *url, const uint8_t *head, size_t n) {
 int zt__md_open_tree(zt_store *s, const char *url, const char *format, const zt_options_t *opts, zt_tree **out) {
     if (!format) return zt__err(ZT_EUNSUPPORTED, "%s: unknown trajectory format", url);
     if (!strcmp(format, "xtc")) return zt__xtc_open_tree(s, url, opts, out);
-#if 0
     if (!strcmp(format, "trr")) return zt__trr_open_tree(s, url, opts, out);
     if (!strcmp(format, "dcd")) return zt__dcd_open_tree(s, url, opts, out);
-#endif
     return zt__err(ZT_EUNSUPPORTED, "%s: %s files are not supported yet", url, format);
 }
