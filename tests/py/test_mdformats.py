@@ -277,3 +277,222 @@ def test_xtc_index_cache(cli, tmp, xtc_src, monkeypatch):
     b = cat(cli, f, tmp)
     assert len(b) == len(a) - 1
     np.testing.assert_array_equal(b, a[:-1])
+
+
+# ---- DCD -----------------------------------------------------------------------------
+DCD = files("dcd")
+
+
+@pytest.mark.parametrize("path", DCD, ids=ident)
+def test_dcd_reads_like_mdanalysis(cli, tmp, path):
+    import warnings
+
+    from MDAnalysis.coordinates.DCD import DCDReader
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        r = DCDReader(path)
+        h = r._file.header
+        pos, _, times, dims = mda_frames(r)
+    x = cat(cli, path, tmp)
+    assert x.shape == (len(pos), r.n_atoms, 3)
+    for i, p in enumerate(pos):
+        np.testing.assert_array_equal(x[i], p, err_msg=f"frame {i}")  # float32 as stored
+    # MDAnalysis' ts.data['step'] is the frame index; the DCD header's step is istart + i * nsavc
+    np.testing.assert_array_equal(cat(cli, path, tmp, "step"), h["istart"] + np.arange(len(pos)) * h["nsavc"])
+    akma = mda.units.get_conversion_factor("time", "AKMA", "ps")
+    np.testing.assert_allclose(cat(cli, path, tmp, "time") * akma, times, rtol=1e-6, atol=1e-9)
+    info = run(cli, "info", path).stdout
+    assert "unit Angstrom" in info and "AKMA" in info
+    if any(d is not None and np.any(d[:3]) for d in dims):
+        b = cat(cli, path, tmp, "box")
+        for i, d in enumerate(dims):
+            np.testing.assert_allclose(triclinic_box(*b[i].astype(np.float64)), d, rtol=1e-5, atol=1e-3,
+                                       err_msg=f"box of frame {i}")
+    else:
+        assert '"none"' in info or "box frame 0: a=0" in info
+
+
+def _dcd_records(path):
+    import struct
+
+    d = open(path, "rb").read()
+    e = "<" if struct.unpack("<i", d[:4])[0] == 84 else ">"
+    recs, off = [], 0
+    while off < len(d):
+        n = struct.unpack(e + "i", d[off:off + 4])[0]
+        recs.append(d[off + 4:off + 4 + n])
+        off += n + 8
+    return e, recs
+
+
+def _write_dcd(dst, e, recs):
+    import struct
+
+    with open(dst, "wb") as f:
+        for r in recs:
+            f.write(struct.pack(e + "i", len(r)) + r + struct.pack(e + "i", len(r)))
+
+
+def _swap_dcd(src, dst):
+    """The same DCD in the other byte order (a CHARMM file with a unit cell)."""
+    import struct
+
+    e, recs = _dcd_records(src)
+    o = ">" if e == "<" else "<"
+    out = []
+    for i, r in enumerate(recs):
+        if i == 0:
+            r = r[:4] + struct.pack(o + "20i", *struct.unpack(e + "20i", r[4:]))  # delta (a float) swaps alike
+        elif i == 1:
+            r = struct.pack(o + "i", struct.unpack(e + "i", r[:4])[0]) + r[4:]
+        elif i == 2:
+            r = struct.pack(o + "i", struct.unpack(e + "i", r)[0])
+        elif len(r) == 48:
+            r = struct.pack(o + "6d", *struct.unpack(e + "6d", r))
+        else:
+            r = struct.pack(o + f"{len(r) // 4}f", *struct.unpack(e + f"{len(r) // 4}f", r))
+        out.append(r)
+    _write_dcd(dst, o, out)
+
+
+def test_dcd_fixed_atoms(cli, tmp):
+    """A DCD with fixed atoms (built from tip125): later frames hold only the
+    free atoms; the fixed ones keep their first-frame coordinates."""
+    import struct
+
+    src = [p for p in DCD if os.path.basename(p) == "tip125_tric_C36.dcd"][0]
+    e, recs = _dcd_records(src)
+    x = cat(cli, src, tmp)
+    n = x.shape[1]
+    free = np.arange(0, n, 3)  # every third atom moves
+    hdr = bytearray(recs[0])
+    hdr[36:40] = struct.pack(e + "i", n - len(free))
+    out = [bytes(hdr), recs[1], recs[2], struct.pack(e + f"{len(free)}i", *(free + 1))]
+    frames = recs[3:]
+    per = 4  # cell, x, y, z
+    for i in range(len(frames) // per):
+        cell, xs, ys, zs = frames[i * per:(i + 1) * per]
+        out.append(cell)
+        for r in (xs, ys, zs):
+            v = np.frombuffer(r, dtype=e + "f4")
+            out.append(v.tobytes() if i == 0 else v[free].tobytes())
+    dst = tmp / "fixed.dcd"
+    _write_dcd(dst, e, out)
+    want = np.repeat(x[:1], len(x), axis=0)
+    want[:, free] = x[:, free]
+    np.testing.assert_array_equal(cat(cli, dst, tmp), want)
+    np.testing.assert_array_equal(cat(cli, dst, tmp, "box"), cat(cli, src, tmp, "box"))
+
+
+@pytest.mark.parametrize("name", ["tip125_tric_C36.dcd", "SiN_tric_namd.dcd"])
+def test_dcd_big_endian(cli, tmp, name):
+    src = [p for p in DCD if os.path.basename(p) == name][0]
+    dst = tmp / "swapped.dcd"
+    _swap_dcd(src, dst)
+    for el in ("position", "box", "step", "time"):
+        np.testing.assert_array_equal(cat(cli, dst, tmp, el), cat(cli, src, tmp, el), err_msg=el)
+
+
+@pytest.mark.parametrize("path", [p for p in DCD if "tip125" in p][:1] + [p for p in DCD if "adk_dims.dcd" in p],
+                         ids=ident)
+@pytest.mark.parametrize("fmt", ["zarrmd", "h5md"])
+def test_dcd_convert_reads_identically(cli, tmp, path, fmt):
+    out = tmp / f"out.{fmt}"
+    run(cli, "convert", path, out)
+    for el in ("position", "step", "time"):
+        np.testing.assert_array_equal(cat(cli, path, tmp, el), cat(cli, out, tmp, el), err_msg=el)
+    assert "AKMA" in run(cli, "info", out).stdout
+
+
+def test_dcd_bad_input(cli, tmp):
+    src = [p for p in DCD if os.path.basename(p) == "tip125_tric_C36.dcd"][0]
+    data = open(src, "rb").read()
+    cut = tmp / "cut.dcd"
+    cut.write_bytes(data[:len(data) - 100])
+    err = _bad(cli, cut)
+    assert "frame 9" in err and "cut in the middle" in err, err
+    t = tmp / "magic.dcd"
+    t.write_bytes(b"\x54\x00\x00\x00XORD" + data[8:])
+    assert "not a DCD file" in _bad(cli, t)
+    import struct
+
+    hdr_end = 8 + 84
+    tl = struct.unpack("<i", data[hdr_end:hdr_end + 4])[0]
+    na = hdr_end + tl + 8 + 4  # the atom count inside its record
+    for v in (0, -5, 2**30):
+        d = bytearray(data)
+        d[na:na + 4] = struct.pack("<i", v)
+        b = tmp / "atoms.dcd"
+        b.write_bytes(bytes(d))
+        assert "absurd atom count" in _bad(cli, b)
+    d = bytearray(data)
+    d[-4:] = b"\x01\x02\x03\x04"  # end marker of the last frame's z record
+    b = tmp / "marker.dcd"
+    b.write_bytes(bytes(d))
+    err = _bad(cli, b)
+    assert "chunk 9.0.0" in err and "record markers" in err, err
+
+
+# ---- TRR ----------------------------------------------------------------------------
+TRR = files("trr")
+
+
+@pytest.mark.parametrize("path", TRR, ids=ident)
+def test_trr_reads_like_mdanalysis(cli, tmp, path):
+    from MDAnalysis.coordinates.TRR import TRRReader
+
+    r = TRRReader(path)
+    info = run(cli, "info", path).stdout
+    assert "format: trr" in info
+    frames = []
+    for ts in r:
+        frames.append(dict(step=ts.data["step"], time=ts.time, lam=ts.data["lambda"],
+                           x=ts.positions.copy() if ts.has_positions else None,
+                           v=ts.velocities.copy() if ts.has_velocities else None,
+                           f=ts.forces.copy() if ts.has_forces else None,
+                           dims=None if ts.dimensions is None else ts.dimensions.copy()))
+    np.testing.assert_array_equal(cat(cli, path, tmp, "step"), [f["step"] for f in frames])
+    np.testing.assert_allclose(cat(cli, path, tmp, "time"), [f["time"] for f in frames], rtol=1e-7)
+    for el, key, fac in (("position", "x", 10.0), ("velocity", "v", 10.0), ("force", "f", 0.1)):
+        if all(f[key] is None for f in frames):
+            assert f"  {el} " not in info
+            continue
+        a = cat(cli, path, tmp, el)
+        for i, f in enumerate(frames):
+            if f[key] is None:
+                assert np.isnan(a[i]).all(), f"{el} frame {i} should be absent"
+            else:
+                np.testing.assert_allclose(a[i] * fac, f[key], rtol=2e-7, atol=1e-6, err_msg=f"{el} frame {i}")
+    if any(f["dims"] is not None for f in frames):
+        b = cat(cli, path, tmp, "box")
+        for i, f in enumerate(frames):
+            if f["dims"] is not None:
+                np.testing.assert_allclose(triclinic_box(*(b[i].astype(np.float64) * 10)), f["dims"], rtol=1e-5, atol=1e-4)
+
+
+def test_trr_convert_and_bad_input(cli, tmp):
+    src = [p for p in TRR if os.path.basename(p) == "test.trr"][0]
+    out = tmp / "t.zarrmd"
+    run(cli, "convert", src, out)
+    for el in ("position", "velocity", "force", "step", "time"):
+        np.testing.assert_array_equal(cat(cli, src, tmp, el).astype(np.float32), cat(cli, out, tmp, el).astype(np.float32), err_msg=el)
+    info = run(cli, "info", out).stdout
+    assert "nm ps-1" in info and "kJ mol-1 nm-1" in info
+    data = open(src, "rb").read()
+    fs = len(data) // 5
+    cut = tmp / "cut.trr"
+    cut.write_bytes(data[:3 * fs + fs // 2])
+    err = _bad(cli, cut)
+    assert "frame 3" in err and "cut in the middle" in err, err
+    d = bytearray(data)
+    d[2 * fs:2 * fs + 4] = b"\x00\x00\x07\xca"
+    b = tmp / "magic.trr"
+    b.write_bytes(bytes(d))
+    err = _bad(cli, b)
+    assert "frame 2" in err, err
+    d = bytearray(data)
+    d[fs + 64:fs + 68] = b"\x00\x10\x00\x00"  # natoms of frame 1
+    b.write_bytes(bytes(d))
+    err = _bad(cli, b)
+    assert "frame 1" in err, err
