@@ -496,3 +496,4 @@ def test_trr_convert_and_bad_input(cli, tmp):
     b.write_bytes(bytes(d))
     err = _bad(cli, b)
     assert "frame 1" in err, err
+
