@@ -131,7 +131,6 @@ static void zt__cell_vectors(const double uc[6], double *box) {
      * (new CHARMM) the symmetric shape matrix XX, XY, YY, XZ, YZ, ZZ; the
      * same three-way rule as MDAnalysis' DCD reader */
     double A = uc[0], B = uc[2], C = uc[5], g = uc[1], b = uc[3], a = uc[4];
-    double ca, cb, cg, sg;
     bool anyneg = false;
     for (int k = 0; k < 6; k++) anyneg |= uc[k] < 0;
     if (g >= -1 && g <= 1 && b >= -1 && b <= 1 && a >= -1 && a <= 1) {
@@ -148,19 +147,7 @@ static void zt__cell_vectors(const double uc[6], double *box) {
         b = zt__angle(e1, e3);
         g = zt__angle(e1, e2);
     }
-    ca = a == 90.0 ? 0.0 : cos(a * M_PI / 180);
-    cb = b == 90.0 ? 0.0 : cos(b * M_PI / 180);
-    cg = g == 90.0 ? 0.0 : cos(g * M_PI / 180);
-    sg = g == 90.0 ? 1.0 : sin(g * M_PI / 180);
-    memset(box, 0, 9 * sizeof *box);
-    if (!(A > 0 && B > 0 && C > 0) || !(sg != 0)) return; /* no valid cell: zeros */
-    box[0] = A;
-    box[3] = B * cg;
-    box[4] = B * sg;
-    box[6] = C * cb;
-    box[7] = C * (ca - cb * cg) / sg;
-    double z2 = C * C - box[6] * box[6] - box[7] * box[7];
-    box[8] = z2 > 0 ? sqrt(z2) : 0;
+    zt__md_box_vectors(A, B, C, a, b, g, box);
 }
 
 int zt__dcd_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out) {
@@ -342,7 +329,7 @@ int zt__dcd_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt
     sp.length_unit = "Angstrom";
     sp.time_unit = "AKMA";
     zt_dtype f4 = {'f', 4, false};
-    sp.el[0] = (zt_mdel){"position", nf, NULL, offs, lens, f4, pl, "Angstrom"};
+    sp.el[0] = (zt_mdel){"position", nf, NULL, offs, lens, f4, pl, "Angstrom", NULL};
     sp.el[1].name = "velocity";
     sp.el[2].name = "force";
     sp.h5md_extra = json_pack("{s:s,s:i,s:i,s:i,s:f}", "dcd_flavour", c->own.charmm ? "CHARMM" : "X-PLOR", "dcd_istart",

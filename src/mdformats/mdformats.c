@@ -6,6 +6,7 @@
 static const char *const zt__xtc_ext[] = {".xtc"};
 static const char *const zt__trr_ext[] = {".trr"};
 static const char *const zt__dcd_ext[] = {".dcd"};
+static const char *const zt__nc_ext[] = {".nc", ".ncdf", ".netcdf"};
 
 const char *zt__md_probe(const char *url, const uint8_t *head, size_t n) {
     if (head && n >= 4) {
@@ -15,12 +16,14 @@ const char *zt__md_probe(const char *url, const uint8_t *head, size_t n) {
         if (be == 1993) return "trr";
         /* DCD: a Fortran record of 84 bytes starting with "CORD" (either byte order) */
         if (n >= 8 && (be == 84 || le == 84) && !memcmp(head + 4, "CORD", 4)) return "dcd";
+        if (!memcmp(head, "CDF", 3) && (head[3] == 1 || head[3] == 2 || head[3] == 5)) return "netcdf";
         return NULL;
     }
     if (!url) return NULL;
     if (zt__md_has_ext(url, zt__xtc_ext, 1)) return "xtc";
     if (zt__md_has_ext(url, zt__trr_ext, 1)) return "trr";
     if (zt__md_has_ext(url, zt__dcd_ext, 1)) return "dcd";
+    if (zt__md_has_ext(url, zt__nc_ext, 3)) return "netcdf";
     return NULL;
 }
 
@@ -29,5 +32,6 @@ int zt__md_open_tree(zt_store *s, const char *url, const char *format, const zt_
     if (!strcmp(format, "xtc")) return zt__xtc_open_tree(s, url, opts, out);
     if (!strcmp(format, "trr")) return zt__trr_open_tree(s, url, opts, out);
     if (!strcmp(format, "dcd")) return zt__dcd_open_tree(s, url, opts, out);
+    if (!strcmp(format, "netcdf")) return zt__nc_open_tree(s, url, opts, out);
     return zt__err(ZT_EUNSUPPORTED, "%s: %s files are not supported yet", url, format);
 }

@@ -67,6 +67,8 @@ typedef struct zt_mdel {
     zt_dtype dtype;       /* stored dtype of the decoded chunk */
     zt_pipeline *pipeline;/* taken over by the tree (also on error) */
     const char *unit;
+    const void *data;     /* instead of byte ranges: the whole array in memory
+                             (native dtype, copied; one chunk) */
 } zt_mdel;
 
 typedef struct zt_mdspec {
@@ -84,6 +86,10 @@ typedef struct zt_mdspec {
 
 /* Build the tree on s (ownership of s passes to the tree on success). */
 int zt__md_build_tree(zt_store *s, const char *url, const zt_mdspec *sp, zt_tree **out);
+
+/* Standard box vectors (a along x, b in the xy plane; 9 doubles, rows) of
+ * lengths and angles in degrees; zeros when the cell is not valid. */
+void zt__md_box_vectors(double A, double B, double C, double alpha, double beta, double gamma, double *box);
 
 /* A pipeline holding one codec c (taken). */
 int zt__md_pipeline1(zt_codec *c, zt_pipeline **out);
@@ -111,6 +117,7 @@ bool zt__md_has_ext(const char *url, const char *const *ext, size_t n);
 const char *zt__md_probe(const char *url, const uint8_t *head, size_t n);
 int zt__xtc_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out);
 int zt__trr_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out);
+int zt__nc_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out);
 int zt__dcd_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out);
 /* Open by probing (format from zt__md_probe). */
 int zt__md_open_tree(zt_store *s, const char *url, const char *format, const zt_options_t *opts,

@@ -3,6 +3,7 @@
  * small arrays (step, time, box) held inline as one chunk. */
 #include "mdformats/mdformats.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -228,6 +229,15 @@ int zt__md_build_tree(zt_store *s, const char *url, const zt_mdspec *sp, zt_tree
         if (rc || e->n_samples <= 0) continue;
         zt_node *en = zt__md_group(g, e->name, &rc);
         if (rc) break;
+        if (e->data) {
+            int64_t shape[3] = {e->n_samples, sp->n_atoms, 3};
+            zt_node *v = NULL;
+            rc = zt__md_inline(t, en, "value", e->dtype, 3, shape, e->data, &v);
+            if (!rc && e->unit && json_object_set_new(v->attrs, "unit", json_string(e->unit)))
+                rc = zt__err(ZT_ENOMEM, "out of memory");
+            if (!rc) rc = zt__md_axes(t, en, sp, e->n_samples == sp->n_frames ? NULL : e->frame, e->n_samples);
+            continue;
+        }
         zt_mdarr *m = calloc(1, sizeof *m);
         if (m) {
             m->n = e->n_samples;
@@ -261,6 +271,20 @@ int zt__md_build_tree(zt_store *s, const char *url, const zt_mdspec *sp, zt_tree
     }
     *out = t;
     return 0;
+}
+
+void zt__md_box_vectors(double A, double B, double C, double a, double b, double g, double *box) {
+    double ca = a == 90.0 ? 0.0 : cos(a * M_PI / 180), cb = b == 90.0 ? 0.0 : cos(b * M_PI / 180);
+    double cg = g == 90.0 ? 0.0 : cos(g * M_PI / 180), sg = g == 90.0 ? 1.0 : sin(g * M_PI / 180);
+    memset(box, 0, 9 * sizeof *box);
+    if (!(A > 0 && B > 0 && C > 0) || !(sg != 0)) return; /* no valid cell: zeros */
+    box[0] = A;
+    box[3] = B * cg;
+    box[4] = B * sg;
+    box[6] = C * cb;
+    box[7] = C * (ca - cb * cg) / sg;
+    double z2 = C * C - box[6] * box[6] - box[7] * box[7];
+    box[8] = z2 > 0 ? sqrt(z2) : 0;
 }
 
 bool zt__md_has_ext(const char *url, const char *const *ext, size_t n) {

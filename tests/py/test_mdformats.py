@@ -497,3 +497,58 @@ def test_trr_convert_and_bad_input(cli, tmp):
     err = _bad(cli, b)
     assert "frame 1" in err, err
 
+
+
+# ---- AMBER NetCDF (libnetcdf; local files) -------------------------------------------
+NC = [f for f in files("nc") + files("ncdf")]
+
+
+def _has_netcdf(cli):
+    p = run(cli, "info", NC[0], check=False)
+    return "built without libnetcdf" not in p.stderr
+
+
+@pytest.mark.parametrize("path", NC, ids=ident)
+def test_netcdf_reads_like_mdanalysis(cli, tmp, path):
+    if not _has_netcdf(cli):
+        pytest.skip("zarrtraj built without libnetcdf")
+    from MDAnalysis.coordinates.TRJ import NCDFReader
+
+    r = NCDFReader(path, convert_units=False)
+    info = run(cli, "info", path).stdout
+    assert "format: netcdf" in info
+    frames = [dict(time=ts.time, x=ts.positions.copy() if ts.has_positions else None,
+                   v=ts.velocities.copy() if ts.has_velocities else None,
+                   f=ts.forces.copy() if ts.has_forces else None,
+                   dims=None if ts.dimensions is None else ts.dimensions.copy()) for ts in r]
+    for el, key in (("position", "x"), ("velocity", "v"), ("force", "f")):
+        if frames[0][key] is None:
+            assert f"  {el} " not in info
+            continue
+        a = cat(cli, path, tmp, el)
+        for i, fr in enumerate(frames):
+            np.testing.assert_allclose(a[i], fr[key], rtol=1e-6, atol=1e-6, err_msg=f"{el} frame {i}")
+    if "time " in info:
+        np.testing.assert_allclose(cat(cli, path, tmp, "time"), [fr["time"] for fr in frames], rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(cat(cli, path, tmp, "step"), np.arange(len(frames)))
+    if frames[0]["dims"] is not None:
+        b = cat(cli, path, tmp, "box")
+        for i, fr in enumerate(frames):
+            np.testing.assert_allclose(triclinic_box(*b[i].astype(np.float64)), fr["dims"], rtol=1e-5, atol=1e-4)
+    out = tmp / "nc.zarrmd"
+    run(cli, "convert", path, out)
+    np.testing.assert_array_equal(cat(cli, out, tmp), cat(cli, path, tmp))
+
+
+def test_netcdf_bad_input(cli, tmp):
+    if not _has_netcdf(cli):
+        pytest.skip("zarrtraj built without libnetcdf")
+    src = [p for p in NC if os.path.basename(p) == "bala.ncdf"][0]
+    data = open(src, "rb").read()
+    cut = tmp / "cut.ncdf"
+    cut.write_bytes(data[:len(data) // 2])
+    err = _bad(cli, cut)
+    assert "NetCDF file truncated" in err and "frame" in err, err
+    t = tmp / "text.nc"
+    t.write_text("not netcdf\n")
+    assert "not a NetCDF file" in _bad(cli, t)
