@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- the "xtc" codec: one whole frame (from its magic) -> natoms*3 float32 ---- */
@@ -244,6 +245,9 @@ static bool zt__xtc_cache_load(const char *url, const zt_stat *st, zt_xtcidx *x)
 
 static void zt__xtc_cache_save(const char *url, const zt_stat *st, const zt_xtcidx *x) {
     if (st->size < 0 || (!st->etag[0] && !st->mtime)) return;
+    /* a file modified within the mtime's resolution may change again unseen
+     * (same size, same second): no index for it yet (git's "racy" rule) */
+    if (!st->etag[0] && (int64_t)time(NULL) - st->mtime < 2) return;
     char *path = zt__xtc_cache_path(url, true);
     char *tmp = path ? zt__asprintf("%s.%d.tmp", path, (int)getpid()) : NULL;
     FILE *f = tmp ? fopen(tmp, "wb") : NULL;
