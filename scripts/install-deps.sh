@@ -10,7 +10,7 @@ PROFILE=${1:-all}
 
 BUILD="build-essential cmake pkg-config
 libblosc-dev libzstd-dev liblz4-dev zlib1g-dev libbz2-dev libjansson-dev
-libcurl4-openssl-dev libssl-dev libhdf5-dev liblzf-dev time"
+libcurl4-openssl-dev libssl-dev libhdf5-dev liblzf-dev libnetcdf-dev time"
 TEST="python3 python3-venv python3-dev
 nginx-light openssl curl ca-certificates procps hdf5-tools
 clang-14 libclang-rt-14-dev llvm-14"

@@ -1,5 +1,6 @@
 /* Node tree of a trajectory file and format detection. */
 #include "array/array.h"
+#include "mdformats/mdformats.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -146,6 +147,16 @@ static int zt__probe_hdf5(zt_store *s, bool *is_hdf5, bool *exists) {
     return 0;
 }
 
+/* The MD format whose magic the root object starts with, or NULL. */
+static const char *zt__md_probe_store(zt_store *s) {
+    zt_buf head;
+    zt__buf_init(&head);
+    const char *f = NULL;
+    if (zt__store_get_range(s, "", 0, 8, &head) == 0) f = zt__md_probe(NULL, head.data, head.len);
+    zt__buf_free(&head);
+    return f;
+}
+
 static int zt__open_hdf5(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out) {
 #ifdef ZT_HAVE_HDF5
     return zt__hdf5_open_tree(s, url, opts, out);
@@ -172,7 +183,11 @@ int zt__tree_open(const char *url, const zt_options_t *opts, zt_tree **out) {
     rc = zt__store_open(url, opts, &s);
     if (rc) return rc;
     bool is_hdf5 = false, exists = false;
-    if (zt__hdf5_name(url) && !s->is_local) {
+    const char *md = zt__md_probe(url, NULL, 0);
+    if (md) {
+        /* XTC/TRR/DCD by extension; the format checks its own magic */
+        rc = zt__md_open_tree(s, url, md, opts, out);
+    } else if (zt__hdf5_name(url) && !s->is_local) {
         /* Remote .h5md: no separate signature probe (one round trip saved);
          * the HDF5 layer reports a missing signature itself. */
         rc = zt__open_hdf5(s, url, opts, out);
@@ -189,7 +204,9 @@ int zt__tree_open(const char *url, const zt_options_t *opts, zt_tree **out) {
             char msg[1024];
             snprintf(msg, sizeof msg, "%s", zt_last_error());
             int prc = zt__probe_hdf5(s, &is_hdf5, &exists);
+            const char *mdf = !prc && exists && !is_hdf5 ? zt__md_probe_store(s) : NULL;
             if (!prc && is_hdf5) rc = zt__open_hdf5(s, url, opts, out);
+            else if (mdf) rc = zt__md_open_tree(s, url, mdf, opts, out);
             else if (!prc && exists) rc = zt__err(ZT_ENOTH5MD, "%s: neither a zarrmd hierarchy nor an HDF5 file", url);
             else rc = zt__err(ZT_ENOTFOUND, "%s", msg);
         }
