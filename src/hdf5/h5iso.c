@@ -35,7 +35,7 @@
 #endif
 
 #define ZT_ISO_MAX_REQS 65536
-#define ZT_ISO_MAX_MSG 65536
+#define ZT_ISO_MAX_MSG 8192 /* error messages and log lines (zt__log: 4096) */
 #define ZT_ISO_MAX_JSON ((uint64_t)1 << 32)
 #define ZT_ISO_DEFAULT_TIMEOUT 120.0
 /* exit status of a child whose parent went away (never reported) */

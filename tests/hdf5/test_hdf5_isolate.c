@@ -220,6 +220,14 @@ static void same_tree(const char *url) {
     double ms_in = 0, ms_iso = 0;
     json_t *a = tree_json(url, "false", &r_in, &ms_in);
     json_t *b = tree_json(url, "true", &r_iso, &ms_iso);
+    for (int k = 0; k < 2; k++) { /* times: the best of three */
+        uint64_t r;
+        double ms;
+        json_decref(tree_json(url, "false", &r, &ms));
+        if (ms < ms_in) ms_in = ms;
+        json_decref(tree_json(url, "true", &r, &ms));
+        if (ms < ms_iso) ms_iso = ms;
+    }
     fprintf(stderr, "%s: in process %.1f ms, isolated %.1f ms, %llu / %llu requests\n", url, ms_in, ms_iso,
             (unsigned long long)r_in, (unsigned long long)r_iso);
     CHECK(a && b && json_equal(a, b));
@@ -229,11 +237,17 @@ static void same_tree(const char *url) {
 }
 
 static void test_same_tree(void) {
-    const char *files[] = {"mdanalysis/test.h5md", "generated/mda242_lammps_arkr_xvf_obs_gzip.h5md",
-                           "generated/mda242_gromacs_protein_gzip_atomchunks.h5md",
-                           "generated/mda242_charmm_tip125_triclinic.h5md"};
-    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-        char *p = zt_test_data(files[i]);
+    /* ZT_ISOLATE_EXTRA=a.h5md:b.h5md adds files (the cost measurements of
+     * docs/hdf5.md: the benchmark's synth and water-box-sized files) */
+    const char *files[16] = {"mdanalysis/test.h5md", "generated/mda242_lammps_arkr_xvf_obs_gzip.h5md",
+                             "generated/mda242_gromacs_protein_gzip_atomchunks.h5md",
+                             "generated/mda242_charmm_tip125_triclinic.h5md"};
+    size_t nf = 4;
+    char *extra = getenv("ZT_ISOLATE_EXTRA") ? strdup(getenv("ZT_ISOLATE_EXTRA")) : NULL;
+    for (char *sp = NULL, *tok = extra ? strtok_r(extra, ":", &sp) : NULL; tok && nf < 16; tok = strtok_r(NULL, ":", &sp))
+        files[nf++] = tok;
+    for (size_t i = 0; i < nf; i++) {
+        char *p = files[i][0] == '/' ? strdup(files[i]) : zt_test_data(files[i]);
         if (access(p, R_OK)) {
             fprintf(stderr, "%s missing; skipped\n", p);
             free(p);
@@ -254,6 +268,7 @@ static void test_same_tree(void) {
         free(bytes);
         free(p);
     }
+    free(extra);
 }
 
 /* ---- libhdf5's crashes ---------------------------------------------------------------- */
