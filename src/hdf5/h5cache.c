@@ -68,7 +68,12 @@ static int zt__ser_data(zt_h5ser *x, zt_h5data *d) {
 }
 
 static json_t *zt__ser_node(zt_h5ser *x, const zt_node *n) {
-    json_t *o = json_pack("{s:s,s:O,s:b}", "n", n->name, "a", n->attrs, "ds", n->is_array);
+    /* a name that is not UTF-8 (HDF5 names are bytes) has no JSON string:
+     * its bytes are kept in base64 instead */
+    json_t *name = json_string(n->name);
+    json_t *o = name ? json_pack("{s:o,s:O,s:b}", "n", name, "a", n->attrs, "ds", n->is_array)
+                     : json_pack("{s:o,s:O,s:b}", "nb", zt__b64_json(n->name, strlen(n->name)), "a", n->attrs,
+                                 "ds", n->is_array);
     if (!o) return NULL;
     if (n->value && json_object_set(o, "v", n->value)) goto fail;
     if (n->array) {
@@ -202,10 +207,24 @@ static int zt__des_data(zt_h5des *x, const json_t *o, int64_t file_size, zt_h5da
 
 static int zt__des_node(zt_h5des *x, const json_t *o, zt_node *parent, zt_node **out) {
     const char *name = json_string_value(json_object_get(o, "n"));
+    json_t *nb = json_object_get(o, "nb");
+    zt_buf raw;
+    zt__buf_init(&raw);
+    if (!name && json_is_string(nb)) { /* a name that is not UTF-8 */
+        if (zt__b64_decode(json_string_value(nb), json_string_length(nb), &raw) || zt__buf_append(&raw, "", 1) ||
+            strlen((const char *)raw.data) != raw.len - 1) {
+            zt__buf_free(&raw);
+            return zt__bad(x->t, "bad node name");
+        }
+        name = (const char *)raw.data;
+    }
     json_t *attrs = json_object_get(o, "a");
-    if (!name || !json_is_object(attrs) || (parent && (!*name || strchr(name, '/'))))
+    if (!name || !json_is_object(attrs) || (parent && (!*name || strchr(name, '/')))) {
+        zt__buf_free(&raw);
         return zt__bad(x->t, "bad node");
+    }
     zt_node *n = zt__node_new(name, parent, json_is_true(json_object_get(o, "ds")));
+    zt__buf_free(&raw);
     if (!n) return zt__err(ZT_ENOMEM, "out of memory");
     json_decref(n->attrs);
     n->attrs = json_deep_copy(attrs);

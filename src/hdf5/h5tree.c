@@ -1026,6 +1026,26 @@ static void zt__h5_tree_discard(zt_tree *t) {
     zt__tree_free(t);
 }
 
+int zt__h5_parse(zt_h5io *io, zt_tree *t, int64_t size) {
+    const char *url = t->url;
+    int rc = 0;
+    t->impl = io;
+    hid_t fapl = zt__h5io_fapl(io);
+    if (fapl < 0) rc = (int)fapl;
+    else if (H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) rc = zt__h5_open_error(io, url, size);
+    hid_t fid = -1;
+    if (!rc) {
+        fid = H5Fopen(url, H5F_ACC_RDONLY, fapl);
+        if (fid < 0) rc = zt__h5_open_error(io, url, size);
+    }
+    if (!rc) rc = zt__h5_build_tree(fid, t, size);
+    if (fid >= 0 && H5Fclose(fid) < 0 && !rc) rc = zt__h5_open_error(io, url, size);
+    if (fapl >= 0) H5Pclose(fapl);
+    H5Eclear2(H5E_DEFAULT);
+    t->impl = NULL;
+    return rc;
+}
+
 int zt__hdf5_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out) {
     uint64_t req0 = s->n_requests;
     zt_stat st;
@@ -1048,30 +1068,18 @@ int zt__hdf5_open_tree(zt_store *s, const char *url, const zt_options_t *opts, z
     }
     zt_h5io_opts o;
     zt__h5io_opts_default(opts, &o);
-    zt_h5io *io = NULL;
-    rc = zt__h5io_new(s, url, st.size, &o, &io);
-    if (rc) {
-        zt__h5_tree_discard(t);
-        return rc;
-    }
-    t->impl = io;
     zt__hdf5_lock();
-    hid_t fapl = zt__h5io_fapl(io);
-    if (fapl < 0) rc = (int)fapl;
-    else if (H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG) < 0) rc = zt__h5_open_error(io, url, st.size);
-    hid_t fid = -1;
-    if (!rc) {
-        fid = H5Fopen(url, H5F_ACC_RDONLY, fapl);
-        if (fid < 0) rc = zt__h5_open_error(io, url, st.size);
+    bool done = false;
+    if (zt__h5_isolate_enabled(opts)) rc = zt__h5_parse_isolated(s, url, st.size, &o, opts, t, &done);
+    if (!done) {
+        zt_h5io *io = NULL;
+        rc = zt__h5io_new(s, url, st.size, &o, &io);
+        if (!rc) rc = zt__h5_parse(io, t, st.size);
+        zt__h5io_free(io);
     }
-    if (!rc) rc = zt__h5_build_tree(fid, t, st.size);
-    if (fid >= 0 && H5Fclose(fid) < 0 && !rc) rc = zt__h5_open_error(io, url, st.size);
-    if (fapl >= 0) H5Pclose(fapl);
-    H5Eclear2(H5E_DEFAULT);
     zt__hdf5_unlock();
-    ZT_INFO("hdf5: %s: opened with %llu requests", url, (unsigned long long)(s->n_requests - req0));
-    zt__h5io_free(io);
-    t->impl = NULL;
+    ZT_INFO("hdf5: %s: opened with %llu requests%s", url, (unsigned long long)(s->n_requests - req0),
+            done ? " (metadata parsed in a child process)" : "");
     if (rc) {
         zt__h5_tree_discard(t);
         return rc;

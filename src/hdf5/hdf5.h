@@ -33,6 +33,11 @@ typedef struct zt_h5io_opts {
 void zt__h5io_opts_default(const zt_options_t *opts, zt_h5io_opts *o);
 int zt__h5io_new(zt_store *s, const char *url, int64_t size, const zt_h5io_opts *o, zt_h5io **out);
 void zt__h5io_free(zt_h5io *io);
+/* Where the bytes come from in an isolated parser (h5iso.c): n = 1 is one
+ * range read (the return value is its error), n > 1 a batch (0 when it ran;
+ * each request has its own status). Each request's out is filled. */
+typedef int (*zt_h5io_fetch_fn)(void *ud, zt_req *reqs, size_t n);
+void zt__h5io_set_fetch(zt_h5io *io, zt_h5io_fetch_fn fn, void *ud);
 /* Read [off, off+n) (bytes past EOF read as zero). */
 int zt__h5io_read(zt_h5io *io, uint64_t off, size_t n, void *dst);
 /* Last store error seen by the driver (0 = none); message saved at that time. */
@@ -92,6 +97,19 @@ void zt__h5_contig_grid(const zt_h5meta *m, size_t target, int64_t *chunks);
 
 /* Build the tree from an open file (h5tree.c; lock held). */
 int zt__h5_build_tree(int64_t fid, zt_tree *t, int64_t file_size);
+/* Open t->url with libhdf5 on io and build t->root (lock held). */
+int zt__h5_parse(zt_h5io *io, zt_tree *t, int64_t file_size);
+
+/* ---- isolation (h5iso.c) ---------------------------------------------------------- */
+/* libhdf5 1.10.8 crashes, overflows buffers and hangs on some corrupt files,
+ * so by default its parsing runs in a forked child that asks this process
+ * for byte ranges and sends back the tree as JSON (zt__h5_tree_to_json).
+ * Off with the storage option hdf5_isolate=false or ZARRTRAJ_HDF5_ISOLATE=0. */
+bool zt__h5_isolate_enabled(const zt_options_t *opts);
+/* Build t->root in a child (lock held). *done is false when no child could
+ * be started (the caller then parses in process); else the result is rc. */
+int zt__h5_parse_isolated(zt_store *s, const char *url, int64_t file_size, const zt_h5io_opts *o,
+                          const zt_options_t *opts, zt_tree *t, bool *done);
 
 /* ---- index cache (h5cache.c) ----------------------------------------------------- */
 /* Serialise the whole tree (nodes, attrs, array metadata, chunk tables). */

@@ -40,7 +40,10 @@ typedef struct zt_h5blk {
 } zt_h5blk;
 
 struct zt_h5io {
-    zt_store *store;
+    zt_store *store;    /* NULL in an isolated parser (fetch serves the bytes) */
+    bool local;         /* the store is a local file (no B-tree prefetch) */
+    zt_h5io_fetch_fn fetch;
+    void *fetch_ud;
     char *url;
     int64_t size;
     zt_h5io_opts o;
@@ -82,11 +85,17 @@ int zt__h5io_new(zt_store *s, const char *url, int64_t size, const zt_h5io_opts 
         return zt__err(ZT_ENOMEM, "out of memory");
     }
     io->store = s;
+    io->local = s && s->is_local;
     io->size = size;
     io->o = *o;
     io->ra = o->block;
     *out = io;
     return 0;
+}
+
+void zt__h5io_set_fetch(zt_h5io *io, zt_h5io_fetch_fn fn, void *ud) {
+    io->fetch = fn;
+    io->fetch_ud = ud;
 }
 
 void zt__h5io_free(zt_h5io *io) {
@@ -157,7 +166,15 @@ static int zt__blk_fetch(zt_h5io *io, uint64_t b0, uint64_t b1) {
     if (off >= end) return 0;
     zt_buf buf;
     zt__buf_init(&buf);
-    int rc = zt__store_get_range(io->store, "", (int64_t)off, (int64_t)(end - off), &buf);
+    int rc;
+    if (io->fetch) {
+        zt_req r = {.key = "", .offset = (int64_t)off, .length = (int64_t)(end - off)};
+        zt__buf_init(&r.out);
+        rc = io->fetch(io->fetch_ud, &r, 1);
+        buf = r.out;
+    } else {
+        rc = zt__store_get_range(io->store, "", (int64_t)off, (int64_t)(end - off), &buf);
+    }
     if (!rc) {
         ZT_DEBUG("hdf5: %s: fetched %llu bytes at %llu", io->url, (unsigned long long)buf.len,
                  (unsigned long long)off);
@@ -242,7 +259,8 @@ static void zt__btree_prefetch(zt_h5io *io, const uint8_t *node, size_t n) {
     }
     for (size_t i = 0; i < nr; i++)
         if (io->size >= 0 && reqs[i].offset + reqs[i].length > io->size) reqs[i].length = io->size - reqs[i].offset;
-    if (nr && zt__store_get_batch(io->store, reqs, nr, zt__btree_noop, NULL) == 0) {
+    if (nr && (io->fetch ? io->fetch(io->fetch_ud, reqs, nr)
+                         : zt__store_get_batch(io->store, reqs, nr, zt__btree_noop, NULL)) == 0) {
         ZT_DEBUG("hdf5: %s: chunk index node: %zu children fetched in %zu requests", io->url, entries, nr);
         for (size_t i = 0; i < nr; i++) {
             if (reqs[i].status) continue;
@@ -304,7 +322,7 @@ int zt__h5io_read(zt_h5io *io, uint64_t off, size_t n, void *dst) {
         if (k) k->used = ++io->tick;
         b++;
     }
-    if (!io->store->is_local) zt__btree_prefetch(io, dst, n);
+    if (!io->local) zt__btree_prefetch(io, dst, n);
     return 0;
 }
 

@@ -10,6 +10,9 @@
 static int zt__level = -1;
 static pthread_once_t zt__log_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t zt__log_mu = PTHREAD_MUTEX_INITIALIZER;
+static void (*zt__log_sink)(int level, const char *line);
+
+void zt__log_set_sink(void (*sink)(int level, const char *line)) { zt__log_sink = sink; }
 
 static void zt__log_init(void) {
     const char *e = getenv("ZARRTRAJ_LOG");
@@ -37,6 +40,10 @@ void zt__log(int level, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    if (zt__log_sink) {
+        zt__log_sink(level, line);
+        return;
+    }
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;

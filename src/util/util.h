@@ -32,6 +32,9 @@ void zt__err_clear(void);
 enum { ZT_LOG_DEBUG = 0, ZT_LOG_INFO = 1, ZT_LOG_WARN = 2, ZT_LOG_ERROR = 3, ZT_LOG_OFF = 4 };
 int zt__log_level(void);
 void zt__log(int level, const char *fmt, ...) ZT__PRINTF(2, 3);
+/* Send every line to sink instead of stderr (a forked child forwards its log
+ * to the parent: the log mutex may have been held by another thread at fork). */
+void zt__log_set_sink(void (*sink)(int level, const char *line));
 #define ZT_DEBUG(...) do { if (zt__log_level() <= ZT_LOG_DEBUG) zt__log(ZT_LOG_DEBUG, __VA_ARGS__); } while (0)
 #define ZT_INFO(...) do { if (zt__log_level() <= ZT_LOG_INFO) zt__log(ZT_LOG_INFO, __VA_ARGS__); } while (0)
 #define ZT_WARN(...) do { if (zt__log_level() <= ZT_LOG_WARN) zt__log(ZT_LOG_WARN, __VA_ARGS__); } while (0)
