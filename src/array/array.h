@@ -64,6 +64,10 @@ typedef struct zt_array_vt {
      * zt__chunk_loc_clear (also after an error). */
     int (*locate)(const zt_array *a, const int64_t *cidx, zt_chunk_loc *loc);
     void (*free)(zt_array *a); /* frees backend data (a->impl) */
+    /* Optional: make locate cheap for chunks cidx[0..n) (n * ndim indexes),
+     * e.g. fetch the shard indexes they need in one concurrent batch. Only
+     * out of memory is an error; other failures show up in locate. */
+    int (*prepare)(const zt_array *a, const int64_t *cidx, size_t n);
 } zt_array_vt;
 
 struct zt_array {

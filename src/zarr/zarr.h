@@ -26,4 +26,17 @@ char *zt__zarr_chunk_key(const zt_array *a, const int64_t *cidx);
 /* Encode (pipeline) and put one chunk; scratch is reused between calls. */
 int zt__zarr_write_chunk(zt_array *a, const int64_t *cidx, const void *data, zt_buf *scratch);
 
+/* fill_value of a Zarr document (doc names it in errors: ".zarray",
+ * "zarr.json"): number, bool, "NaN", "Infinity", "-Infinity"; null = none.
+ * a->dtype (byte order included) must be set. */
+int zt__zarr_parse_fill(zt_array *a, const json_t *fv, const char *file, const char *doc);
+/* Node for path in t, creating missing parent groups. */
+int zt__zarr_ensure_node(zt_tree *t, const char *path, bool is_array, zt_node **out);
+
+/* Zarr v3 (zarr3.c). */
+int zt__zarr3_array_from_json(const json_t *doc, const char *path, const char *file, zt_store *s, zt_array **out);
+/* Tree of the v3 hierarchy whose root zarr.json holds root_doc (the store is
+ * the caller's on failure). */
+int zt__zarr3_open_tree(zt_store *s, const char *url, const zt_buf *root_doc, zt_tree **out);
+
 #endif
