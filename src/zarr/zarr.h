@@ -35,6 +35,9 @@ int zt__zarr_ensure_node(zt_tree *t, const char *path, bool is_array, zt_node **
 
 /* Zarr v3 (zarr3.c). */
 int zt__zarr3_array_from_json(const json_t *doc, const char *path, const char *file, zt_store *s, zt_array **out);
+/* Store key of the stored chunk (the shard, when sharded) at grid index gidx
+ * of a v3 array (malloc'd; NULL for other arrays or out of memory). */
+char *zt__zarr3_chunk_key(const zt_array *a, const int64_t *gidx);
 /* Tree of the v3 hierarchy whose root zarr.json holds root_doc (the store is
  * the caller's on failure). */
 int zt__zarr3_open_tree(zt_store *s, const char *url, const zt_buf *root_doc, zt_tree **out);

@@ -43,7 +43,15 @@ typedef struct z3impl {
     size_t nbuckets, count;
 } z3impl;
 
+static const zt_array_vt z3_vt;
+static char *z3_key(const zt_array *a, const int64_t *gidx);
+
 /* ---- chunk keys ---------------------------------------------------------------------- */
+
+char *zt__zarr3_chunk_key(const zt_array *a, const int64_t *gidx) {
+    if (a->vt != &z3_vt) return NULL;
+    return z3_key(a, gidx);
+}
 
 static char *z3_key(const zt_array *a, const int64_t *gidx) {
     const z3impl *z = a->impl;
