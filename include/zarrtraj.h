@@ -341,11 +341,18 @@ typedef struct zt_writer_opts {
     const zt_options_t *storage; /* storage options; may be NULL */
     int overwrite;               /* 1: replace an existing trajectory */
     const char *boundary;        /* "periodic" (default) or "none" */
+    /* zarrmd output only: 2 (default, 0 = 2) or 3. Zarr v3 values are sharded:
+     * a shard of about shard_bytes (default 64 MiB; chunk_bytes is then unused
+     * for the values) holds inner chunks of inner_frames frames (default: about
+     * 1 MiB per inner chunk); docs/zarr3.md. */
+    int zarr_format;
+    size_t shard_bytes;          /* 0 = default */
+    int64_t inner_frames;        /* 0 = default */
 } zt_writer_opts_t;
 
 #define ZT_WRITER_OPTS_DEFAULTS                                                \
     { 0, -1, NULL, (size_t)12 << 20, NULL, NULL, NULL, NULL, NULL,             \
-      NULL, NULL, NULL, NULL, NULL, 0, NULL }
+      NULL, NULL, NULL, NULL, NULL, 0, NULL, 0, 0, 0 }
 
 /* One observable value for a frame: a sample of n doubles (n = 1 for a
  * scalar). The first frame that carries an observable fixes its shape. A

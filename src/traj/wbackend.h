@@ -21,6 +21,8 @@ typedef struct zt_warr_spec {
     bool bulk;              /* per-atom values: written in whole chunks (the partial
                                last one at close only); other arrays rewrite their
                                partial last chunk at every sync */
+    int64_t inner_rows;     /* > 0 (Zarr v3): each chunk of chunks[0] rows is a shard of
+                               inner chunks of inner_rows rows */
     bool index;             /* an element's step or time: at every commit the back
                                end grows these before the values they describe, so
                                a writer killed in between never leaves value rows
@@ -55,7 +57,8 @@ struct zt_wbackend {
 };
 
 /* Zarr (zarrmd) back end on any writable store. */
-int zt__zwriter_open(const char *url, const zt_options_t *opts, bool overwrite, zt_wbackend **out);
+/* zarr_format: 2 or 3. */
+int zt__zwriter_open(const char *url, const zt_options_t *opts, bool overwrite, int zarr_format, zt_wbackend **out);
 #ifdef ZT_HAVE_HDF5
 /* HDF5 (H5MD) back end: local path, or a temporary file uploaded at close. */
 int zt__h5writer_open(const char *url, const zt_options_t *opts, bool overwrite, zt_wbackend **out);

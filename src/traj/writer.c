@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Zarr v3 defaults (docs/zarr3.md has the measurements behind them). */
+#define ZT_V3_SHARD_BYTES ((size_t)64 << 20)
+#define ZT_V3_INNER_BYTES ((size_t)1 << 20)
+
 /* One growable array with a row buffer from its current chunk start. */
 typedef struct zt_wcol {
     zt_warr *h;
@@ -36,6 +40,8 @@ struct zt_writer {
     int64_t n_atoms;
     int64_t n_frames_hint;
     size_t chunk_bytes;
+    int zarr_format;     /* zarrmd: 2 or 3 (sharded values) */
+    int64_t inner_frames; /* v3: rows per inner chunk (0 = ZT_V3_INNER_BYTES' worth) */
     int precision;
     json_t *compressor; /* NULL = none */
     char *group;
@@ -76,6 +82,16 @@ static int zt__col_init(zt_writer_t *w, zt_wcol *c, const char *path, zt_dtype d
     sp.attrs = attrs;
     sp.bulk = bulk;
     sp.index = index;
+    if (bulk && w->zarr_format == 3) {
+        /* a shard of chunk_rows rows, whole inner chunks of inner rows */
+        int64_t inner = w->inner_frames > 0 ? w->inner_frames
+                                            : (int64_t)(ZT_V3_INNER_BYTES / (rowbytes ? rowbytes : 1));
+        if (inner < 1) inner = 1;
+        if (inner > chunk_rows) inner = chunk_rows;
+        chunk_rows = (chunk_rows + inner - 1) / inner * inner;
+        sp.chunks[0] = chunk_rows;
+        sp.inner_rows = inner;
+    }
     c->rowbytes = rowbytes;
     c->chunk_rows = chunk_rows;
     size_t bytes;
@@ -223,6 +239,9 @@ int zt_writer_create(const char *url, int64_t n_atoms, const zt_writer_opts_t *o
     if (opts) o = *opts;
     if (o.precision < -1) return zt__err(ZT_EINVAL, "precision must be >= 0 (got %d)", o.precision);
     if (o.n_frames < 0) return zt__err(ZT_EINVAL, "n_frames must not be negative");
+    if (o.zarr_format != 0 && o.zarr_format != 2 && o.zarr_format != 3)
+        return zt__err(ZT_EINVAL, "zarr_format must be 2 or 3 (got %d)", o.zarr_format);
+    if (o.inner_frames < 0) return zt__err(ZT_EINVAL, "inner_frames must not be negative");
     if (o.boundary && strcmp(o.boundary, "periodic") && strcmp(o.boundary, "none"))
         return zt__err(ZT_EINVAL, "boundary must be 'periodic' or 'none'");
     zt_writer_t *w = calloc(1, sizeof *w);
@@ -231,6 +250,9 @@ int zt_writer_create(const char *url, int64_t n_atoms, const zt_writer_opts_t *o
     w->n_atoms = n_atoms;
     w->n_frames_hint = o.n_frames;
     w->chunk_bytes = o.chunk_bytes ? o.chunk_bytes : (size_t)12 << 20;
+    w->zarr_format = o.zarr_format ? o.zarr_format : 2;
+    w->inner_frames = o.inner_frames;
+    if (w->zarr_format == 3) w->chunk_bytes = o.shard_bytes ? o.shard_bytes : ZT_V3_SHARD_BYTES;
     w->precision = o.precision;
     w->group = strdup(o.group && *o.group ? o.group : "trajectory");
     w->units[0] = zt__unit_or(o.length_unit, "Angstrom");
@@ -249,6 +271,8 @@ int zt_writer_create(const char *url, int64_t n_atoms, const zt_writer_opts_t *o
         size_t l = strlen(ext[i]);
         if (n >= l && !strncmp(url + n - l, ext[i], l)) h5 = true;
     }
+    if (!rc && h5 && o.zarr_format == 3)
+        rc = zt__err(ZT_EINVAL, "%s: zarr_format 3 applies to zarrmd output, not H5MD", url);
     if (!rc && h5) {
         /* H5MD: HDF5 filters (gzip/lzf/shuffle); default none, as MDAnalysis */
 #ifdef ZT_HAVE_HDF5
@@ -273,7 +297,7 @@ int zt_writer_create(const char *url, int64_t n_atoms, const zt_writer_opts_t *o
             rc = zt__h5writer_open(url, o.storage, o.overwrite != 0, &w->b);
 #endif
         } else {
-            rc = zt__zwriter_open(url, o.storage, o.overwrite != 0, &w->b);
+            rc = zt__zwriter_open(url, o.storage, o.overwrite != 0, w->zarr_format, &w->b);
         }
     }
     if (!rc) {

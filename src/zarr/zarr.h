@@ -38,6 +38,15 @@ int zt__zarr3_array_from_json(const json_t *doc, const char *path, const char *f
 /* Store key of the stored chunk (the shard, when sharded) at grid index gidx
  * of a v3 array (malloc'd; NULL for other arrays or out of memory). */
 char *zt__zarr3_chunk_key(const zt_array *a, const int64_t *gidx);
+/* Encode and put stored chunk gidx of a v3 array (a shard: its inner chunks
+ * below valid_rows rows, the others empty, then the index at the end). data
+ * holds the whole stored chunk; scratch is reused between calls. */
+int zt__zarr3_write_chunk(const zt_array *a, const int64_t *gidx, const void *data, int64_t valid_rows, zt_buf *scratch);
+/* zarr.json of an array the writer makes: little endian, fill 0, optional
+ * numcodecs.quantize, the compressor (numcodecs config or NULL), sharded with
+ * inner chunks of inner_rows rows when inner_rows > 0. NULL: unsupported dtype. */
+json_t *zt__zarr3_array_doc(const zt_dtype dt, int ndim, const int64_t *shape, const int64_t *chunks,
+                            int64_t inner_rows, const json_t *compressor, int precision, const json_t *attrs);
 /* Tree of the v3 hierarchy whose root zarr.json holds root_doc (the store is
  * the caller's on failure). */
 int zt__zarr3_open_tree(zt_store *s, const char *url, const zt_buf *root_doc, zt_tree **out);

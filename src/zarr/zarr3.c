@@ -1109,3 +1109,126 @@ fail:
     zt__tree_free(t);
     return rc;
 }
+
+/* ---- writing ----------------------------------------------------------------------------------------- */
+
+int zt__zarr3_write_chunk(const zt_array *a, const int64_t *gidx, const void *data, int64_t valid_rows, zt_buf *scratch) {
+    const z3impl *z = a->impl;
+    if (a->vt != &z3_vt || z->nlev > 1) return zt__err(ZT_EINVAL, "%s: not a Zarr v3 array this writer made", a->path);
+    char *key = z3_key(a, gidx);
+    if (!key) return zt__err(ZT_ENOMEM, "out of memory");
+    int rc = 0;
+    if (z->nlev == 0) {
+        rc = zt__pipeline_encode(a->pipeline, data, zt__array_chunk_nbytes(a), scratch);
+        if (rc) rc = zt__err_prefix(rc, "%s: encoding chunk: ", a->path);
+    } else {
+        /* inner chunks are whole along every axis but the first: contiguous slices */
+        const z3level *L = &z->lev[0];
+        for (int d = 1; d < a->ndim; d++)
+            if (L->per[d] != 1) rc = zt__err(ZT_EINVAL, "%s: inner chunks must span every axis but the first", a->path);
+        size_t ib = zt__array_chunk_nbytes(a);
+        uint64_t *tab = rc ? NULL : malloc((size_t)L->nsub * 16);
+        zt_buf enc;
+        zt__buf_init(&enc);
+        scratch->len = 0;
+        if (!rc && !tab) rc = zt__err(ZT_ENOMEM, "out of memory");
+        for (int64_t j = 0; !rc && j < L->nsub; j++) {
+            if (j * a->chunks[0] >= valid_rows) { /* never written: empty */
+                tab[2 * j] = tab[2 * j + 1] = Z3_EMPTY;
+                continue;
+            }
+            rc = zt__pipeline_encode(a->pipeline, (const uint8_t *)data + (size_t)j * ib, ib, &enc);
+            if (rc) {
+                rc = zt__err_prefix(rc, "%s: encoding inner chunk: ", a->path);
+                break;
+            }
+            tab[2 * j] = scratch->len;
+            tab[2 * j + 1] = enc.len;
+            rc = zt__buf_append(scratch, enc.data, enc.len);
+        }
+        /* the index at the end: little-endian (offset, nbytes) pairs + crc32c */
+        size_t i0 = scratch->len;
+        for (int64_t i = 0; !rc && i < 2 * L->nsub; i++) {
+            uint8_t b[8];
+            for (int k = 0; k < 8; k++) b[k] = (uint8_t)(tab[i] >> (8 * k));
+            rc = zt__buf_append(scratch, b, 8);
+        }
+        if (!rc) {
+            uint32_t c = zt__crc32c(scratch->data + i0, scratch->len - i0);
+            uint8_t b[4] = {(uint8_t)c, (uint8_t)(c >> 8), (uint8_t)(c >> 16), (uint8_t)(c >> 24)};
+            rc = zt__buf_append(scratch, b, 4);
+        }
+        free(tab);
+        zt__buf_free(&enc);
+    }
+    if (!rc) {
+        rc = zt__store_put(a->store, key, scratch->data ? (void *)scratch->data : (void *)"", scratch->len);
+        if (rc) zt__err_prefix(rc, "%s: ", key);
+    }
+    free(key);
+    return rc;
+}
+
+/* v3 codec entry for a numcodecs config the writer uses (new reference). */
+static json_t *z3_codec_entry(const json_t *cfg, size_t itemsize) {
+    const char *id = json_string_value(json_object_get(cfg, "id"));
+    if (!id) return NULL;
+    json_t *c = json_deep_copy(cfg);
+    if (!c) return NULL;
+    json_object_del(c, "id");
+    const char *name = id;
+    char buf[64];
+    if (!strcmp(id, "blosc")) {
+        json_int_t sh = json_integer_value(json_object_get(c, "shuffle"));
+        json_object_set_new(c, "shuffle", json_string(sh == 2 ? "bitshuffle" : sh == 0 ? "noshuffle" : "shuffle"));
+        json_object_set_new(c, "typesize", json_integer((json_int_t)itemsize));
+        if (!json_object_get(c, "blocksize")) json_object_set_new(c, "blocksize", json_integer(0));
+    } else if (!strcmp(id, "zstd")) {
+        if (!json_object_get(c, "checksum")) json_object_set_new(c, "checksum", json_false());
+    } else if (strcmp(id, "gzip") && strcmp(id, "crc32c")) {
+        snprintf(buf, sizeof buf, "numcodecs.%s", id);
+        name = buf;
+    }
+    return json_pack("{s:s,s:o}", "name", name, "configuration", c);
+}
+
+json_t *zt__zarr3_array_doc(const zt_dtype dt, int ndim, const int64_t *shape, const int64_t *chunks,
+                            int64_t inner_rows, const json_t *compressor, int precision, const json_t *attrs) {
+    static const char *names[] = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+                                  "float32", "float64"};
+    const char *dn = NULL;
+    int lg = dt.size == 1 ? 0 : dt.size == 2 ? 1 : dt.size == 4 ? 2 : 3;
+    if (dt.kind == 'b') dn = names[0];
+    else if (dt.kind == 'i') dn = names[1 + lg];
+    else if (dt.kind == 'u') dn = names[5 + lg];
+    else if (dt.kind == 'f' && dt.size >= 4) dn = names[9 + (dt.size == 8)];
+    if (!dn) return NULL;
+    json_t *shp = json_array(), *ch = json_array(), *inner = json_array(), *codecs = json_array();
+    for (int d = 0; d < ndim; d++) {
+        json_array_append_new(shp, json_integer(shape[d]));
+        json_array_append_new(ch, json_integer(chunks[d]));
+        json_array_append_new(inner, json_integer(d == 0 && inner_rows > 0 ? inner_rows : chunks[d]));
+    }
+    if (precision >= 0 && dt.kind == 'f') {
+        const char *ds = dt.size == 4 ? "<f4" : "<f8";
+        json_array_append_new(codecs, json_pack("{s:s,s:{s:i,s:s,s:s}}", "name", "numcodecs.quantize", "configuration",
+                                                "digits", precision, "dtype", ds, "astype", ds));
+    }
+    json_array_append_new(codecs, json_pack("{s:s,s:{s:s}}", "name", "bytes", "configuration", "endian", "little"));
+    if (compressor) json_array_append_new(codecs, z3_codec_entry(compressor, dt.size));
+    if (inner_rows > 0) {
+        json_t *sh = json_pack("{s:s,s:{s:o,s:o,s:[{s:s,s:{s:s}},{s:s}],s:s}}", "name", "sharding_indexed",
+                               "configuration", "chunk_shape", inner, "codecs", codecs, "index_codecs", "name",
+                               "bytes", "configuration", "endian", "little", "name", "crc32c", "index_location",
+                               "end");
+        codecs = json_array();
+        json_array_append_new(codecs, sh);
+    } else {
+        json_decref(inner);
+    }
+    json_t *fill = dt.kind == 'f' ? json_real(0.0) : dt.kind == 'b' ? json_false() : json_integer(0);
+    return json_pack("{s:i,s:s,s:o,s:s,s:{s:s,s:{s:o}},s:{s:s,s:{s:s}},s:o,s:o,s:o}", "zarr_format", 3, "node_type",
+                     "array", "shape", shp, "data_type", dn, "chunk_grid", "name", "regular", "configuration",
+                     "chunk_shape", ch, "chunk_key_encoding", "name", "default", "configuration", "separator", "/",
+                     "fill_value", fill, "codecs", codecs, "attributes", attrs ? json_deep_copy(attrs) : json_object());
+}
