@@ -1103,24 +1103,26 @@ static int zt_py_optstr(PyObject *o, const char **out, const char *what) {
 static int Writer_init(WriterObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"url", "n_atoms", "n_frames", "precision", "compressor", "chunk_bytes", "group",
                              "length_unit", "time_unit", "velocity_unit", "force_unit", "author", "author_email",
-                             "creator", "creator_version", "storage_options", "overwrite", "boundary", NULL};
+                             "creator", "creator_version", "storage_options", "overwrite", "boundary",
+                             "zarr_format", "shard_bytes", "inner_frames", NULL};
     const char *url;
-    long long n_atoms, n_frames = 0;
-    int precision = -1, overwrite = 0;
-    Py_ssize_t chunk_bytes = 0;
+    long long n_atoms, n_frames = 0, inner_frames = 0;
+    int precision = -1, overwrite = 0, zarr_format = 0;
+    Py_ssize_t chunk_bytes = 0, shard_bytes = 0;
     PyObject *so[12] = {Py_None, Py_None, Py_None, Py_None, Py_None, Py_None,
                         Py_None, Py_None, Py_None, Py_None, Py_None, Py_None};
     /* so: compressor, group, length, time, velocity, force, author, email, creator, creator_version, storage, boundary */
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "sL|LiOnOOOOOOOOOOpO:Writer", kwlist, &url, &n_atoms, &n_frames,
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sL|LiOnOOOOOOOOOOpOinL:Writer", kwlist, &url, &n_atoms, &n_frames,
                                      &precision, &so[0], &chunk_bytes, &so[1], &so[2], &so[3], &so[4], &so[5], &so[6],
-                                     &so[7], &so[8], &so[9], &so[10], &overwrite, &so[11]))
+                                     &so[7], &so[8], &so[9], &so[10], &overwrite, &so[11], &zarr_format,
+                                     &shard_bytes, &inner_frames))
         return -1;
     if (self->w) {
         PyErr_SetString(PyExc_RuntimeError, "Writer already initialised");
         return -1;
     }
-    if (chunk_bytes < 0) {
-        PyErr_SetString(PyExc_ValueError, "chunk_bytes must be >= 0");
+    if (chunk_bytes < 0 || shard_bytes < 0 || inner_frames < 0) {
+        PyErr_SetString(PyExc_ValueError, "chunk_bytes, shard_bytes and inner_frames must be >= 0");
         return -1;
     }
     if (!self->lock && !(self->lock = PyThread_allocate_lock())) {
@@ -1131,6 +1133,9 @@ static int Writer_init(WriterObject *self, PyObject *args, PyObject *kw) {
     o.n_frames = n_frames;
     o.precision = precision;
     if (chunk_bytes) o.chunk_bytes = (size_t)chunk_bytes;
+    o.zarr_format = zarr_format;
+    o.shard_bytes = (size_t)shard_bytes;
+    o.inner_frames = inner_frames;
     o.overwrite = overwrite;
     const char **dst[11] = {&o.compressor, &o.group, &o.length_unit, &o.time_unit, &o.velocity_unit, &o.force_unit,
                             &o.author, &o.author_email, &o.creator, &o.creator_version, &o.boundary};
@@ -1280,7 +1285,8 @@ static PyTypeObject WriterType = {
     .tp_doc = "Writer(url, n_atoms, n_frames=0, precision=-1, compressor=None, chunk_bytes=0, group=None,\n"
               "       length_unit=None, time_unit=None, velocity_unit=None, force_unit=None, author=None,\n"
               "       author_email=None, creator=None, creator_version=None, storage_options=None,\n"
-              "       overwrite=False, boundary=None)\n\n"
+              "       overwrite=False, boundary=None, zarr_format=0, shard_bytes=0, inner_frames=0)\n\n"
+              "zarr_format 3: Zarr v3 zarrmd with sharded values (0 = 2).\n"
               "Low-level zarrmd (or .h5md) trajectory writer; values are written as given.",
     .tp_methods = Writer_methods,
     .tp_getset = Writer_getset,

@@ -195,3 +195,28 @@ def test_killed_v3_writer_leaves_a_readable_trajectory(cli, tmp):
         run(cli, "cat", out, "--format", "npy", "-o", npy)
         np.testing.assert_array_equal(np.load(npy), ref[G + "/position/value"][:n])
     assert len(seen) > 1  # killed at different points
+
+
+def test_python_writer_zarr_format_3(tmp, src):
+    """MDAnalysis' Writer with zarr_format=3 (the extension built in this tree): zarr-python reads the same
+    positions MDAnalysis wrote, in a sharded v3 array."""
+    zarrtraj = pytest.importorskip("zarrtraj")
+    mda = pytest.importorskip("MDAnalysis")
+    u = mda.Universe.empty(500, trajectory=True)
+    r = zarrtraj.ZARRH5MDReader(src)
+    out = str(tmp / "py.zarrmd")
+    ref = []
+    with zarrtraj.ZARRMDWriter(out, n_atoms=500, zarr_format=3, shard_bytes=60_000, inner_frames=2) as w:
+        for ts in r:
+            u.atoms.positions = ts.positions
+            u.trajectory.ts.data["step"] = ts.data["step"]
+            u.trajectory.ts.time = ts.time
+            ref.append(ts.positions.copy())
+            w.write(u.atoms)
+    m = meta(out, "particles/trajectory/position/value")
+    assert m["codecs"][0]["name"] == "sharding_indexed"
+    assert m["codecs"][0]["configuration"]["chunk_shape"][0] == 2
+    got = zarr.open_group(out, mode="r")["particles/trajectory/position/value"][...]
+    np.testing.assert_allclose(got, np.array(ref), rtol=1e-6)
+    with pytest.raises(ValueError, match="zarr_format must be 2 or 3"):
+        zarrtraj.ZARRMDWriter(str(tmp / "bad.zarrmd"), n_atoms=5, zarr_format=4)
