@@ -344,7 +344,7 @@ typedef struct zt_writer_opts {
     /* zarrmd output only: 2 (default, 0 = 2) or 3. Zarr v3 values are sharded:
      * a shard of about shard_bytes (default 64 MiB; chunk_bytes is then unused
      * for the values) holds inner chunks of inner_frames frames (default: about
-     * 1 MiB per inner chunk); docs/zarr3.md. */
+     * 256 KiB per inner chunk, at least one frame); docs/zarr3.md. */
     int zarr_format;
     size_t shard_bytes;          /* 0 = default */
     int64_t inner_frames;        /* 0 = default */

@@ -25,7 +25,7 @@ static void zt__convert_help(void) {
            "  --zarr-format F    zarrmd output as Zarr v2 (default) or v3; v3 values are sharded\n"
            "  --shard-bytes N    v3: target bytes per shard (one object; default 64M)\n"
            "  --inner-frames N   v3: frames per inner chunk (the unit of a random read;\n"
-           "                     default: about 1M per inner chunk)\n"
+           "                     default: about 256K per inner chunk, at least 1 frame)\n"
            "  --frames A:B[:S]   frame slice of IN (Python semantics; S > 0: steps must increase)\n"
            "  --group G          particle group of IN; --out-group names it in OUT (default same)\n"
            "  --overwrite        replace an existing OUT\n"

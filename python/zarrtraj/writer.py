@@ -141,7 +141,7 @@ class ZARRMDWriter(base.WriterBase):
     zarr_format : {2, 3}, optional
         Zarr format of the output (default 2). Zarr v3 output is sharded:
         shards of about `shard_bytes` (default 64 MiB) holding inner chunks of
-        `inner_frames` frames (default about 1 MiB each); see docs/zarr3.md.
+        `inner_frames` frames (default about 256 KiB each); see docs/zarr3.md.
     group : str
         Particle group name (default ``"trajectory"``).
     author, author_email, creator, creator_version : str, optional

@@ -11,7 +11,7 @@
 
 /* Zarr v3 defaults (docs/zarr3.md has the measurements behind them). */
 #define ZT_V3_SHARD_BYTES ((size_t)64 << 20)
-#define ZT_V3_INNER_BYTES ((size_t)1 << 20)
+#define ZT_V3_INNER_BYTES ((size_t)256 << 10)
 
 /* One growable array with a row buffer from its current chunk start. */
 typedef struct zt_wcol {
