@@ -172,7 +172,7 @@ int zt__tree_open(const char *url, const zt_options_t *opts, zt_tree **out) {
     rc = zt__store_open(url, opts, &s);
     if (rc) return rc;
     bool is_hdf5 = false, exists = false;
-    if (zt__hdf5_name(url) && !s->is_local) {
+    if (zt__hdf5_name(url) && !zt__store_can(s, ZT_STORE_CAP_LOW_LATENCY)) {
         /* Remote .h5md: no separate signature probe (one round trip saved);
          * the HDF5 layer reports a missing signature itself. */
         rc = zt__open_hdf5(s, url, opts, out);

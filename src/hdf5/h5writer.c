@@ -914,7 +914,7 @@ static int zt__h5w_target(zt_h5w *w, const char *url, const zt_options_t *opts, 
     zt_store *s = NULL;
     int rc = zt__store_open(url, opts, &s);
     if (rc) return rc;
-    if (s->is_local && s->local_path) {
+    if (zt__store_can(s, ZT_STORE_CAP_LOCAL_PATH) && s->local_path) {
         w->file = strdup(s->local_path);
         zt__store_close(s);
         if (!w->file) return zt__err(ZT_ENOMEM, "out of memory");

@@ -304,7 +304,7 @@ int zt__h5io_read(zt_h5io *io, uint64_t off, size_t n, void *dst) {
         if (k) k->used = ++io->tick;
         b++;
     }
-    if (!io->store->is_local) zt__btree_prefetch(io, dst, n);
+    if (!zt__store_can(io->store, ZT_STORE_CAP_LOW_LATENCY)) zt__btree_prefetch(io, dst, n);
     return 0;
 }
 

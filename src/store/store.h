@@ -89,10 +89,10 @@ enum {
 
 struct zt_store {
     const zt_store_vt *vt;
-    unsigned caps; /* ZT_STORE_CAP_* */
+    unsigned caps; /* ZT_STORE_CAP_* (file: all three; the network stores, memory:// and
+                      kerchunk references: none, so tests on memory:// take the remote paths) */
     char *url;     /* root URL as given (for messages; never holds secrets) */
-    bool is_local; /* a local filesystem path (libhdf5 can open it directly) */
-    char *local_path; /* when is_local: the root path on disk */
+    char *local_path; /* with ZT_STORE_CAP_LOCAL_PATH: the root path on disk */
     _Atomic uint64_t n_requests;
     _Atomic uint64_t n_bytes;
 };

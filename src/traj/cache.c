@@ -593,7 +593,7 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
         zt_rgroup *g = &groups[i];
         int64_t np = ZT_SPLIT_MAX / (int64_t)ng, len = reqs[i].length;
         if (len / ZT_SPLIT_PART < np) np = len / ZT_SPLIT_PART;
-        if (idle && np >= 2 && reqs[i].offset >= 0 && len >= ZT_SPLIT_MIN && !g->members[0]->a->store->is_local)
+        if (idle && np >= 2 && reqs[i].offset >= 0 && len >= ZT_SPLIT_MIN && !zt__store_can(g->members[0]->a->store, ZT_STORE_CAP_LOW_LATENCY))
             g->nparts = (int)np;
         nsend += g->nparts ? (size_t)g->nparts : 1;
         nparts += (size_t)g->nparts;

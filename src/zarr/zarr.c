@@ -55,7 +55,7 @@ void zt__zarr_read_rows(zt_array *a) {
     zt_zimpl *z = a->impl;
     /* Local files read whole chunks faster (fewer, larger copies); the gain
      * is for latency- and bandwidth-bound stores. */
-    if (a->store->is_local || a->pipeline->n != 0 || a->ndim < 2 || a->chunks[0] <= 1 || z->rows) return;
+    if (zt__store_can(a->store, ZT_STORE_CAP_LOW_LATENCY) || a->pipeline->n != 0 || a->ndim < 2 || a->chunks[0] <= 1 || z->rows) return;
     /* only rows worth a request of their own (per-atom data, not step/time) */
     if (zt__array_chunk_nbytes(a) / (size_t)a->chunks[0] < ((size_t)64 << 10)) return;
     /* An uncompressed array is read row by row: a frame of a 10-frame chunk
