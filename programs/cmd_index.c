@@ -2,6 +2,7 @@
  * HDF5/H5MD file, so zarr-python + fsspec (or zarrtraj's reference store) read
  * it as a Zarr hierarchy without libhdf5. */
 #ifdef ZT_HAVE_HDF5
+#include "format/registry.h"
 #include "array/array.h"
 #include "hdf5/hdf5.h"
 

@@ -30,7 +30,7 @@
 #include "hdf5/h5w.h"
 #include "hdf5/hdf5.h"
 #include "store/store.h"
-#include "traj/wbackend.h"
+#include "array/format.h"
 
 #include <errno.h>
 #include <hdf5.h>

@@ -1,5 +1,6 @@
 /* Trajectory reader: frames as the union of the steps of position, velocity,
  * force and box edges; every chunk read through the shared cache/fetch engine. */
+#include "format/registry.h"
 #include "traj/reader.h"
 
 #include <math.h>

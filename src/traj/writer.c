@@ -2,7 +2,7 @@
  * its own step/time; rows are buffered per chunk and handed to a back end
  * (Zarr or HDF5). After every chunk flush the file is valid and holds every
  * flushed frame. */
-#include "traj/wbackend.h"
+#include "format/registry.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -263,42 +263,15 @@ int zt_writer_create(const char *url, int64_t n_atoms, const zt_writer_opts_t *o
     for (int i = 0; i < 4; i++)
         if (!w->units[i]) rc = zt__err(ZT_ENOMEM, "out of memory");
     if (!w->url || !w->group) rc = zt__err(ZT_ENOMEM, "out of memory");
-    bool h5 = false;
-    const char *q = strchr(url, '?');
-    size_t n = q ? (size_t)(q - url) : strlen(url);
-    static const char *ext[] = {".h5md", ".h5", ".hdf5"};
-    for (size_t i = 0; i < 3; i++) {
-        size_t l = strlen(ext[i]);
-        if (n >= l && !strncmp(url + n - l, ext[i], l)) h5 = true;
-    }
-    if (!rc && h5 && o.zarr_format == 3)
-        rc = zt__err(ZT_EINVAL, "%s: zarr_format 3 applies to zarrmd output, not H5MD", url);
-    if (!rc && h5) {
-        /* H5MD: HDF5 filters (gzip/lzf/shuffle); default none, as MDAnalysis */
-#ifdef ZT_HAVE_HDF5
-        rc = zt__h5writer_compressor(o.compressor, &w->compressor);
-#else
-        rc = zt__err(ZT_EUNSUPPORTED, "%s: writing H5MD needs HDF5 support", url);
-#endif
-    } else if (!rc) {
-        json_t *cfg = NULL;
-        rc = zt__codec_spec_parse(o.compressor ? o.compressor : "blosc:cname=lz4,clevel=5,shuffle=1", &cfg);
-        if (!rc && cfg) {
-            /* Validate now (bad parameters fail at create, not at the first flush). */
-            zt_codec *c = NULL;
-            rc = zt__codec_from_json(cfg, &c);
-            zt__codec_free(c);
-        }
-        w->compressor = cfg;
-    }
+    const zt_format *fmt = zt__format_for_writing(url);
+    if (!rc && !fmt) rc = zt__err(ZT_EUNSUPPORTED, "%s: no format writes this URL", url);
+    if (!rc && o.zarr_format == 3 && !(fmt->flags & ZT_FORMAT_ZARR))
+        rc = zt__err(ZT_EINVAL, "%s: zarr_format 3 applies to zarrmd output, not %s", url, fmt->name);
+    /* the format's compressors (H5MD: HDF5 filters, default none, as MDAnalysis) */
+    if (!rc && fmt->writer_compressor) rc = fmt->writer_compressor(o.compressor, &w->compressor);
     if (!rc) {
-        if (h5) {
-#ifdef ZT_HAVE_HDF5
-            rc = zt__h5writer_open(url, o.storage, o.overwrite != 0, &w->b);
-#endif
-        } else {
-            rc = zt__zwriter_open(url, o.storage, o.overwrite != 0, w->zarr_format, &w->b);
-        }
+        zt_wopen wo = {o.storage, o.overwrite != 0, w->zarr_format};
+        rc = fmt->open_writer(url, &wo, &w->b);
     }
     if (!rc) {
         /* H5MD skeleton */

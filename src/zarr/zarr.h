@@ -4,6 +4,7 @@
 #define ZT_ZARR_H
 
 #include "array/array.h"
+#include "array/format.h"
 
 /* Build a zt_array from a parsed .zarray document. path is the array's path
  * in the hierarchy (chunk keys are path/i.j.k). */
@@ -32,6 +33,11 @@ int zt__zarr_write_chunk(zt_array *a, const int64_t *cidx, const void *data, zt_
 int zt__zarr_parse_fill(zt_array *a, const json_t *fv, const char *file, const char *doc);
 /* Node for path in t, creating missing parent groups. */
 int zt__zarr_ensure_node(zt_tree *t, const char *path, bool is_array, zt_node **out);
+
+/* Tree of a Zarr hierarchy (v2 or v3) on s; takes the store on success. */
+int zt__zarr_open_tree(zt_store *s, const char *url, zt_tree **out);
+/* zarrmd writer back end on any writable store (zwriter.c); zarr_format 2 or 3. */
+int zt__zwriter_open(const char *url, const zt_options_t *opts, bool overwrite, int zarr_format, zt_wbackend **out);
 
 /* Zarr v3 (zarr3.c). */
 int zt__zarr3_array_from_json(const json_t *doc, const char *path, const char *file, zt_store *s, zt_array **out);

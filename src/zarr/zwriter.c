@@ -4,7 +4,7 @@
  * the chunks, the .zarray of every grown step/time array, those of the
  * values, then .zmetadata (the commit for consolidated readers); each object
  * replaces the last atomically on every store. */
-#include "traj/wbackend.h"
+#include "array/format.h"
 #include "zarr/zarr.h"
 
 #include <pthread.h>
