@@ -122,8 +122,11 @@ def test_sharded_zarr_python_default(cli, tmp):
     meta = json.load(open(os.path.join(p, "particles/trajectory/position/value/zarr.json")))
     assert meta["codecs"][0]["name"] == "sharding_indexed"
     check(cli, p, pos)
-    info = run(cli, "info", p, "--json").stdout
-    assert '"shard_shape":[8,10,3]' in info.replace(" ", "") or "shard_shape" in info
+    info = json.loads(run(cli, "info", p, "--json").stdout)
+    s = json.dumps(info, separators=(",", ":"))
+    assert '"shard_shape":[8,10,3]' in s and '"inner_chunk_shape":[2,5,3]' in s, s
+    text = run(cli, "info", p).stdout
+    assert "chunks [2,5,3] (Zarr v3, inner chunks of shards [8,10,3])" in text, text
 
 
 @pytest.mark.parametrize("sep,v2", [("/", False), (".", False), (".", True)])
