@@ -220,3 +220,16 @@ def test_python_writer_zarr_format_3(tmp, src):
     np.testing.assert_allclose(got, np.array(ref), rtol=1e-6)
     with pytest.raises(ValueError, match="zarr_format must be 2 or 3"):
         zarrtraj.ZARRMDWriter(str(tmp / "bad.zarrmd"), n_atoms=5, zarr_format=4)
+
+
+@pytest.mark.parametrize("comp", ["lz4", "zlib:level=3", "bz2", "blosc:cname=zstd,clevel=3,shuffle=2", "zstd:level=-1"])
+def test_v3_numcodecs_compressors_read_by_zarr_python(cli, tmp, src, comp):
+    """Compressors outside the v3 spec go out as numcodecs.* codecs, which zarr-python reads through numcodecs."""
+    out = str(tmp / "n.zarrmd")
+    run(cli, "convert", src, out, "--zarr-format", "3", "--compressor", comp, "--shard-bytes", "50k")
+    ref, got = arrays(src), arrays(out)
+    for k in ref:
+        np.testing.assert_array_equal(got[k], ref[k], err_msg=k)
+    inner = meta(out, "particles/trajectory/position/value")["codecs"][0]["configuration"]["codecs"]
+    name = comp.split(":")[0]
+    assert inner[-1]["name"] == (name if name in ("blosc", "zstd", "gzip") else "numcodecs." + name)
