@@ -8,6 +8,10 @@ frames one at a time, a batch of 64 random frames; plus the object count and
 bytes of each layout. Prints a Markdown table and writes JSON next to it.
 
     python bench/v3sizes.py BUILD_DIR [--atoms 20000] [--frames 600] [--latency-ms 25] [--out DIR]
+                            [--s3-env ENVFILE]
+
+--s3-env: read from the S3 emulator (scripts/emulators/run.sh envfile) behind the
+latency proxy instead of nginx (layouts uploaded with zarrtraj cp first).
 """
 import argparse
 import json
@@ -74,6 +78,7 @@ def main():
     ap.add_argument("--random", type=int, default=20)
     ap.add_argument("--rate-mbps", type=float, default=0, help="per-connection limit of the proxy (0: none)")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--s3-env", default=None, help="S3 emulator env file: read from S3 instead of nginx")
     a = ap.parse_args()
     cli = os.path.join(a.build, "zarrtraj")
     it = os.path.join(a.build, "bench", "bench_iter")
@@ -94,25 +99,42 @@ def main():
         p = os.path.join(data, f"v3_{inner_kib}_{shard}.zarrmd")
         sh(cli, "convert", src, p, "--zarr-format", "3", "--inner-frames", frames, "--shard-bytes", shard)
         layouts[name] = p
-    ng, port = start_nginx(data, tmp)
+    so = []
+    if a.s3_env:
+        env = dict(line.strip().split("=", 1) for line in open(a.s3_env) if "=" in line)
+        up = env["ZT_S3_ENDPOINT"].rsplit(":", 1)[1]
+        cred = ["-S", f"key={env['ZT_S3_KEY']}", "-S", f"secret={env['ZT_S3_SECRET']}", "-S", "region=us-east-1"]
+        run_id = os.path.basename(tmp)
+        for p in layouts.values():
+            sh(cli, "cp", p, f"s3://{env['ZT_S3_BUCKET']}/{run_id}/{os.path.basename(p)}", "-S",
+               f"endpoint_url={env['ZT_S3_ENDPOINT']}", *cred, "-q")
+        ng, port = None, int(up)
+    else:
+        ng, port = start_nginx(data, tmp)
     px, pport = start_proxy(a.build, port, a.latency_ms, tmp, a.rate_mbps)
+    if a.s3_env:
+        so = ["-S", f"endpoint_url=http://127.0.0.1:{pport}", *cred]
     rows = []
     try:
         for name, p in layouts.items():
-            url = f"http://127.0.0.1:{pport}/{os.path.basename(p)}"
+            if a.s3_env:
+                url = f"s3://{env['ZT_S3_BUCKET']}/{run_id}/{os.path.basename(p)}"
+            else:
+                url = f"http://127.0.0.1:{pport}/{os.path.basename(p)}"
             nobj, nbytes = du(p)
             res = {"layout": name, "objects": nobj, "MB": round(nbytes / 1e6, 1)}
             for mode in ("seq", f"random:{a.random}", "batch:64"):
-                r = json.loads(sh(it, url, mode).stdout.strip().splitlines()[-1])
+                r = json.loads(sh(it, url, mode, *so).stdout.strip().splitlines()[-1])
                 res[mode] = r
             rows.append(res)
     finally:
         px.send_signal(signal.SIGTERM)
-        ng.send_signal(signal.SIGQUIT)
         px.wait()
-        ng.wait()
-    hdr = (f"{a.atoms} atoms x {a.frames} frames (positions, {frame_bytes / 1e6:.2f} MB per frame, blosc lz4), "
-           f"HTTP (nginx) at {a.latency_ms} ms one-way latency"
+        if ng:
+            ng.send_signal(signal.SIGQUIT)
+            ng.wait()
+    hdr = (f"{a.atoms} atoms x {a.frames} frames (positions, {frame_bytes / 1e6:.2f} MB per frame, blosc lz4), " +
+           ("S3 emulator" if a.s3_env else "HTTP (nginx)") + f" at {a.latency_ms} ms one-way latency"
            + (f", {a.rate_mbps:g} MB/s per connection" if a.rate_mbps else "") + ", bench_iter, one run each")
     print(hdr + "\n")
     print("| layout | objects | MB | seq frames/s | seq requests | random frame ms | random: MB fetched per frame "
