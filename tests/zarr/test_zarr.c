@@ -235,5 +235,6 @@ int main(void) {
     /* nothing there: not found, naming every format tried */
     CHECK_RC(zt__tree_open("memory://nothing-here", NULL, &t3), ZT_ENOTFOUND);
     for (const zt_format *const *f = zt__formats; *f; f++) CHECK((*f)->name && (*f)->what && (*f)->open_tree);
+    zt__store_close(s);
     TEST_DONE();
 }
