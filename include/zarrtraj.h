@@ -350,6 +350,8 @@ typedef struct zt_writer_opts {
     const zt_options_t *storage; /* storage options; may be NULL */
     int overwrite;               /* 1: replace an existing trajectory */
     const char *boundary;        /* "periodic" (default) or "none" */
+    /* Fixed: later settings are key/value pairs of zt_writer_create_ex, so a
+     * caller compiled against an older header keeps working. */
 } zt_writer_opts_t;
 
 #define ZT_WRITER_OPTS_DEFAULTS                                                \
@@ -393,6 +395,12 @@ ZT_API int zt_writer_create(const char *url, int64_t n_atoms,
  *            velocities and forces are fixed point at 10^-precision when
  *            precision >= 0, else floats. Zarr output only.
  *   quantum  "0.001 nm" (any length unit) or a number in the file's length unit
+ *   zarr_format   zarrmd output: "2" (default) or "3". Zarr v3 values are
+ *            sharded: a shard of about shard_bytes (default 64 MiB; chunk_bytes
+ *            is then unused for the values) holds inner chunks of inner_frames
+ *            frames (default: about 256 KiB per inner chunk, at least one
+ *            frame); docs/zarr3.md
+ *   shard_bytes, inner_frames   integers ("0" = default)
  * Each |value| / quantum must stay below 2^31: a frame that does not fit
  * fails with ZT_EOVERFLOW. */
 ZT_API int zt_writer_create_ex(const char *url, int64_t n_atoms, const zt_writer_opts_t *opts,

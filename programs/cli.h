@@ -20,6 +20,8 @@ int zt_cli_usage_error(const char *cmd, const char *fmt, ...);
 int zt_cli_slice(const char *spec, int64_t n, int64_t *start, int64_t *step, int64_t *count);
 /* Parse a size with optional K/M/G suffix (binary). */
 int zt_cli_size(const char *s, size_t *out);
+/* Set key to v in a writer settings set (v == 0: leave it unset). */
+int zt_cli_set_int(zt_options_t *set, const char *key, long long v);
 
 /* Storage options collected from repeated -S key=value. */
 int zt_cli_add_storage(zt_options_t **opts, const char *kv);

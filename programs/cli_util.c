@@ -167,3 +167,10 @@ int zt_npy_header(FILE *f, const char *descr, const int64_t *shape, int ndim) {
     fputc('\n', f);
     return ferror(f) ? -1 : 0;
 }
+
+int zt_cli_set_int(zt_options_t *set, const char *key, long long v) {
+    if (!v) return 0;
+    char num[32];
+    snprintf(num, sizeof num, "%lld", v);
+    return zt_options_set(set, key, num);
+}

@@ -10,6 +10,7 @@
 static void zt__convert_help(void) {
     printf("usage: zarrtraj convert IN OUT [--precision N] [--compressor SPEC] [--chunk-bytes N]\n"
            "                        [--preset compact [--quantum Q]]\n"
+           "                        [--zarr-format 2|3] [--shard-bytes N] [--inner-frames N]\n"
            "                        [--frames A:B[:S]] [--group G] [--out-group G] [--overwrite]\n"
            "                        [-S key=value ...] [--dst-option key=value ...]\n\n"
            "Copy frames (positions, velocities, forces, box, step, time, observables) from IN to OUT.\n"
@@ -27,6 +28,10 @@ static void zt__convert_help(void) {
            "                     along time in Fortran-order chunks of 100 frames, Blosc zstd bit shuffle;\n"
            "                     velocities/forces too with --precision (docs/codecs.md)\n"
            "  --quantum Q        compact: the positions' quantum, e.g. '0.001 nm' or 0.01 (file's unit)\n"
+           "  --zarr-format F    zarrmd output as Zarr v2 (default) or v3; v3 values are sharded\n"
+           "  --shard-bytes N    v3: target bytes per shard (one object; default 64M)\n"
+           "  --inner-frames N   v3: frames per inner chunk (the unit of a random read;\n"
+           "                     default: about 256K per inner chunk, at least 1 frame)\n"
            "  --frames A:B[:S]   frame slice of IN (Python semantics; S > 0: steps must increase)\n"
            "  --group G          particle group of IN; --out-group names it in OUT (default same)\n"
            "  --overwrite        replace an existing OUT\n"
@@ -59,8 +64,12 @@ int zt_cmd_convert(int argc, char **argv) {
         {"overwrite", no_argument, 0, 'w'}, {"storage", required_argument, 0, 'S'},
         {"src-option", required_argument, 0, 's'}, {"dst-option", required_argument, 0, 'd'},
         {"preset", required_argument, 0, 'P'}, {"quantum", required_argument, 0, 'Q'},
+        {"zarr-format", required_argument, 0, 'Z'}, {"shard-bytes", required_argument, 0, 'B'},
+        {"inner-frames", required_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int precision = -1, overwrite = 0, c, rc = 0;
+    int precision = -1, overwrite = 0, c, rc = 0, zarr_format = 0;
+    size_t shard_bytes = 0;
+    long long inner_frames = 0;
     zt_options_t *wset = NULL;
     const char *compressor = NULL, *frames = NULL, *group = NULL, *ogroup = NULL;
     size_t chunk_bytes = (size_t)12 << 20;
@@ -76,6 +85,17 @@ int zt_cmd_convert(int argc, char **argv) {
         case 'c': compressor = optarg; break;
         case 'b':
             if (zt_cli_size(optarg, &chunk_bytes) || chunk_bytes == 0) return zt_cli_usage_error("convert", "bad --chunk-bytes");
+            break;
+        case 'Z':
+            zarr_format = (int)strtol(optarg, &end, 10);
+            if (*end || (zarr_format != 2 && zarr_format != 3)) return zt_cli_usage_error("convert", "--zarr-format must be 2 or 3");
+            break;
+        case 'B':
+            if (zt_cli_size(optarg, &shard_bytes) || shard_bytes == 0) return zt_cli_usage_error("convert", "bad --shard-bytes");
+            break;
+        case 'I':
+            inner_frames = strtoll(optarg, &end, 10);
+            if (*end || inner_frames <= 0) return zt_cli_usage_error("convert", "--inner-frames must be a positive integer");
             break;
         case 'f': frames = optarg; break;
         case 'g': group = optarg; break;
@@ -130,6 +150,11 @@ int zt_cmd_convert(int argc, char **argv) {
     wo.precision = precision;
     wo.compressor = compressor;
     wo.chunk_bytes = chunk_bytes;
+    if ((zarr_format || shard_bytes || inner_frames) && !wset) rc = zt_options_create(&wset);
+    if (!rc) rc = zt_cli_set_int(wset, "zarr_format", zarr_format);
+    if (!rc) rc = zt_cli_set_int(wset, "shard_bytes", (long long)shard_bytes);
+    if (!rc) rc = zt_cli_set_int(wset, "inner_frames", inner_frames);
+    if (rc) goto done;
     wo.group = ogroup ? ogroup : zt_reader_group(r);
     /* keep the input's units ("" = none) */
     const char *lu = zt_reader_unit(r, ZT_POSITION), *vu = zt_reader_unit(r, ZT_VELOCITY),

@@ -76,7 +76,7 @@ static void zt__cp_progress(void *ud, uint64_t done, uint64_t total) {
 
 /* Copy one big object through a temporary file. */
 static int zt__cp_big(zt_cp *c, const char *key, int64_t size) {
-    if (c->src->is_local) {
+    if (zt__store_can(c->src, ZT_STORE_CAP_LOCAL_PATH)) {
         char *path = *key ? zt__path_join(c->src->local_path, key) : zt__strdup(c->src->local_path);
         zt_cp_prog p = {c, 0};
         int rc = path ? zt__store_put_file(c->dst, key, path, zt__cp_progress, &p) : ZT_ENOMEM;

@@ -2,6 +2,7 @@
  * HDF5/H5MD file, so zarr-python + fsspec (or zarrtraj's reference store) read
  * it as a Zarr hierarchy without libhdf5. */
 #ifdef ZT_HAVE_HDF5
+#include "format/registry.h"
 #include "array/array.h"
 #include "hdf5/hdf5.h"
 
@@ -73,7 +74,7 @@ int zt_cmd_index(int argc, char **argv) {
     char absp[PATH_MAX];
     if (!target) {
         target = in;
-        if (t->store->is_local && t->store->local_path && realpath(t->store->local_path, absp)) target = absp;
+        if (zt__store_can(t->store, ZT_STORE_CAP_LOCAL_PATH) && t->store->local_path && realpath(t->store->local_path, absp)) target = absp;
     }
     if (zt__hdf5_kerchunk_refs(t, target, &refs)) return zt__index_fail(o, t, refs);
     int flags = JSON_INDENT(1) | JSON_SORT_KEYS;

@@ -143,9 +143,18 @@ static void zt__print_text(const char *path, zt_reader_t *r, json_t *groups, jso
         char *chunks = json_dumps(json_object_get(v, "chunks"), JSON_COMPACT);
         char *codecs = json_dumps(json_object_get(v, "codecs"), JSON_COMPACT | JSON_ENCODE_ANY);
         const char *u = json_string_value(json_object_get(v, "unit"));
-        printf("  %-10s %s %s chunks %s unit %s, %lld samples\n    codecs %s\n", k,
-               json_string_value(json_object_get(v, "dtype")), shape, chunks, u ? u : "(none)",
+        /* Zarr v3: the format, and the shards the (inner) chunks live in */
+        json_t *cj = json_object_get(v, "codecs");
+        json_t *zf = json_object_get(cj, "zarr_format");
+        char *shards = json_object_get(cj, "shard_shape") ? json_dumps(json_object_get(cj, "shard_shape"), JSON_COMPACT) : NULL;
+        char extra[256] = "";
+        if (json_is_integer(zf))
+            snprintf(extra, sizeof extra, " (Zarr v%lld%s%s%s)", (long long)json_integer_value(zf),
+                     shards ? ", inner chunks of shards " : "", shards ? shards : "", "");
+        printf("  %-10s %s %s chunks %s%s unit %s, %lld samples\n    codecs %s\n", k,
+               json_string_value(json_object_get(v, "dtype")), shape, chunks, extra, u ? u : "(none)",
                (long long)json_integer_value(json_object_get(v, "n_samples")), codecs);
+        free(shards);
         free(shape);
         free(chunks);
         free(codecs);

@@ -14,11 +14,13 @@ static void zt__synth_help(void) {
     printf("usage: zarrtraj synth OUT --atoms N --frames M [--seed S] [--compressor SPEC]\n"
            "                      [--precision N] [--chunk-bytes N] [--preset compact [--quantum Q]]\n"
            "                      [--forces] [--no-velocities]\n"
-           "                      [--dt PS] [--overwrite] [-S key=value ...]\n\n"
+           "                      [--dt PS] [--overwrite] [-S key=value ...]\n"
+           "                      [--zarr-format 2|3] [--shard-bytes N] [--inner-frames N]\n\n"
            "Write a deterministic synthetic trajectory (same seed = same bytes): atoms at liquid\n"
            "density (0.1 per cubic Angstrom) vibrating around diffusing sites in a periodic cubic box,\n"
            "with velocities (Angstrom/ps), time (ps, --dt per frame, default 1), step (500 per frame)\n"
-           "and observables temperature and potential_energy. OUT may be zarrmd or .h5md, local or URL.\n");
+           "and observables temperature and potential_energy. OUT may be zarrmd or .h5md, local or URL.\n"
+           "--zarr-format, --shard-bytes, --inner-frames: as for zarrtraj convert.\n");
 }
 
 /* splitmix64: small, fast, reproducible everywhere */
@@ -43,8 +45,13 @@ int zt_cmd_synth(int argc, char **argv) {
         {"forces", no_argument, 0, 'F'}, {"no-velocities", no_argument, 0, 'V'}, {"dt", required_argument, 0, 't'},
         {"overwrite", no_argument, 0, 'w'}, {"storage", required_argument, 0, 'S'},
         {"preset", required_argument, 0, 'P'}, {"quantum", required_argument, 0, 'Q'},
+        {"zarr-format", required_argument, 0, 'Z'}, {"shard-bytes", required_argument, 0, 'B'},
+        {"inner-frames", required_argument, 0, 'I'},
         {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
     zt_options_t *wset = NULL;
+    int zarr_format = 0;
+    size_t shard_bytes = 0;
+    long long inner_frames = 0;
     long long natoms = -1, nframes = -1;
     unsigned long long seed = 1;
     int precision = -1, forces = 0, novel = 0, overwrite = 0, c, rc = 0;
@@ -61,6 +68,17 @@ int zt_cmd_synth(int argc, char **argv) {
         case 's': seed = strtoull(optarg, &end, 10); if (*end) return zt_cli_usage_error("synth", "bad --seed"); break;
         case 'c': compressor = optarg; break;
         case 'p': precision = (int)strtol(optarg, &end, 10); if (*end || precision < 0) return zt_cli_usage_error("synth", "bad --precision"); break;
+        case 'Z':
+            zarr_format = (int)strtol(optarg, &end, 10);
+            if (*end || (zarr_format != 2 && zarr_format != 3)) return zt_cli_usage_error("synth", "--zarr-format must be 2 or 3");
+            break;
+        case 'B':
+            if (zt_cli_size(optarg, &shard_bytes) || !shard_bytes) return zt_cli_usage_error("synth", "bad --shard-bytes");
+            break;
+        case 'I':
+            inner_frames = strtoll(optarg, &end, 10);
+            if (*end || inner_frames <= 0) return zt_cli_usage_error("synth", "--inner-frames must be a positive integer");
+            break;
         case 'b': if (zt_cli_size(optarg, &chunk_bytes) || !chunk_bytes) return zt_cli_usage_error("synth", "bad --chunk-bytes"); break;
         case 'F': forces = 1; break;
         case 'V': novel = 1; break;
@@ -108,10 +126,14 @@ int zt_cmd_synth(int argc, char **argv) {
     wo.precision = precision;
     wo.compressor = compressor;
     wo.chunk_bytes = chunk_bytes;
+    if ((zarr_format || shard_bytes || inner_frames) && !wset) rc = zt_options_create(&wset);
+    if (!rc) rc = zt_cli_set_int(wset, "zarr_format", zarr_format);
+    if (!rc) rc = zt_cli_set_int(wset, "shard_bytes", (long long)shard_bytes);
+    if (!rc) rc = zt_cli_set_int(wset, "inner_frames", inner_frames);
     wo.storage = so;
     wo.overwrite = overwrite;
     wo.author = "zarrtraj synth";
-    if ((rc = zt_writer_create_ex(argv[optind], (int64_t)n, &wo, wset, &w))) goto done;
+    if (rc || (rc = zt_writer_create_ex(argv[optind], (int64_t)n, &wo, wset, &w))) goto done;
     const double diff = 0.05 * sqrt(dt); /* Angstrom per frame, a slow liquid */
     zt_progress p;
     zt_progress_start(&p, "synth", nframes);

@@ -1142,26 +1142,26 @@ static int zt_py_optstr(PyObject *o, const char **out, const char *what) {
 static int Writer_init(WriterObject *self, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"url", "n_atoms", "n_frames", "precision", "compressor", "chunk_bytes", "group",
                              "length_unit", "time_unit", "velocity_unit", "force_unit", "author", "author_email",
-                             "creator", "creator_version", "storage_options", "overwrite", "boundary", "preset",
-                             "quantum", NULL};
+                             "creator", "creator_version", "storage_options", "overwrite", "boundary",
+                             "zarr_format", "shard_bytes", "inner_frames", "preset", "quantum", NULL};
     const char *url, *preset = NULL, *quantum = NULL;
-    long long n_atoms, n_frames = 0;
-    int precision = -1, overwrite = 0;
-    Py_ssize_t chunk_bytes = 0;
+    long long n_atoms, n_frames = 0, inner_frames = 0;
+    int precision = -1, overwrite = 0, zarr_format = 0;
+    Py_ssize_t chunk_bytes = 0, shard_bytes = 0;
     PyObject *so[12] = {Py_None, Py_None, Py_None, Py_None, Py_None, Py_None,
                         Py_None, Py_None, Py_None, Py_None, Py_None, Py_None};
     /* so: compressor, group, length, time, velocity, force, author, email, creator, creator_version, storage, boundary */
-    if (!PyArg_ParseTupleAndKeywords(args, kw, "sL|LiOnOOOOOOOOOOpOzz:Writer", kwlist, &url, &n_atoms,
-                                     &n_frames, &precision, &so[0], &chunk_bytes, &so[1], &so[2], &so[3], &so[4],
-                                     &so[5], &so[6], &so[7], &so[8], &so[9], &so[10], &overwrite, &so[11], &preset,
-                                     &quantum))
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "sL|LiOnOOOOOOOOOOpOinLzz:Writer", kwlist, &url, &n_atoms, &n_frames,
+                                     &precision, &so[0], &chunk_bytes, &so[1], &so[2], &so[3], &so[4], &so[5], &so[6],
+                                     &so[7], &so[8], &so[9], &so[10], &overwrite, &so[11], &zarr_format,
+                                     &shard_bytes, &inner_frames, &preset, &quantum))
         return -1;
     if (self->w) {
         PyErr_SetString(PyExc_RuntimeError, "Writer already initialised");
         return -1;
     }
-    if (chunk_bytes < 0) {
-        PyErr_SetString(PyExc_ValueError, "chunk_bytes must be >= 0");
+    if (chunk_bytes < 0 || shard_bytes < 0 || inner_frames < 0) {
+        PyErr_SetString(PyExc_ValueError, "chunk_bytes, shard_bytes and inner_frames must be >= 0");
         return -1;
     }
     if (!self->lock && !(self->lock = PyThread_allocate_lock())) {
@@ -1184,9 +1184,17 @@ static int Writer_init(WriterObject *self, PyObject *args, PyObject *kw) {
     o.storage = st;
     zt_options_t *set = NULL; /* settings beyond zt_writer_opts_t */
     int rc = 0;
-    if ((preset || quantum) && !(rc = zt_options_create(&set))) {
+    if ((preset || quantum || zarr_format || shard_bytes || inner_frames) && !(rc = zt_options_create(&set))) {
         if (preset) rc = zt_options_set(set, "preset", preset);
         if (!rc && quantum) rc = zt_options_set(set, "quantum", quantum);
+        long long iv[3] = {zarr_format, (long long)shard_bytes, inner_frames};
+        const char *ik[3] = {"zarr_format", "shard_bytes", "inner_frames"};
+        for (int k = 0; k < 3 && !rc; k++)
+            if (iv[k]) {
+                char num[32];
+                snprintf(num, sizeof num, "%lld", iv[k]);
+                rc = zt_options_set(set, ik[k], num);
+            }
     }
     zt_writer_t *w = NULL;
     if (!rc) {
@@ -1329,7 +1337,8 @@ static PyTypeObject WriterType = {
     .tp_doc = "Writer(url, n_atoms, n_frames=0, precision=-1, compressor=None, chunk_bytes=0, group=None,\n"
               "       length_unit=None, time_unit=None, velocity_unit=None, force_unit=None, author=None,\n"
               "       author_email=None, creator=None, creator_version=None, storage_options=None,\n"
-              "       overwrite=False, boundary=None)\n\n"
+              "       overwrite=False, boundary=None, zarr_format=0, shard_bytes=0, inner_frames=0)\n\n"
+              "zarr_format 3: Zarr v3 zarrmd with sharded values (0 = 2).\n"
               "Low-level zarrmd (or .h5md) trajectory writer; values are written as given.",
     .tp_methods = Writer_methods,
     .tp_getset = Writer_getset,

@@ -149,6 +149,10 @@ class ZARRMDWriter(base.WriterBase):
         length unit) or a number in the stored length unit; default
         ``10**-precision``, else 0.001 nm (XTC's grid). Every value read back lies
         within half a quantum (plus float32 rounding) of the value written.
+    zarr_format : {2, 3}, optional
+        Zarr format of the output (default 2). Zarr v3 output is sharded:
+        shards of about `shard_bytes` (default 64 MiB) holding inner chunks of
+        `inner_frames` frames (default about 256 KiB each); see docs/zarr3.md.
     group : str
         Particle group name (default ``"trajectory"``).
     author, author_email, creator, creator_version : str, optional
@@ -165,8 +169,12 @@ class ZARRMDWriter(base.WriterBase):
                  positions=True, velocities=True, forces=True, timeunit=None, lengthunit=None, velocityunit=None,
                  forceunit=None, author="N/A", author_email=None, creator="zarrtraj", creator_version=None,
                  precision=None, compressor=None, chunk_bytes=None, group="trajectory", overwrite=True,
-                 filters=None, preset=None, quantum=None, **kwargs):
+                 filters=None, zarr_format=None, shard_bytes=None, inner_frames=None, preset=None, quantum=None,
+                 **kwargs):
         self._w = None
+        if zarr_format not in (None, 2, 3):
+            raise ValueError("zarr_format must be 2 or 3")
+        self._v3 = (int(zarr_format or 0), int(shard_bytes or 0), int(inner_frames or 0))
         self.filename = filename
         if n_atoms is None or int(n_atoms) <= 0:
             raise ValueError("ZARRMDWriter: no atoms in output trajectory")
@@ -247,7 +255,7 @@ class ZARRMDWriter(base.WriterBase):
             trajectory_url(self.filename), self.n_atoms, int(self.n_frames or 0),
             -1 if self.precision is None else int(self.precision), self._compressor_spec,
             int(self.chunk_bytes or 0), self.group, u["length"], u["time"], u["velocity"], u["force"], author,
-            email, creator, creator_version, storage_pairs(self.storage_options), self.overwrite, None,
+            email, creator, creator_version, storage_pairs(self.storage_options), self.overwrite, None, *self._v3,
             self.preset, self.quantum)
 
     # ---- writing ---------------------------------------------------------------------

@@ -424,8 +424,15 @@ int zt__array_read(const zt_array *a, const int64_t *start, const int64_t *count
     int64_t idx[ZT_MAXDIM];
     for (int d = 0; d < nd; d++) idx[d] = c0[d];
     for (size_t i = 0; i < nch; i++) {
+        memcpy(c.cidx + i * (size_t)(nd ? nd : 1), idx, sizeof(int64_t) * (size_t)nd);
+        for (int d = nd - 1; d >= 0; d--) {
+            if (++idx[d] <= c1[d]) break;
+            idx[d] = c0[d];
+        }
+    }
+    if (a->vt->prepare && (rc = a->vt->prepare(a, c.cidx, nch))) goto done;
+    for (size_t i = 0; i < nch; i++) {
         int64_t *ci = c.cidx + i * (size_t)(nd ? nd : 1);
-        memcpy(ci, idx, sizeof(int64_t) * (size_t)nd);
         rc = a->vt->locate(a, ci, &c.locs[i]);
         if (rc) goto done;
         if (c.locs[i].missing || c.locs[i].inline_data) {
@@ -440,10 +447,6 @@ int zt__array_read(const zt_array *a, const int64_t *start, const int64_t *count
             r->offset = c.locs[i].offset;
             r->length = c.locs[i].length;
             r->user = (void *)(uintptr_t)i;
-        }
-        for (int d = nd - 1; d >= 0; d--) {
-            if (++idx[d] <= c1[d]) break;
-            idx[d] = c0[d];
         }
     }
     rc = zt__store_get_batch(a->store, reqs, nreq, zt__rd_done, &c);
@@ -604,6 +607,18 @@ int zt__arrays_preload(zt_array **arrays, size_t n, size_t max_bytes) {
         }
         if (cb > tmpn) tmpn = cb;
         int64_t nch = ne ? zt__array_nchunks(a) : 0;
+        if (a->vt->prepare && nch > 0) {
+            size_t nd = (size_t)(a->ndim ? a->ndim : 1);
+            int64_t *all = malloc((size_t)nch * nd * sizeof *all);
+            if (!all) {
+                rc = zt__err(ZT_ENOMEM, "out of memory");
+                break;
+            }
+            for (int64_t lin = 0; lin < nch; lin++) zt__array_chunk_index(a, lin, all + (size_t)lin * nd);
+            rc = a->vt->prepare(a, all, (size_t)nch);
+            free(all);
+            if (rc) break;
+        }
         for (int64_t lin = 0; lin < nch && !rc; lin++) {
             zt_pl_user usr;
             usr.arr = i;

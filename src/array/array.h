@@ -64,6 +64,10 @@ typedef struct zt_array_vt {
      * zt__chunk_loc_clear (also after an error). */
     int (*locate)(const zt_array *a, const int64_t *cidx, zt_chunk_loc *loc);
     void (*free)(zt_array *a); /* frees backend data (a->impl) */
+    /* Optional: make locate cheap for chunks cidx[0..n) (n * ndim indexes),
+     * e.g. fetch the shard indexes they need in one concurrent batch. Only
+     * out of memory is an error; other failures show up in locate. */
+    int (*prepare)(const zt_array *a, const int64_t *cidx, size_t n);
 } zt_array_vt;
 
 struct zt_array {
@@ -176,16 +180,9 @@ zt_node *zt__node_childn(const zt_node *n, const char *name, size_t len);
 /* Find by relative path "a/b/c" (leading '/' ignored). NULL if absent. */
 zt_node *zt__node_find(const zt_node *n, const char *path);
 
-/* Open a trajectory file at url: detects HDF5 (signature) vs Zarr. opts may
- * be NULL. */
-int zt__tree_open(const char *url, const zt_options_t *opts, zt_tree **out);
 void zt__tree_free(zt_tree *t);
-
-/* Backends (zarr/, hdf5/). They take ownership of the store on success. */
-int zt__zarr_open_tree(zt_store *s, const char *url, zt_tree **out);
-#ifdef ZT_HAVE_HDF5
-int zt__hdf5_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out);
-#endif
+/* Opening a tree (format detection) is the format registry's job:
+ * zt__tree_open in format/registry.h. */
 
 /* JSON attribute helpers (NULL/-1 when absent or wrong type). */
 const char *zt__attr_str(const zt_node *n, const char *key);

@@ -1,10 +1,8 @@
-/* Node tree of a trajectory file and format detection. */
+/* Node tree of a trajectory file (format detection: src/format/registry.c). */
 #include "array/array.h"
-#include "mdformats/mdformats.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 zt_node *zt__node_new(const char *name, zt_node *parent, bool is_array) {
     zt_node *n = calloc(1, sizeof *n);
@@ -112,105 +110,4 @@ void zt__tree_free(zt_tree *t) {
     zt__store_close(t->store);
     free(t->url);
     free(t);
-}
-
-static const uint8_t zt__h5sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-
-static bool zt__hdf5_name(const char *url) {
-    /* Strip a query string before looking at the extension. */
-    const char *q = strchr(url, '?');
-    size_t n = q ? (size_t)(q - url) : strlen(url);
-    static const char *ext[] = {".h5md", ".h5", ".hdf5", ".hdf", ".he5"};
-    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
-        size_t l = strlen(ext[i]);
-        if (n >= l && !strncasecmp(url + n - l, ext[i], l)) return true;
-    }
-    return false;
-}
-
-/* Whether the root object of s starts with the HDF5 signature (at 0, or at
- * 512, 1024, ... after a user block). */
-static int zt__probe_hdf5(zt_store *s, bool *is_hdf5, bool *exists) {
-    *is_hdf5 = *exists = false;
-    for (int64_t off = 0; off <= (1 << 20); off = off ? off * 2 : 512) {
-        zt_buf head;
-        zt__buf_init(&head);
-        int rc = zt__store_get_range(s, "", off, 8, &head);
-        bool ok = rc == 0 && head.len == 8;
-        if (ok) *is_hdf5 = !memcmp(head.data, zt__h5sig, 8);
-        zt__buf_free(&head);
-        if (rc == ZT_ENOTFOUND) return 0;
-        if (rc) return rc;
-        *exists = true;
-        if (!ok || *is_hdf5) return 0;
-    }
-    return 0;
-}
-
-/* The MD format whose magic the root object starts with, or NULL. */
-static const char *zt__md_probe_store(zt_store *s) {
-    zt_buf head;
-    zt__buf_init(&head);
-    const char *f = NULL;
-    if (zt__store_get_range(s, "", 0, 8, &head) == 0) f = zt__md_probe(NULL, head.data, head.len);
-    zt__buf_free(&head);
-    return f;
-}
-
-static int zt__open_hdf5(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out) {
-#ifdef ZT_HAVE_HDF5
-    return zt__hdf5_open_tree(s, url, opts, out);
-#else
-    (void)s;
-    (void)opts;
-    (void)out;
-    return zt__err(ZT_EUNSUPPORTED, "%s: HDF5 file, but zarrtraj was built without HDF5", url);
-#endif
-}
-
-int zt__tree_open(const char *url, const zt_options_t *opts, zt_tree **out) {
-    zt_store *s = NULL;
-    int rc;
-    /* A kerchunk reference set (reference://URL or a .json file) is a Zarr
-     * hierarchy whose chunks are byte ranges of other files. */
-    if (zt__str_startswith(url, "reference://") || zt__str_endswith(url, ".json")) {
-        rc = zt__store_refs_open(url, opts, &s);
-        if (rc) return rc;
-        rc = zt__zarr_open_tree(s, url, out);
-        if (rc) zt__store_close(s);
-        return rc;
-    }
-    rc = zt__store_open(url, opts, &s);
-    if (rc) return rc;
-    bool is_hdf5 = false, exists = false;
-    const char *md = zt__md_probe(url, NULL, 0);
-    if (md) {
-        /* XTC/TRR/DCD by extension; the format checks its own magic */
-        rc = zt__md_open_tree(s, url, md, opts, out);
-    } else if (zt__hdf5_name(url) && !s->is_local) {
-        /* Remote .h5md: no separate signature probe (one round trip saved);
-         * the HDF5 layer reports a missing signature itself. */
-        rc = zt__open_hdf5(s, url, opts, out);
-    } else if (zt__hdf5_name(url)) {
-        rc = zt__probe_hdf5(s, &is_hdf5, &exists);
-        if (!rc && is_hdf5) rc = zt__open_hdf5(s, url, opts, out);
-        else if (!rc && exists) rc = zt__err(ZT_ENOTHDF5, "%s: not an HDF5 file (file signature not found)", url);
-        else if (!rc) rc = zt__err(ZT_ENOTFOUND, "%s: not found", url);
-    } else {
-        /* A Zarr hierarchy is a prefix with .zgroup/.zmetadata; try it first so
-         * a directory listing served over HTTP is never mistaken for a file. */
-        rc = zt__zarr_open_tree(s, url, out);
-        if (rc == ZT_ENOTFOUND) {
-            char msg[1024];
-            snprintf(msg, sizeof msg, "%s", zt_last_error());
-            int prc = zt__probe_hdf5(s, &is_hdf5, &exists);
-            const char *mdf = !prc && exists && !is_hdf5 ? zt__md_probe_store(s) : NULL;
-            if (!prc && is_hdf5) rc = zt__open_hdf5(s, url, opts, out);
-            else if (mdf) rc = zt__md_open_tree(s, url, mdf, opts, out);
-            else if (!prc && exists) rc = zt__err(ZT_ENOTH5MD, "%s: neither a zarrmd hierarchy nor an HDF5 file", url);
-            else rc = zt__err(ZT_ENOTFOUND, "%s", msg);
-        }
-    }
-    if (rc) zt__store_close(s);
-    return rc;
 }

@@ -58,7 +58,8 @@ static const zt_codec_vt zt__vts[ZT__C_COUNT] = {
     [ZT__C_LZF] = ZT__VT("lzf"),           [ZT__C_QUANTIZE] = ZT__VT("quantize"),
     [ZT__C_DELTA] = ZT__VT("delta"),       [ZT__C_FSO] = ZT__VT("fixedscaleoffset"),
     [ZT__C_SHUFFLE] = ZT__VT("shuffle"),   [ZT__C_ASTYPE] = ZT__VT("astype"),
-    [ZT__C_FLETCHER32] = ZT__VT("fletcher32"),
+    [ZT__C_FLETCHER32] = ZT__VT("fletcher32"), [ZT__C_CRC32C] = ZT__VT("crc32c"),
+    [ZT__C_BITROUND] = ZT__VT("bitround"),
 };
 
 zt__codec *zt__codec_impl(const zt_codec *c) {
@@ -96,6 +97,8 @@ size_t zt__codec_out_itemsize(const zt__codec *c, size_t in_itemsize) {
     switch (c->cid) {
     case ZT__C_QUANTIZE: case ZT__C_DELTA: case ZT__C_FSO: case ZT__C_ASTYPE:
         return c->at.size;
+    case ZT__C_BITROUND: case ZT__C_CRC32C:
+        return in_itemsize; /* typed array in, typed array out */
     default:
         return 1; /* numcodecs Shuffle and the compressors return uint8/bytes */
     }
@@ -422,6 +425,32 @@ static int build_fletcher32(const json_t *cfg, const char *id, zt__codec **out) 
     return rc ? rc : make_simple(ZT__C_FLETCHER32, ZT__KIND_CHECKSUM, "fletcher32", out);
 }
 
+static int build_crc32c(const json_t *cfg, const char *id, zt__codec **out) {
+    static const char *const keys[] = {NULL};
+    int rc = check_keys(cfg, id, keys);
+    return rc ? rc : make_simple(ZT__C_CRC32C, ZT__KIND_CHECKSUM, "crc32c", out);
+}
+
+/* numcodecs BitRound: encoding drops mantissa bits, decoding is the identity. */
+static int build_bitround(const json_t *cfg, const char *id, zt__codec **out) {
+    static const char *const keys[] = {"keepbits", NULL};
+    long long kb;
+    int rc;
+    if ((rc = check_keys(cfg, id, keys))) return rc;
+    if (!json_object_get(cfg, "keepbits"))
+        return zt__err(ZT_EINVAL, "codec 'bitround': parameter 'keepbits' is required");
+    if ((rc = get_int(cfg, id, "keepbits", 0, 0, 52, &kb))) return rc;
+    json_t *o = obj_new();
+    if (!o || obj_set(o, "id", json_string("bitround")) || obj_set(o, "keepbits", json_integer(kb))) {
+        json_decref(o);
+        return zt__err(ZT_ENOMEM, "out of memory");
+    }
+    if ((rc = finish(ZT__C_BITROUND, ZT__KIND_FILTER, o, out))) return rc;
+    (*out)->keepbits = (int)kb;
+    (*out)->identity_dec = true;
+    return 0;
+}
+
 #ifdef ZT_HAVE_HDF5
 /* h5py's LZF filter under the id our kerchunk references use (raw LZF block). */
 static int build_lzf(const json_t *cfg, const char *id, zt__codec **out) {
@@ -450,6 +479,8 @@ static const reg_entry zt__registry[] = {
     {"shuffle", ZT__KIND_FILTER, build_shuffle},
     {"astype", ZT__KIND_FILTER, build_astype},
     {"fletcher32", ZT__KIND_CHECKSUM, build_fletcher32},
+    {"crc32c", ZT__KIND_CHECKSUM, build_crc32c},
+    {"bitround", ZT__KIND_FILTER, build_bitround},
 #ifdef ZT_HAVE_HDF5
     {"lzf", ZT__KIND_COMPRESSOR, build_lzf},
 #endif

@@ -82,6 +82,9 @@ int zt__codec_spec_parse(const char *spec, json_t **config);
  * numcodecs Quantize(digits, dtype, astype=dtype). */
 int zt__codec_quantize_new(int digits, const char *dtype, zt_codec **out);
 
+/* CRC-32C (Castagnoli): Zarr v3's crc32c codec and shard index checksum. */
+uint32_t zt__crc32c(const void *data, size_t n);
+
 /* ---- additions -------------------------------------------------------------- */
 
 /* Item size of the data a codec receives. numcodecs' Blosc compresses with

@@ -13,7 +13,7 @@ enum { ZT__KIND_FILTER = 0, ZT__KIND_COMPRESSOR = 1, ZT__KIND_CHECKSUM = 2 };
 enum {
     ZT__C_BLOSC, ZT__C_ZSTD, ZT__C_ZLIB, ZT__C_GZIP, ZT__C_LZ4, ZT__C_BZ2, ZT__C_LZF,
     ZT__C_QUANTIZE, ZT__C_DELTA, ZT__C_FSO, ZT__C_SHUFFLE, ZT__C_ASTYPE, ZT__C_FLETCHER32,
-    ZT__C_COUNT
+    ZT__C_CRC32C, ZT__C_BITROUND, ZT__C_COUNT
 };
 
 /* A numpy scalar dtype: kind 'f', 'i' or 'u', size in bytes, byte order. */
@@ -49,6 +49,7 @@ typedef struct zt__codec {
     int64_t scale_i, offset_i;
     bool scale_is_int, offset_is_int;
     size_t elemsize;   /* shuffle */
+    int keepbits;      /* bitround */
     bool hdf5;         /* HDF5 flavour (shuffle tolerates a partial last element) */
 } zt__codec;
 
@@ -79,6 +80,8 @@ uint32_t zt__fletcher32(const void *data, size_t n);
 /* Verify a fletcher32 trailer; on success *payload = n - 4. */
 int zt__fletcher32_check(const void *in, size_t n, size_t *payload);
 
+/* Verify the trailer of a checksum codec (fletcher32, crc32c); *payload = n - 4. */
+int zt__checksum_check(const zt__codec *c, const void *in, size_t n, size_t *payload);
 /* Item size of the data a codec emits given the item size it receives
  * (numcodecs: filters return typed arrays, compressors bytes). */
 size_t zt__codec_out_itemsize(const zt__codec *c, size_t in_itemsize);

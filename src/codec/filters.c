@@ -8,6 +8,8 @@
  * undefined, give a defined value here). */
 #include "codec/codec_int.h"
 
+#include <pthread.h>
+
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
@@ -223,7 +225,7 @@ static void elem_sizes(const zt__codec *c, size_t *dsz, size_t *esz) {
 }
 
 int zt__flt_encoded_size(const zt__codec *c, size_t n, size_t *out) {
-    if (c->cid == ZT__C_FLETCHER32) {
+    if (c->cid == ZT__C_FLETCHER32 || c->cid == ZT__C_CRC32C) {
         if (n > SIZE_MAX - 4) return zt__err(ZT_EOVERFLOW, "fletcher32: size overflow");
         *out = n + 4;
         return 0;
@@ -238,8 +240,8 @@ int zt__flt_encoded_size(const zt__codec *c, size_t n, size_t *out) {
 }
 
 int zt__flt_decoded_size(const zt__codec *c, size_t n, size_t *out) {
-    if (c->cid == ZT__C_FLETCHER32) {
-        if (n < 4) return zt__err(ZT_ECORRUPT, "fletcher32: chunk of %zu bytes has no checksum", n);
+    if (c->cid == ZT__C_FLETCHER32 || c->cid == ZT__C_CRC32C) {
+        if (n < 4) return zt__err(ZT_ECORRUPT, "%s: chunk of %zu bytes has no checksum", c->pub.vt->id, n);
         *out = n - 4;
         return 0;
     }
@@ -467,6 +469,60 @@ int zt__fletcher32_check(const void *in, size_t n, size_t *payload) {
     return 0;
 }
 
+/* ---- crc32c and bitround ------------------------------------------------------------- */
+
+static uint32_t zt__crc32c_tab[256];
+static pthread_once_t zt__crc32c_once = PTHREAD_ONCE_INIT;
+
+static void crc32c_init(void) {
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++) c = c & 1 ? (c >> 1) ^ 0x82F63B78u : c >> 1;
+        zt__crc32c_tab[i] = c;
+    }
+}
+
+uint32_t zt__crc32c(const void *data, size_t n) {
+    pthread_once(&zt__crc32c_once, crc32c_init);
+    const uint8_t *p = data;
+    uint32_t c = 0xFFFFFFFFu;
+    for (size_t i = 0; i < n; i++) c = zt__crc32c_tab[(c ^ p[i]) & 0xFF] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+}
+
+int zt__checksum_check(const zt__codec *c, const void *in, size_t n, size_t *payload) {
+    if (c->cid == ZT__C_FLETCHER32) return zt__fletcher32_check(in, n, payload);
+    const uint8_t *src = in;
+    if (n < 4) return zt__err(ZT_ECORRUPT, "crc32c: chunk of %zu bytes has no checksum", n);
+    uint32_t got = zt__crc32c(src, n - 4), want = 0;
+    for (int k = 0; k < 4; k++) want |= (uint32_t)src[n - 4 + (size_t)k] << (8 * k);
+    if (got != want)
+        return zt__err(ZT_ECORRUPT, "crc32c: checksum mismatch (stored 0x%08x, computed 0x%08x)", want, got);
+    *payload = n - 4;
+    return 0;
+}
+
+/* numcodecs BitRound.encode on float32 (typesize 4) or float64 (8) words. */
+static int bitround_encode(const zt__codec *c, const uint8_t *src, size_t n, uint8_t *dst) {
+    size_t ts = c->typesize;
+    int bits = ts == 4 ? 23 : ts == 8 ? 52 : -1;
+    if (bits < 0) return zt__err(ZT_EINVAL, "bitround: only float32 and float64 data (item size %zu)", ts);
+    if (c->keepbits > bits) return zt__err(ZT_EINVAL, "bitround: keepbits %d exceeds %d mantissa bits", c->keepbits, bits);
+    if (n % ts) return zt__err(ZT_EINVAL, "bitround: %zu bytes is not a whole number of elements", n);
+    if (n) memcpy(dst, src, n);
+    if (c->keepbits == bits) return 0;
+    int maskbits = bits - c->keepbits;
+    uint64_t all = ts == 4 ? 0xFFFFFFFFu : UINT64_MAX;
+    uint64_t mask = (all >> maskbits) << maskbits, half = ((uint64_t)1 << (maskbits - 1)) - 1;
+    for (size_t i = 0; i < n; i += ts) {
+        uint64_t b = 0;
+        memcpy(&b, dst + i, ts);
+        b = (b + ((b >> maskbits) & 1) + half) & mask & all;
+        memcpy(dst + i, &b, ts);
+    }
+    return 0;
+}
+
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
 int zt__flt_encode(const zt__codec *c, const void *in, size_t n, zt_buf *out) {
@@ -521,6 +577,18 @@ int zt__flt_encode(const zt__codec *c, const void *in, size_t n, zt_buf *out) {
     case ZT__C_SHUFFLE:
         shuffle_bytes(src, n, c->elemsize, dst, false);
         break;
+    case ZT__C_BITROUND:
+        if ((rc = bitround_encode(c, src, n, dst))) {
+            out->len = 0;
+            return rc;
+        }
+        break;
+    case ZT__C_CRC32C: {
+        if (n) memcpy(dst, src, n);
+        uint32_t s = zt__crc32c(src, n);
+        for (int k = 0; k < 4; k++) dst[n + (size_t)k] = (uint8_t)(s >> (8 * k));
+        break;
+    }
     case ZT__C_FLETCHER32: {
         if (n) memcpy(dst, src, n);
         uint32_t s = zt__fletcher32(src, n);
@@ -547,6 +615,12 @@ int zt__flt_decode_into(const zt__codec *c, const void *in, size_t n, void *dstv
     if (c->cid == ZT__C_FLETCHER32) {
         size_t m;
         if ((rc = zt__fletcher32_check(in, n, &m))) return rc;
+        if (m) memcpy(dst, src, m);
+        return 0;
+    }
+    if (c->cid == ZT__C_CRC32C) {
+        size_t m;
+        if ((rc = zt__checksum_check(c, in, n, &m))) return rc;
         if (m) memcpy(dst, src, m);
         return 0;
     }

@@ -214,7 +214,7 @@ int zt__pipeline_decode(const zt_pipeline *p, uint32_t skip_mask, const void *in
         if (!active[i]) continue;
         zt__codec *c = impl[i];
         if (c && c->kind == ZT__KIND_CHECKSUM) { /* verify and strip the trailer, no copy */
-            rc = zt__fletcher32_check(cur, cur_n, &cur_n);
+            rc = zt__checksum_check(c, cur, cur_n, &cur_n);
             continue;
         }
         if (c && c->identity_dec) {

@@ -125,7 +125,7 @@ static void zt__h5_array_free(zt_array *a) {
     a->impl = NULL;
 }
 
-static const zt_array_vt zt__h5_array_vt = {zt__h5_locate, zt__h5_array_free};
+static const zt_array_vt zt__h5_array_vt = {zt__h5_locate, zt__h5_array_free, NULL};
 
 zt_h5data *zt__h5_array_data(const zt_array *a) {
     return a && a->vt == &zt__h5_array_vt ? a->impl : NULL;

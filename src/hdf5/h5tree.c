@@ -1059,7 +1059,7 @@ int zt__hdf5_open_tree(zt_store *s, const char *url, const zt_options_t *opts, z
     }
     t->store = s;
     t->format = "h5md";
-    bool use_cache = !s->is_local && zt__h5_index_cache_enabled(opts);
+    bool use_cache = !zt__store_can(s, ZT_STORE_CAP_LOW_LATENCY) && zt__h5_index_cache_enabled(opts);
     if (use_cache && zt__h5_index_cache_load(url, &st, t) == 0) {
         ZT_INFO("hdf5: %s: chunk index from the cache (%llu requests)", url,
                 (unsigned long long)(s->n_requests - req0));

@@ -2,7 +2,7 @@
  * deflate and shuffle, h5py's LZF), and an LZF filter for libhdf5 so LZF
  * chunks can be written at all (libhdf5 ships without one). */
 #include "hdf5/h5w.h"
-#include "traj/wbackend.h"
+#include "hdf5/hdf5.h"
 
 #include <ctype.h>
 #include <errno.h>

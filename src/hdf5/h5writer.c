@@ -30,7 +30,7 @@
 #include "hdf5/h5w.h"
 #include "hdf5/hdf5.h"
 #include "store/store.h"
-#include "traj/wbackend.h"
+#include "array/format.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -952,7 +952,7 @@ static int zt__h5w_target(zt_h5w *w, const char *url, const zt_options_t *opts, 
     zt_store *s = NULL;
     int rc = zt__store_open(url, opts, &s);
     if (rc) return rc;
-    if (s->is_local && s->local_path) {
+    if (zt__store_can(s, ZT_STORE_CAP_LOCAL_PATH) && s->local_path) {
         w->file = strdup(s->local_path);
         zt__store_close(s);
         if (!w->file) return zt__err(ZT_ENOMEM, "out of memory");

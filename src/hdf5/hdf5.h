@@ -11,6 +11,7 @@
 #define ZT_HDF5_H
 
 #include "array/array.h"
+#include "array/format.h"
 
 #include <jansson.h>
 
@@ -126,5 +127,15 @@ int zt__h5_index_cache_save(const char *url, const zt_stat *st, const zt_tree *t
 /* ---- kerchunk ------------------------------------------------------------------------ */
 /* Reference set (kerchunk version 1) of an HDF5 tree; chunks point at target_url. */
 int zt__hdf5_kerchunk_refs(zt_tree *t, const char *target_url, json_t **refs);
+
+/* Tree of an HDF5/H5MD file on s (h5tree.c); takes the store on success. */
+int zt__hdf5_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out);
+/* HDF5 (H5MD) writer back end: local path, or a temporary file uploaded at close. */
+int zt__h5writer_open(const char *url, const zt_options_t *opts, bool overwrite, zt_wbackend **out);
+/* H5MD compressor spec (NULL, "none", gzip/zlib, lzf, optionally with shuffle;
+ * short form, JSON object or JSON list) -> normalised config for the HDF5
+ * back end ({"id": "gzip", "level": 4, "shuffle": true}, NULL = none).
+ * ZT_EUNSUPPORTED naming any other compressor. */
+int zt__h5writer_compressor(const char *spec, json_t **out);
 
 #endif

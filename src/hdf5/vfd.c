@@ -41,7 +41,8 @@ typedef struct zt_h5blk {
 
 struct zt_h5io {
     zt_store *store;    /* NULL in an isolated parser (fetch serves the bytes) */
-    bool local;         /* the store is a local file (no B-tree prefetch) */
+    bool local;         /* a low-latency store (no B-tree prefetch); kept from the store
+                           because the isolated child reads through a pipe */
     zt_h5io_fetch_fn fetch;
     void *fetch_ud;
     char *url;
@@ -85,7 +86,7 @@ int zt__h5io_new(zt_store *s, const char *url, int64_t size, const zt_h5io_opts 
         return zt__err(ZT_ENOMEM, "out of memory");
     }
     io->store = s;
-    io->local = s && s->is_local;
+    io->local = s && zt__store_can(s, ZT_STORE_CAP_LOW_LATENCY);
     io->size = size;
     io->o = *o;
     io->ra = o->block;

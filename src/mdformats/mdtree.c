@@ -40,7 +40,7 @@ static void zt__md_arr_free(zt_array *a) {
     a->impl = NULL;
 }
 
-static const zt_array_vt zt__md_array_vt = {zt__md_locate, zt__md_arr_free};
+static const zt_array_vt zt__md_array_vt = {zt__md_locate, zt__md_arr_free, NULL};
 
 int zt__md_pipeline1(zt_codec *c, zt_pipeline **out) {
     int rc = zt__pipeline_new(out);
@@ -305,7 +305,7 @@ int zt__mdscan_init(zt_mdscan *sc, zt_store *s, const char *url, int64_t size) {
     sc->size = size;
     zt__buf_init(&sc->win);
     /* remote: few large requests (a round trip costs more than the bytes) */
-    sc->block = s->is_local ? (size_t)64 << 10 : (size_t)4 << 20;
+    sc->block = zt__store_can(s, ZT_STORE_CAP_LOW_LATENCY) ? (size_t)64 << 10 : (size_t)4 << 20;
     return 0;
 }
 

@@ -87,7 +87,7 @@ static int zt__nc_peratom(int nc, const char *url, const char *name, int fdim, i
 
 int zt__nc_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out) {
     (void)opts;
-    if (!s->is_local || !s->local_path)
+    if (!zt__store_can(s, ZT_STORE_CAP_LOCAL_PATH) || !s->local_path)
         return zt__err(ZT_EUNSUPPORTED, "%s: AMBER NetCDF is read from local files only (libnetcdf opens paths)", url);
     int nc = -1, rc = 0, st;
     float *el[3] = {NULL, NULL, NULL};

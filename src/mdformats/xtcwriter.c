@@ -46,7 +46,7 @@ int zt__xtcw_open(const char *url, const zt_options_t *opts, bool overwrite, int
     zt__buf_init(&w->buf);
     zt_store *s = NULL;
     int rc = zt__store_open(url, opts, &s);
-    if (!rc && s->is_local && s->local_path) {
+    if (!rc && zt__store_can(s, ZT_STORE_CAP_LOCAL_PATH) && s->local_path) {
         w->file = strdup(s->local_path);
         zt__store_close(s);
         struct stat st;

@@ -289,7 +289,7 @@ int zt__store_file_open(const char *path, const zt_options_t *opts, zt_store **o
     while (l > 1 && f->root[l - 1] == '/') f->root[--l] = 0;
     f->base.vt = &zt__file_vt;
     f->base.url = zt__strdup(f->root);
-    f->base.is_local = true;
+    f->base.caps = ZT_STORE_CAP_LOCAL_PATH | ZT_STORE_CAP_CHEAP_LIST | ZT_STORE_CAP_LOW_LATENCY;
     f->base.local_path = zt__strdup(f->root);
     if (!f->root || !f->base.url || !f->base.local_path) {
         zt__fclose(&f->base);

@@ -79,17 +79,28 @@ typedef struct zt_store_vt {
     int (*put_batch)(zt_store *s, zt_put_req *reqs, size_t n, zt_put_done cb, void *ud);
 } zt_store_vt;
 
+/* What a store is good at; readers and writers decide by these instead of
+ * by the kind of store. */
+enum {
+    ZT_STORE_CAP_LOCAL_PATH = 1u << 0, /* objects are files below local_path (libhdf5 can open them) */
+    ZT_STORE_CAP_CHEAP_LIST = 1u << 1, /* listing every key is one cheap call */
+    ZT_STORE_CAP_LOW_LATENCY = 1u << 2, /* requests cost no round trip: no splitting, small read-ahead */
+};
+
 struct zt_store {
     const zt_store_vt *vt;
+    unsigned caps; /* ZT_STORE_CAP_* (file: all three; the network stores, memory:// and
+                      kerchunk references: none, so tests on memory:// take the remote paths) */
     char *url;     /* root URL as given (for messages; never holds secrets) */
-    bool is_local; /* a local filesystem path (libhdf5 can open it directly) */
-    char *local_path; /* when is_local: the root path on disk */
+    char *local_path; /* with ZT_STORE_CAP_LOCAL_PATH: the root path on disk */
     _Atomic uint64_t n_requests;
     _Atomic uint64_t n_bytes;
 };
 
 /* Open a store on url (plain path, file://, memory://, http(s)://, s3://,
  * gs://, gcs://, az://, abfs://). opts may be NULL. */
+static inline bool zt__store_can(const zt_store *s, unsigned cap) { return s && (s->caps & cap) == cap; }
+
 int zt__store_open(const char *url, const zt_options_t *opts, zt_store **out);
 void zt__store_close(zt_store *s);
 

@@ -512,6 +512,25 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
         rc = zt__err(ZT_ENOMEM, "out of memory");
         goto done;
     }
+    /* Arrays that need metadata to locate (shard indexes) get it for all
+     * their misses in one batch first. */
+    const zt_array *prepared[16];
+    size_t nprep = 0;
+    for (size_t i = 0; i < nm && nprep < 16; i++) {
+        const zt_array *a = ms[i].a;
+        if (!a->vt->prepare) continue;
+        bool seen = false;
+        for (size_t k = 0; k < nprep && !seen; k++) seen = prepared[k] == a;
+        if (seen) continue;
+        prepared[nprep++] = a;
+        size_t nd = (size_t)(a->ndim ? a->ndim : 1), cnt = 0;
+        int64_t *cid = malloc((nm - i) * nd * sizeof *cid);
+        if (!cid) break; /* locate fetches them one by one */
+        for (size_t k = i; k < nm; k++)
+            if (ms[k].a == a) memcpy(cid + cnt++ * nd, ms[k].cidx, nd * sizeof *cid);
+        a->vt->prepare(a, cid, cnt);
+        free(cid);
+    }
     /* Locate every chunk; inline and never-allocated chunks decode at once. */
     size_t no = 0;
     for (size_t i = 0; i < nm; i++) {
@@ -574,7 +593,7 @@ static int zt__load(zt_cache *c, zt_miss *ms, size_t nm) {
         zt_rgroup *g = &groups[i];
         int64_t np = ZT_SPLIT_MAX / (int64_t)ng, len = reqs[i].length;
         if (len / ZT_SPLIT_PART < np) np = len / ZT_SPLIT_PART;
-        if (idle && np >= 2 && reqs[i].offset >= 0 && len >= ZT_SPLIT_MIN && !g->members[0]->a->store->is_local)
+        if (idle && np >= 2 && reqs[i].offset >= 0 && len >= ZT_SPLIT_MIN && !zt__store_can(g->members[0]->a->store, ZT_STORE_CAP_LOW_LATENCY))
             g->nparts = (int)np;
         nsend += g->nparts ? (size_t)g->nparts : 1;
         nparts += (size_t)g->nparts;

@@ -142,7 +142,7 @@ static void zt__ra_push(zt_readahead *ra, zt_chunkref *refs, size_t n) {
     else ra->head = j;
     ra->tail = j;
     int want = ZT_RA_LOCAL_WORKERS;
-    if (!ra->r->h->tree->store->is_local) { /* in flight: half the window */
+    if (!zt__store_can(ra->r->h->tree->store, ZT_STORE_CAP_LOW_LATENCY)) { /* in flight: half the window */
         size_t w = ra->r->ra_flight / ZT_RA_JOB_BYTES;
         want = w < 1 ? 1 : w > ZT_RA_WORKERS ? ZT_RA_WORKERS : (int)w;
     }

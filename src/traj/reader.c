@@ -1,5 +1,6 @@
 /* Trajectory reader: frames as the union of the steps of position, velocity,
  * force and box edges; every chunk read through the shared cache/fetch engine. */
+#include "format/registry.h"
 #include "traj/reader.h"
 
 #include <math.h>
@@ -191,7 +192,7 @@ int zt_reader_open(const char *url, const zt_reader_opts_t *opts, zt_reader_t **
      * element, or reading frame by frame would fetch each chunk again for
      * every frame. */
     size_t window = o.readahead_bytes;
-    if (t->store->is_local && window > ((size_t)64 << 20)) window = (size_t)64 << 20;
+    if (zt__store_can(t->store, ZT_STORE_CAP_LOW_LATENCY) && window > ((size_t)64 << 20)) window = (size_t)64 << 20;
     r->readahead_bytes = window;
     r->ra_flight = window / 2;
     r->ra_ahead = window - r->ra_flight;

@@ -2,13 +2,17 @@
  * its own step/time; rows are buffered per chunk and handed to a back end
  * (Zarr or HDF5). After every chunk flush the file is valid and holds every
  * flushed frame. */
-#include "traj/wbackend.h"
+#include "format/registry.h"
 #include "mdformats/mdformats.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Zarr v3 defaults (docs/zarr3.md has the measurements behind them). */
+#define ZT_V3_SHARD_BYTES ((size_t)64 << 20)
+#define ZT_V3_INNER_BYTES ((size_t)256 << 10)
 
 /* One growable array with a row buffer from its current chunk start. */
 typedef struct zt_wcol {
@@ -38,6 +42,8 @@ struct zt_writer {
     int64_t n_atoms;
     int64_t n_frames_hint;
     size_t chunk_bytes;
+    int zarr_format;     /* zarrmd: 2 or 3 (sharded values) */
+    int64_t inner_frames; /* v3: rows per inner chunk (0 = ZT_V3_INNER_BYTES' worth) */
     int precision;
     json_t *compressor; /* NULL = none */
     bool compact;       /* preset compact (see zt__compact_spec) */
@@ -117,6 +123,16 @@ static int zt__col_init(zt_writer_t *w, zt_wcol *c, const char *path, zt_dtype d
     sp.attrs = attrs;
     sp.bulk = bulk;
     sp.index = index;
+    if (bulk && w->zarr_format == 3) {
+        /* a shard of chunk_rows rows, whole inner chunks of inner rows */
+        int64_t inner = w->inner_frames > 0 ? w->inner_frames
+                                            : (int64_t)(ZT_V3_INNER_BYTES / (rowbytes ? rowbytes : 1));
+        if (inner < 1) inner = 1;
+        if (inner > chunk_rows) inner = chunk_rows;
+        chunk_rows = (chunk_rows + inner - 1) / inner * inner;
+        sp.chunks[0] = chunk_rows;
+        sp.inner_rows = inner;
+    }
     c->rowbytes = rowbytes;
     c->chunk_rows = chunk_rows;
     size_t bytes;
@@ -310,14 +326,27 @@ static int zt__parse_quantum(const char *txt, const char *file_unit, double *out
  * numcodecs' standard codecs only (docs/codecs.md). */
 static const char *zt__compact_compressor = "blosc:cname=zstd,clevel=3,shuffle=2,blocksize=4194304";
 
+/* An integer writer setting (absent: *v unchanged). */
+static int zt__setting_int(const zt_options_t *set, const char *key, int64_t *v) {
+    const char *t = set ? zt_options_get(set, key) : NULL;
+    if (!t) return 0;
+    char *end = NULL;
+    long long x = strtoll(t, &end, 10);
+    if (end == t || *end) return zt__err(ZT_EINVAL, "writer setting %s must be an integer, not '%s'", key, t);
+    *v = x;
+    return 0;
+}
+
 static int zt__writer_settings(zt_writer_t *w, const zt_options_t *set, const zt_writer_opts_t *o, bool h5,
                                const char **compressor) {
     const char *preset = set ? zt_options_get(set, "preset") : NULL, *quantum = set ? zt_options_get(set, "quantum") : NULL;
     for (size_t i = 0; set && i < zt_options_count(set); i++) {
         const char *k = NULL, *v = NULL;
         zt_options_item(set, i, &k, &v);
-        if (strcmp(k, "preset") && strcmp(k, "quantum"))
-            return zt__err(ZT_EINVAL, "%s: unknown writer setting '%s' (preset, quantum)", w->url, k);
+        if (strcmp(k, "preset") && strcmp(k, "quantum") && strcmp(k, "zarr_format") && strcmp(k, "shard_bytes") &&
+            strcmp(k, "inner_frames"))
+            return zt__err(ZT_EINVAL, "%s: unknown writer setting '%s' (preset, quantum, zarr_format, shard_bytes, "
+                           "inner_frames)", w->url, k);
     }
     if (preset && strcmp(preset, "compact") && strcmp(preset, "default"))
         return zt__err(ZT_EINVAL, "%s: unknown preset '%s' (default, compact)", w->url, preset);
@@ -327,6 +356,9 @@ static int zt__writer_settings(zt_writer_t *w, const zt_options_t *set, const zt
     if (h5)
         return zt__err(ZT_EUNSUPPORTED, "%s: preset compact is a Zarr encoding (Fortran-order chunks, delta); H5MD "
                        "output takes --precision and gzip/lzf", w->url);
+    if (w->zarr_format == 3)
+        return zt__err(ZT_EUNSUPPORTED, "%s: preset compact is written as Zarr v2 for now (the v3 form, with the "
+                       "transpose codec, is not implemented yet)", w->url);
     int rc = 0;
     if (quantum) rc = zt__parse_quantum(quantum, w->units[0], &w->quantum[0]);
     else if (o->precision >= 0) w->quantum[0] = pow(10.0, -o->precision);
@@ -391,6 +423,15 @@ int zt_writer_create_ex(const char *url, int64_t n_atoms, const zt_writer_opts_t
     if (opts) o = *opts;
     if (o.precision < -1) return zt__err(ZT_EINVAL, "precision must be >= 0 (got %d)", o.precision);
     if (o.n_frames < 0) return zt__err(ZT_EINVAL, "n_frames must not be negative");
+    int64_t zarr_format = 2, shard_bytes = 0, inner_frames = 0;
+    int src;
+    if ((src = zt__setting_int(settings, "zarr_format", &zarr_format)) ||
+        (src = zt__setting_int(settings, "shard_bytes", &shard_bytes)) ||
+        (src = zt__setting_int(settings, "inner_frames", &inner_frames)))
+        return src;
+    if (zarr_format != 2 && zarr_format != 3)
+        return zt__err(ZT_EINVAL, "zarr_format must be 2 or 3 (got %lld)", (long long)zarr_format);
+    if (inner_frames < 0 || shard_bytes < 0) return zt__err(ZT_EINVAL, "shard_bytes and inner_frames must not be negative");
     if (o.boundary && strcmp(o.boundary, "periodic") && strcmp(o.boundary, "none"))
         return zt__err(ZT_EINVAL, "boundary must be 'periodic' or 'none'");
     zt_writer_t *w = calloc(1, sizeof *w);
@@ -399,6 +440,9 @@ int zt_writer_create_ex(const char *url, int64_t n_atoms, const zt_writer_opts_t
     w->n_atoms = n_atoms;
     w->n_frames_hint = o.n_frames;
     w->chunk_bytes = o.chunk_bytes ? o.chunk_bytes : (size_t)12 << 20;
+    w->zarr_format = (int)zarr_format;
+    w->inner_frames = inner_frames;
+    if (w->zarr_format == 3) w->chunk_bytes = shard_bytes ? (size_t)shard_bytes : ZT_V3_SHARD_BYTES;
     w->precision = o.precision;
     w->group = strdup(o.group && *o.group ? o.group : "trajectory");
     w->units[0] = zt__unit_or(o.length_unit, "Angstrom");
@@ -412,7 +456,7 @@ int zt_writer_create_ex(const char *url, int64_t n_atoms, const zt_writer_opts_t
     static const char *const xext[] = {".xtc"};
     if (!rc && zt__md_has_ext(url, xext, 1)) {
         rc = settings && zt_options_count(settings)
-                 ? zt__err(ZT_EUNSUPPORTED, "%s: XTC output takes --precision only (no preset or quantum)", url)
+                 ? zt__err(ZT_EUNSUPPORTED, "%s: XTC output takes --precision only (no writer settings)", url)
                  : zt__xtc_writer_create(w, &o);
         if (rc) {
             zt_writer_close(w);
@@ -421,42 +465,17 @@ int zt_writer_create_ex(const char *url, int64_t n_atoms, const zt_writer_opts_t
         *out = w;
         return 0;
     }
-    bool h5 = false;
-    const char *q = strchr(url, '?');
-    size_t n = q ? (size_t)(q - url) : strlen(url);
-    static const char *ext[] = {".h5md", ".h5", ".hdf5"};
-    for (size_t i = 0; i < 3; i++) {
-        size_t l = strlen(ext[i]);
-        if (n >= l && !strncmp(url + n - l, ext[i], l)) h5 = true;
-    }
+    const zt_format *fmt = zt__format_for_writing(url);
+    if (!rc && !fmt) rc = zt__err(ZT_EUNSUPPORTED, "%s: no format writes this URL", url);
+    if (!rc && w->zarr_format == 3 && !(fmt->flags & ZT_FORMAT_ZARR))
+        rc = zt__err(ZT_EINVAL, "%s: zarr_format 3 applies to zarrmd output, not %s", url, fmt->name);
     const char *compressor = o.compressor;
-    if (!rc) rc = zt__writer_settings(w, settings, &o, h5, &compressor);
-    if (!rc && h5) {
-        /* H5MD: HDF5 filters (gzip/lzf/shuffle); default none, as MDAnalysis */
-#ifdef ZT_HAVE_HDF5
-        rc = zt__h5writer_compressor(o.compressor, &w->compressor);
-#else
-        rc = zt__err(ZT_EUNSUPPORTED, "%s: writing H5MD needs HDF5 support", url);
-#endif
-    } else if (!rc) {
-        json_t *cfg = NULL;
-        rc = zt__codec_spec_parse(compressor ? compressor : "blosc:cname=lz4,clevel=5,shuffle=1", &cfg);
-        if (!rc && cfg) {
-            /* Validate now (bad parameters fail at create, not at the first flush). */
-            zt_codec *c = NULL;
-            rc = zt__codec_from_json(cfg, &c);
-            zt__codec_free(c);
-        }
-        w->compressor = cfg;
-    }
+    if (!rc) rc = zt__writer_settings(w, settings, &o, !(fmt->flags & ZT_FORMAT_ZARR), &compressor);
+    /* the format's compressors (H5MD: HDF5 filters, default none, as MDAnalysis) */
+    if (!rc && fmt->writer_compressor) rc = fmt->writer_compressor(compressor, &w->compressor);
     if (!rc) {
-        if (h5) {
-#ifdef ZT_HAVE_HDF5
-            rc = zt__h5writer_open(url, o.storage, o.overwrite != 0, &w->b);
-#endif
-        } else {
-            rc = zt__zwriter_open(url, o.storage, o.overwrite != 0, &w->b);
-        }
+        zt_wopen wo = {o.storage, o.overwrite != 0, w->zarr_format};
+        rc = fmt->open_writer(url, &wo, &w->b);
     }
     if (!rc) {
         /* H5MD skeleton */

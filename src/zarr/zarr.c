@@ -55,7 +55,7 @@ void zt__zarr_read_rows(zt_array *a) {
     zt_zimpl *z = a->impl;
     /* Local files read whole chunks faster (fewer, larger copies); the gain
      * is for latency- and bandwidth-bound stores. */
-    if (a->store->is_local || a->pipeline->n != 0 || a->order_f || a->ndim < 2 || a->chunks[0] <= 1 || z->rows) return;
+    if (zt__store_can(a->store, ZT_STORE_CAP_LOW_LATENCY) || a->pipeline->n != 0 || a->order_f || a->ndim < 2 || a->chunks[0] <= 1 || z->rows) return;
     /* only rows worth a request of their own (per-atom data, not step/time) */
     if (zt__array_chunk_nbytes(a) / (size_t)a->chunks[0] < ((size_t)64 << 10)) return;
     /* An uncompressed array is read row by row: a frame of a 10-frame chunk
@@ -68,10 +68,10 @@ void zt__zarr_read_rows(zt_array *a) {
 
 static void zt__zfree(zt_array *a) { free(a->impl); }
 
-static const zt_array_vt zt__zarr_vt = {zt__zlocate, zt__zfree};
+static const zt_array_vt zt__zarr_vt = {zt__zlocate, zt__zfree, NULL};
 
 /* Fill value of .zarray: number, null, "NaN", "Infinity", "-Infinity", bool. */
-static int zt__parse_fill(zt_array *a, const json_t *fv, const char *file) {
+int zt__zarr_parse_fill(zt_array *a, const json_t *fv, const char *file, const char *doc) {
     a->has_fill = false;
     memset(a->fill, 0, sizeof a->fill);
     if (!fv || json_is_null(fv)) return 0;
@@ -83,9 +83,9 @@ static int zt__parse_fill(zt_array *a, const json_t *fv, const char *file) {
         if (!strcmp(s, "NaN")) d = NAN;
         else if (!strcmp(s, "Infinity")) d = INFINITY;
         else if (!strcmp(s, "-Infinity")) d = -INFINITY;
-        else return zt__err(ZT_EFORMAT, "%s: %s/.zarray: unsupported fill_value \"%s\"", file, a->path, s);
+        else return zt__err(ZT_EFORMAT, "%s: %s/%s: unsupported fill_value \"%s\"", file, a->path, doc, s);
         if (a->dtype.kind != 'f')
-            return zt__err(ZT_EFORMAT, "%s: %s/.zarray: fill_value \"%s\" for a non-float dtype", file, a->path, s);
+            return zt__err(ZT_EFORMAT, "%s: %s/%s: fill_value \"%s\" for a non-float dtype", file, a->path, doc, s);
     } else if (json_is_true(fv) || json_is_false(fv)) {
         i = json_is_true(fv);
         d = (double)i;
@@ -100,13 +100,13 @@ static int zt__parse_fill(zt_array *a, const json_t *fv, const char *file) {
          * cast of 2.5, 1e30 or NaN would be wrong or undefined */
         if (a->dtype.kind != 'f') {
             if (!(d >= -9223372036854775808.0 && d < 9223372036854775808.0) || d != floor(d))
-                return zt__err(ZT_EFORMAT, "%s: %s/.zarray: fill_value %.17g does not fit the integer dtype", file,
-                               a->path, d);
+                return zt__err(ZT_EFORMAT, "%s: %s/%s: fill_value %.17g does not fit the integer dtype", file,
+                               a->path, doc, d);
             i = (int64_t)d;
             is_int = true;
         }
     } else {
-        return zt__err(ZT_EFORMAT, "%s: %s/.zarray: bad fill_value", file, a->path);
+        return zt__err(ZT_EFORMAT, "%s: %s/%s: bad fill_value", file, a->path, doc);
     }
     if (is_int && a->dtype.kind != 'f') {
         /* in the dtype's range, as numpy demands (300 is no uint8) */
@@ -115,7 +115,7 @@ static int zt__parse_fill(zt_array *a, const json_t *fv, const char *file) {
                   : a->dtype.kind == 'u' ? i >= 0 && (bits == 64 || i < ((int64_t)1 << bits))
                   : bits == 64 || (i >= -((int64_t)1 << (bits - 1)) && i < ((int64_t)1 << (bits - 1)));
         if (!ok)
-            return zt__err(ZT_EFORMAT, "%s: %s/.zarray: fill_value %lld is out of range for the dtype", file, a->path,
+            return zt__err(ZT_EFORMAT, "%s: %s/%s: fill_value %lld is out of range for the dtype", file, a->path, doc,
                            (long long)i);
     }
     uint8_t b[8];
@@ -222,7 +222,7 @@ int zt__zarr_array_from_json(const json_t *zj, const char *path, const char *fil
         }
         z->sep = sv[0];
     }
-    if ((rc = zt__parse_fill(a, json_object_get(zj, "fill_value"), file))) goto fail;
+    if ((rc = zt__zarr_parse_fill(a, json_object_get(zj, "fill_value"), file, ".zarray"))) goto fail;
     if ((rc = zt__pipeline_from_zarr(json_object_get(zj, "compressor"), json_object_get(zj, "filters"),
                                      &a->pipeline))) {
         rc = zt__err_prefix(rc, "%s: %s: ", file, path);
@@ -242,7 +242,7 @@ fail:
 /* ---- hierarchy ------------------------------------------------------------------ */
 
 /* Node for path, creating missing parent groups. */
-static int zt__ensure_node(zt_tree *t, const char *path, bool is_array, zt_node **out) {
+int zt__zarr_ensure_node(zt_tree *t, const char *path, bool is_array, zt_node **out) {
     zt_node *cur = t->root;
     const char *p = path;
     while (*p) {
@@ -292,7 +292,7 @@ static int zt__apply_doc(zt_tree *t, const char *key, json_t *doc) {
     int rc = 0;
     zt_node *n = NULL;
     if (!strcmp(base, ".zarray")) {
-        rc = zt__ensure_node(t, dir, true, &n);
+        rc = zt__zarr_ensure_node(t, dir, true, &n);
         if (!rc && n == t->root) rc = zt__err(ZT_EUNSUPPORTED, "%s: root is an array, not a group", t->url);
         json_t *dt = json_object_get(doc, "dtype");
         if (!rc && json_is_string(dt) && json_string_value(dt)[0] && strchr("|<>", json_string_value(dt)[0]) &&
@@ -311,13 +311,13 @@ static int zt__apply_doc(zt_tree *t, const char *key, json_t *doc) {
             if (!rc) zt__zarr_read_rows(n->array);
         }
     } else if (!strcmp(base, ".zgroup")) {
-        rc = zt__ensure_node(t, dir, false, &n);
+        rc = zt__zarr_ensure_node(t, dir, false, &n);
         if (!rc && (!json_is_object(doc) || !json_is_integer(json_object_get(doc, "zarr_format"))))
             rc = zt__err(ZT_EFORMAT, "%s: %s: not a .zgroup document", t->url, key);
         else if (!rc && json_integer_value(json_object_get(doc, "zarr_format")) != 2)
             rc = zt__err(ZT_EUNSUPPORTED, "%s: %s: only zarr_format 2 is supported", t->url, key);
     } else if (!strcmp(base, ".zattrs")) {
-        rc = zt__ensure_node(t, dir, false, &n);
+        rc = zt__zarr_ensure_node(t, dir, false, &n);
         if (!rc && !json_is_object(doc)) rc = zt__err(ZT_EFORMAT, "%s: %s: attributes must be a JSON object", t->url, key);
         if (!rc) json_object_update(n->attrs, doc);
     }
@@ -472,9 +472,43 @@ int zt__zarr_open_tree(zt_store *s, const char *url, zt_tree **out) {
     json_t *cons = NULL;
     if (rc) goto fail;
 
+    /* One concurrent round trip tells the format: v2 consolidated metadata,
+     * a v2 root group, or a v3 root zarr.json. */
+    zt_req probe[3];
+    memset(probe, 0, sizeof probe);
+    probe[0].key = ".zmetadata";
+    probe[1].key = ".zgroup";
+    probe[2].key = "zarr.json";
+    for (int i = 0; i < 3; i++) probe[i].offset = ZT_WHOLE;
+    rc = zt__store_get_batch(s, probe, 3, NULL, NULL);
+    for (int i = 0; !rc && i < 3; i++)
+        if (probe[i].status && probe[i].status != ZT_ENOTFOUND) rc = zt__err(probe[i].status, "%s: %s: %s", url, probe[i].key, zt_strerror(probe[i].status));
+    if (!rc && probe[0].status && probe[1].status && !probe[2].status) {
+        for (int i = 0; i < 2; i++) zt__buf_free(&probe[i].out);
+        json_decref(cons);
+        zt__buf_free(&b);
+        t->store = NULL;
+        zt__tree_free(t);
+        rc = zt__zarr3_open_tree(s, url, &probe[2].out, out);
+        zt__buf_free(&probe[2].out);
+        return rc;
+    }
+    if (!rc) {
+        rc = probe[0].status;
+        zt__buf_free(&b);
+        b = probe[0].out;
+        zt__buf_init(&probe[0].out);
+    }
+    zt_buf group_doc = probe[1].out;
+    int group_status = probe[1].status;
+    zt__buf_free(&probe[2].out);
+    if (rc && rc != ZT_ENOTFOUND) {
+        zt__buf_free(&group_doc);
+        goto fail;
+    }
     /* Consolidated metadata: one request for the whole hierarchy. */
-    rc = zt__store_get(s, ".zmetadata", &b);
     if (rc == 0) {
+        zt__buf_free(&group_doc);
         rc = zt__parse_doc(t, ".zmetadata", b.data, b.len, &cons);
         json_t *md = rc ? NULL : json_object_get(cons, "metadata");
         if (!rc && !json_is_object(md)) rc = zt__err(ZT_EFORMAT, "%s: .zmetadata: no 'metadata' object", url);
@@ -500,9 +534,11 @@ int zt__zarr_open_tree(zt_store *s, const char *url, zt_tree **out) {
     }
     if (rc != ZT_ENOTFOUND) goto fail;
 
-    rc = zt__store_get(s, ".zgroup", &b);
+    zt__buf_free(&b);
+    b = group_doc;
+    rc = group_status;
     if (rc == ZT_ENOTFOUND) {
-        rc = zt__err(ZT_ENOTFOUND, "%s: not found (no .zgroup or .zmetadata)", url);
+        rc = zt__err(ZT_ENOTFOUND, "%s: not found (no .zgroup, .zmetadata or zarr.json)", url);
         goto fail;
     }
     if (rc) goto fail;
@@ -516,7 +552,7 @@ int zt__zarr_open_tree(zt_store *s, const char *url, zt_tree **out) {
      * a network store is walked group by group (a flat listing of a big
      * trajectory would page through every chunk key; plain HTTP indexes
      * hide dot files), probing .zgroup/.zarray/.zattrs in concurrent batches. */
-    if (s->is_local) {
+    if (zt__store_can(s, ZT_STORE_CAP_CHEAP_LIST)) {
         zt_strlist all, keys;
         zt__strlist_init(&all);
         zt__strlist_init(&keys);

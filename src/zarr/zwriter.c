@@ -4,7 +4,7 @@
  * the chunks, the .zarray of every grown step/time array, those of the
  * values, then .zmetadata (the commit for consolidated readers); each object
  * replaces the last atomically on every store. */
-#include "traj/wbackend.h"
+#include "array/format.h"
 #include "zarr/zarr.h"
 
 #include <pthread.h>
@@ -22,6 +22,9 @@
 
 struct zt_warr {
     zt_array *a;
+    json_t *doc3;       /* Zarr v3: the array's zarr.json (shape updated when written) */
+    int64_t grid_rows;  /* rows per stored chunk (a shard in v3) */
+    size_t rowbytes;
     json_t *attrs;
     bool dirty;
     bool index; /* step/time: .zarray rewritten before the values' (zt_warr_spec.index) */
@@ -50,6 +53,7 @@ typedef struct zt_zwriter {
     char errmsg[1024];
     zt_buf spare[ZT_ZW_THREADS]; /* encode buffers reused across jobs */
     int nspare;
+    int zarr_format; /* 2 or 3 */
 } zt_zwriter;
 
 typedef struct zt_zjob {
@@ -58,6 +62,8 @@ typedef struct zt_zjob {
     int64_t cidx[ZT_MAXDIM];
     uint8_t *data;
     size_t n;
+    bool v3;
+    int64_t valid_rows;
 } zt_zjob;
 
 static void zt__zjob_run(void *arg) {
@@ -68,7 +74,8 @@ static void zt__zjob_run(void *arg) {
     pthread_mutex_lock(&w->mu);
     if (w->nspare > 0) enc = w->spare[--w->nspare];
     pthread_mutex_unlock(&w->mu);
-    int rc = zt__zarr_write_chunk(j->a, j->cidx, j->data, &enc);
+    int rc = j->v3 ? zt__zarr3_write_chunk(j->a, j->cidx, j->data, j->valid_rows, &enc)
+                   : zt__zarr_write_chunk(j->a, j->cidx, j->data, &enc);
     pthread_mutex_lock(&w->mu);
     if (w->nspare < ZT_ZW_THREADS) w->spare[w->nspare++] = enc;
     else zt__buf_free(&enc);
@@ -93,7 +100,7 @@ static int zt__zw_drain(zt_zwriter *w) {
     return rc ? zt__err(rc, "%s", w->errmsg) : 0;
 }
 
-static int zt__zw_submit(zt_zwriter *w, zt_array *a, const int64_t *cidx, const void *data, size_t n) {
+static int zt__zw_submit(zt_zwriter *w, zt_array *a, const int64_t *cidx, const void *data, size_t n, int64_t rows) {
     if (!w->pool) {
         int rc = zt__pool_create(ZT_ZW_THREADS, &w->pool);
         if (rc) return rc;
@@ -111,6 +118,8 @@ static int zt__zw_submit(zt_zwriter *w, zt_array *a, const int64_t *cidx, const 
     memcpy(j->cidx, cidx, sizeof j->cidx);
     j->data = copy;
     j->n = n;
+    j->v3 = w->zarr_format == 3;
+    j->valid_rows = rows;
     pthread_mutex_lock(&w->mu);
     while (w->inflight > 0 && w->inflight_bytes + n > ZT_ZW_INFLIGHT) pthread_cond_wait(&w->cv, &w->mu);
     int err = w->err;
@@ -147,6 +156,20 @@ static int zt__put_json(zt_zwriter *w, const char *path, const char *name, const
     return rc;
 }
 
+static json_t *zt__zw_group3(const json_t *attrs) {
+    return json_pack("{s:i,s:s,s:o}", "zarr_format", 3, "node_type", "group",
+                     "attributes", attrs ? json_deep_copy(attrs) : json_object());
+}
+
+/* zarr.json of a v3 array with its current shape (new reference). */
+static json_t *zt__zw_doc3(const zt_warr *wa) {
+    json_t *d = json_deep_copy(wa->doc3);
+    json_t *shape = json_object_get(d, "shape");
+    for (int k = 0; k < wa->a->ndim; k++) json_array_set_new(shape, (size_t)k, json_integer(wa->a->shape[k]));
+    json_object_set(d, "attributes", wa->attrs);
+    return d;
+}
+
 static int zt__zw_group(zt_wbackend *b, const char *path, const json_t *attrs) {
     zt_zwriter *w = (zt_zwriter *)b;
     zt_znode *g = realloc(w->groups, (w->ngroups + 1) * sizeof *g);
@@ -161,6 +184,12 @@ static int zt__zw_group(zt_wbackend *b, const char *path, const json_t *attrs) {
         return zt__err(ZT_ENOMEM, "out of memory");
     }
     w->ngroups++;
+    if (w->zarr_format == 3) {
+        json_t *zg = zt__zw_group3(g->attrs);
+        int rc = zg ? zt__put_json(w, path, "zarr.json", zg) : zt__err(ZT_ENOMEM, "out of memory");
+        json_decref(zg);
+        return rc;
+    }
     json_t *zg = json_pack("{s:i}", "zarr_format", 2);
     int rc = zt__put_json(w, path, ".zgroup", zg);
     json_decref(zg);
@@ -194,7 +223,19 @@ static int zt__zw_array(zt_wbackend *b, const zt_warr_spec *sp, zt_warr **out) {
         json_object_set_new(j, "filters", json_null());
     zt_warr *wa = calloc(1, sizeof *wa);
     int rc = wa ? 0 : zt__err(ZT_ENOMEM, "out of memory");
-    if (!rc) rc = zt__zarr_array_from_json(j, sp->path, w->base.url, w->s, &wa->a);
+    if (!rc) {
+        wa->grid_rows = sp->ndim ? sp->chunks[0] : 1;
+        wa->rowbytes = sp->dtype.size;
+        for (int d = 1; d < sp->ndim; d++) wa->rowbytes *= (size_t)sp->chunks[d];
+    }
+    if (!rc && w->zarr_format == 3) {
+        wa->doc3 = zt__zarr3_array_doc(sp->dtype, sp->ndim, sp->shape, sp->chunks, sp->inner_rows, sp->compressor,
+                                       sp->precision, NULL);
+        rc = wa->doc3 ? zt__zarr3_array_from_json(wa->doc3, sp->path, w->base.url, w->s, &wa->a)
+                      : zt__err(ZT_EUNSUPPORTED, "%s: dtype not supported in Zarr v3", sp->path);
+    } else if (!rc) {
+        rc = zt__zarr_array_from_json(j, sp->path, w->base.url, w->s, &wa->a);
+    }
     json_decref(j);
     if (!rc) {
         wa->index = sp->index;
@@ -210,8 +251,16 @@ static int zt__zw_array(zt_wbackend *b, const zt_warr_spec *sp, zt_warr **out) {
         if (wa) {
             zt__array_free(wa->a);
             json_decref(wa->attrs);
+            json_decref(wa->doc3);
             free(wa);
         }
+        return rc;
+    }
+    *out = wa;
+    if (w->zarr_format == 3) {
+        json_t *d3 = zt__zw_doc3(wa);
+        rc = d3 ? zt__put_json(w, sp->path, "zarr.json", d3) : zt__err(ZT_ENOMEM, "out of memory");
+        json_decref(d3);
         return rc;
     }
     json_t *doc = zt__zarr_array_to_json(wa->a);
@@ -239,15 +288,18 @@ static int zt__zw_rows(zt_wbackend *b, zt_warr *wa, int64_t row0, int64_t nrows,
     zt_zwriter *w = (zt_zwriter *)b;
     zt_array *a = wa->a;
     if (a->ndim < 1) return zt__err(ZT_EINVAL, "%s: write_rows on a scalar", a->path);
-    int64_t c0 = a->chunks[0];
+    int64_t c0 = wa->grid_rows;
     if (row0 % c0) return zt__err(ZT_EINVAL, "%s: unaligned write at row %lld", a->path, (long long)row0);
-    /* Axis 1 may be split in blocks (atoms); the others are whole. */
+    /* Axis 1 may be split in blocks (atoms, the compact preset); the others are whole. */
     for (int d = 2; d < a->ndim; d++)
         if (a->chunks[d] != a->shape[d] && a->shape[d] != 0)
             return zt__err(ZT_EINVAL, "%s: writer needs whole trailing axes per chunk", a->path);
     bool split = a->ndim >= 2 && a->chunks[1] != a->shape[1] && a->shape[1] != 0;
-    size_t cb = zt__array_chunk_nbytes(a);
-    size_t rowbytes = split ? cb / (size_t)c0 / (size_t)a->chunks[1] * (size_t)a->shape[1] : cb / (size_t)c0;
+    if (split && w->zarr_format == 3)
+        return zt__err(ZT_EUNSUPPORTED, "%s: blocks of atoms are written in Zarr v2 only", a->path);
+    size_t crow = wa->rowbytes; /* one row of a chunk */
+    size_t rowbytes = split ? crow / (size_t)a->chunks[1] * (size_t)a->shape[1] : crow; /* one input row */
+    size_t cb = (size_t)c0 * crow;
     int rc = zt__buf_resize(&w->chunk, cb);
     int64_t nblk = split ? (a->shape[1] + a->chunks[1] - 1) / a->chunks[1] : 1;
     for (int64_t r = 0; !rc && r < nrows; r += c0) {
@@ -266,7 +318,8 @@ static int zt__zw_rows(zt_wbackend *b, zt_warr *wa, int64_t row0, int64_t nrows,
             int64_t cidx[ZT_MAXDIM] = {0};
             cidx[0] = (row0 + r) / c0;
             cidx[1] = jb;
-            if (k == c0) rc = zt__zw_submit(w, a, cidx, chunk, cb);
+            if (k == c0) rc = zt__zw_submit(w, a, cidx, chunk, cb, k);
+            else if (w->zarr_format == 3) rc = zt__zarr3_write_chunk(a, cidx, chunk, k, &w->enc);
             else rc = zt__zarr_write_chunk(a, cidx, chunk, &w->enc);
         }
     }
@@ -276,6 +329,7 @@ static int zt__zw_rows(zt_wbackend *b, zt_warr *wa, int64_t row0, int64_t nrows,
 static int zt__zw_scalar(zt_wbackend *b, zt_warr *wa, const void *value) {
     zt_zwriter *w = (zt_zwriter *)b;
     int64_t cidx[1] = {0};
+    if (w->zarr_format == 3) return zt__zarr3_write_chunk(wa->a, cidx, value, 1, &w->enc);
     return zt__zarr_write_chunk(wa->a, cidx, value, &w->enc);
 }
 
@@ -289,11 +343,37 @@ static int zt__zw_set_rows(zt_wbackend *b, zt_warr *wa, int64_t rows) {
     return 0;
 }
 
+/* v3 commit: grown step/time zarr.json first, then the values', then the
+ * root zarr.json with every node's metadata consolidated. */
+static int zt__zw_sync3(zt_zwriter *w) {
+    int rc = 0;
+    for (int pass = 0; pass < 2 && !rc; pass++)
+        for (size_t i = 0; i < w->narrays && !rc; i++) {
+            zt_warr *wa = w->arrays[i];
+            if (!wa->dirty || wa->index != (pass == 0)) continue;
+            json_t *doc = zt__zw_doc3(wa);
+            rc = doc ? zt__put_json(w, wa->a->path, "zarr.json", doc) : zt__err(ZT_ENOMEM, "out of memory");
+            if (!rc) wa->dirty = false;
+            json_decref(doc);
+        }
+    if (rc) return rc;
+    json_t *md = json_object();
+    for (size_t i = 0; i < w->ngroups; i++) json_object_set_new(md, w->groups[i].path, zt__zw_group3(w->groups[i].attrs));
+    for (size_t i = 0; i < w->narrays; i++) json_object_set_new(md, w->arrays[i]->a->path, zt__zw_doc3(w->arrays[i]));
+    json_t *root = zt__zw_group3(NULL);
+    json_object_set_new(root, "consolidated_metadata",
+                        json_pack("{s:s,s:b,s:o}", "kind", "inline", "must_understand", 0, "metadata", md));
+    rc = root ? zt__put_json(w, "", "zarr.json", root) : zt__err(ZT_ENOMEM, "out of memory");
+    json_decref(root);
+    return rc;
+}
+
 static int zt__zw_sync(zt_wbackend *b) {
     zt_zwriter *w = (zt_zwriter *)b;
     /* metadata may only describe chunks that are stored */
     int rc = zt__zw_drain(w);
     if (rc) return rc;
+    if (w->zarr_format == 3) return zt__zw_sync3(w);
     json_t *md = json_object();
     json_object_set_new(md, ".zgroup", json_pack("{s:i}", "zarr_format", 2));
     for (size_t i = 0; i < w->ngroups; i++) {
@@ -350,6 +430,7 @@ static int zt__zw_close(zt_wbackend *b, bool ok) {
     for (size_t i = 0; i < w->narrays; i++) {
         zt__array_free(w->arrays[i]->a);
         json_decref(w->arrays[i]->attrs);
+        json_decref(w->arrays[i]->doc3);
         free(w->arrays[i]);
     }
     free(w->arrays);
@@ -364,18 +445,20 @@ static int zt__zw_close(zt_wbackend *b, bool ok) {
 static const zt_wbackend_vt zt__zw_vt = {zt__zw_group, zt__zw_array, zt__zw_rows, zt__zw_scalar,
                                          zt__zw_set_rows, zt__zw_sync, zt__zw_close};
 
-int zt__zwriter_open(const char *url, const zt_options_t *opts, bool overwrite, zt_wbackend **out) {
+int zt__zwriter_open(const char *url, const zt_options_t *opts, bool overwrite, int zarr_format, zt_wbackend **out) {
     zt_zwriter *w = calloc(1, sizeof *w);
     if (!w) return zt__err(ZT_ENOMEM, "out of memory");
     w->base.vt = &zt__zw_vt;
     w->base.url = strdup(url);
     w->base.obs_in_group = true;
+    w->zarr_format = zarr_format == 3 ? 3 : 2;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     int rc = w->base.url ? zt__store_open(url, opts, &w->s) : zt__err(ZT_ENOMEM, "out of memory");
     if (!rc) {
         zt_stat st;
-        bool exists = zt__store_head(w->s, ".zgroup", &st) == 0 || zt__store_head(w->s, ".zmetadata", &st) == 0;
+        bool exists = zt__store_head(w->s, ".zgroup", &st) == 0 || zt__store_head(w->s, ".zmetadata", &st) == 0 ||
+                      zt__store_head(w->s, "zarr.json", &st) == 0;
         if (exists && !overwrite)
             rc = zt__err(ZT_EEXIST, "%s: a Zarr hierarchy already exists (use overwrite)", url);
         else if (exists) { /* only ever delete what is a Zarr hierarchy */
@@ -384,8 +467,8 @@ int zt__zwriter_open(const char *url, const zt_options_t *opts, bool overwrite, 
         }
     }
     if (!rc) {
-        json_t *zg = json_pack("{s:i}", "zarr_format", 2);
-        rc = zt__put_json(w, "", ".zgroup", zg);
+        json_t *zg = w->zarr_format == 3 ? zt__zw_group3(NULL) : json_pack("{s:i}", "zarr_format", 2);
+        rc = zt__put_json(w, "", w->zarr_format == 3 ? "zarr.json" : ".zgroup", zg);
         json_decref(zg);
     }
     if (rc) {

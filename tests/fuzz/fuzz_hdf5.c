@@ -5,6 +5,7 @@
  * also goes through the index-cache serialisation (which must give the same
  * document back) and the kerchunk reference generator, whose reference set
  * is opened and read in turn. */
+#include "format/registry.h"
 #include "fuzz.h"
 
 #include "hdf5/hdf5.h"

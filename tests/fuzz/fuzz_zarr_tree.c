@@ -1,4 +1,4 @@
-/* Fuzz target: a Zarr v2 hierarchy (.zmetadata, .zgroup, .zarray, .zattrs and
+/* Fuzz target: a Zarr v2 or v3 hierarchy (.zmetadata, .zgroup, .zarray, .zattrs or zarr.json, and
  * chunks, as an archive of objects, see fuzz.h) on the memory store, opened as
  * a zarrmd trajectory and read through the reader API. A single JSON
  * document (not an archive) is taken as .zmetadata. */

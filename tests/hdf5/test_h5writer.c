@@ -4,8 +4,10 @@
  * attribute types), compressor errors, overwrite rules, a writer killed
  * mid-run, rows written ahead of their commit (invisible until committed), and a remote
  * (memory://) destination written through a temporary file. */
+#include "format/registry.h"
 #include "h5test.h"
-#include "traj/wbackend.h"
+#include "array/format.h"
+#include "hdf5/hdf5.h"
 
 #include <dirent.h>
 #include <hdf5.h>

@@ -1,5 +1,6 @@
 /* `zarrtraj index` (programs/cmd_index.c, compiled in here and called like
  * the dispatcher does): writes a usable reference file; one-line errors. */
+#include "zarr/zarr.h"
 #include "h5test.h"
 
 #include "../../programs/cmd_index.c"

@@ -2,6 +2,7 @@
  * many points, a chunk index pointing past EOF, flipped metadata bytes. Each
  * gives a clear error naming the file (or, for harmless flips, a tree), never
  * a crash, hang or leak (run under ASan). */
+#include "format/registry.h"
 #include "h5test.h"
 
 #include <stdlib.h>

@@ -10,6 +10,7 @@
  *   store requests with and without isolation, local and "remote" (memory
  *   store, where the chunk-index prefetch runs). */
 #include "h5test.h"
+#include "format/registry.h"
 #include "store/store.h"
 
 #include <dirent.h>

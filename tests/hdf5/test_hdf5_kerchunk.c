@@ -2,6 +2,8 @@
  * ReferenceFileSystem read them with values identical to h5py
  * (check_refs.py), and our reference store + Zarr layer read them with values
  * identical to the HDF5 layer. */
+#include "zarr/zarr.h"
+#include "format/registry.h"
 #include "h5test.h"
 
 #include <limits.h>

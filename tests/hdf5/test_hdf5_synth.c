@@ -3,6 +3,7 @@
  * unallocated chunks, big-endian, bool, strings, links) reads identically to
  * h5py, locally and "remotely" through the driver on a memory store; request
  * counts of opening cold and with the index cache; unsupported filters. */
+#include "format/registry.h"
 #include "h5test.h"
 
 #include <stdlib.h>

@@ -3,6 +3,7 @@
  * byte) and the derived values of expected.json's `key` section hold (first /
  * last / second samples, sums, step and time incl. fixed steps with offsets,
  * units, boundary, version). Bad files fail with the specific error. */
+#include "format/registry.h"
 #include "h5test.h"
 
 static const char *g_file;

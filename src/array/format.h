@@ -1,8 +1,13 @@
-/* Writer back ends: the format-independent writer (writer.c) buffers frames
- * per element and hands whole chunks of rows to a back end that knows the
- * container (Zarr: zwriter.c; HDF5: src/hdf5/). Arrays grow along axis 0. */
-#ifndef ZT_WBACKEND_H
-#define ZT_WBACKEND_H
+/* On-disk formats: the descriptor each format (zarr/, hdf5/, ...) fills in
+ * and the writer back-end interface. The formats are listed in one table
+ * (src/format/registry.c), which is all the layers above use: the array
+ * layer and below never name a format.
+ *
+ * Writer back ends: the format-independent writer (traj/writer.c) buffers
+ * frames per element and hands whole chunks of rows to a back end that knows
+ * the container (Zarr: zwriter.c; HDF5: src/hdf5/). Arrays grow along axis 0. */
+#ifndef ZT_FORMAT_H
+#define ZT_FORMAT_H
 
 #include "array/array.h"
 
@@ -23,6 +28,8 @@ typedef struct zt_warr_spec {
     bool bulk;              /* per-atom values: written in whole chunks (the partial
                                last one at close only); other arrays rewrite their
                                partial last chunk at every sync */
+    int64_t inner_rows;     /* > 0 (Zarr v3): each chunk of chunks[0] rows is a shard of
+                               inner chunks of inner_rows rows */
     bool index;             /* an element's step or time: at every commit the back
                                end grows these before the values they describe, so
                                a writer killed in between never leaves value rows
@@ -56,16 +63,41 @@ struct zt_wbackend {
     bool obs_in_group;
 };
 
-/* Zarr (zarrmd) back end on any writable store. */
-int zt__zwriter_open(const char *url, const zt_options_t *opts, bool overwrite, zt_wbackend **out);
-#ifdef ZT_HAVE_HDF5
-/* HDF5 (H5MD) back end: local path, or a temporary file uploaded at close. */
-int zt__h5writer_open(const char *url, const zt_options_t *opts, bool overwrite, zt_wbackend **out);
-/* H5MD compressor spec (NULL, "none", gzip/zlib, lzf, optionally with shuffle;
- * short form, JSON object or JSON list) -> normalised config for the HDF5
- * back end ({"id": "gzip", "level": 4, "shuffle": true}, NULL = none).
- * ZT_EUNSUPPORTED naming any other compressor. */
-int zt__h5writer_compressor(const char *spec, json_t **out);
-#endif
+/* How a writer is opened (format-independent options). */
+typedef struct zt_wopen {
+    const zt_options_t *storage; /* may be NULL */
+    bool overwrite;
+    int zarr_format;             /* Zarr formats: 2 or 3 */
+} zt_wopen;
+
+enum {
+    ZT_FORMAT_NAME_ONLY = 1u << 0,     /* only for URLs it claims (never probed otherwise) */
+    ZT_FORMAT_TRUST_NAME = 1u << 1,    /* a claimed URL on a store without LOW_LATENCY is opened
+                                          without a probe (the open reports a wrong file itself) */
+    ZT_FORMAT_DEFAULT_WRITER = 1u << 2, /* writes URLs no format claims */
+    ZT_FORMAT_ZARR = 1u << 3,          /* a Zarr format (takes zarr_format) */
+};
+
+/* One on-disk format. Unused hooks are NULL. */
+typedef struct zt_format {
+    const char *name;   /* as zt_tree.format ("zarrmd", "h5md") */
+    const char *what;   /* in messages: "a zarrmd hierarchy", "an HDF5 file" */
+    unsigned flags;     /* ZT_FORMAT_* */
+    /* The URL names this format (an extension, a scheme). */
+    bool (*claims_url)(const char *url);
+    /* Store for url (default zt__store_open). */
+    int (*open_store)(const char *url, const zt_options_t *opts, zt_store **out);
+    /* Cheap check of what the store holds: 1 = this format, ZT_ENOTFOUND =
+     * nothing there, another error (message set) = something else is there. */
+    int (*probe)(zt_store *s, const char *url);
+    /* Open the tree, taking the store on success (the caller keeps it on
+     * failure). ZT_ENOTFOUND when the store holds nothing of this format. */
+    int (*open_tree)(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out);
+    /* Writer back end for url. */
+    int (*open_writer)(const char *url, const zt_wopen *wo, zt_wbackend **out);
+    /* Compressor spec of the writer options (NULL = the format's default) ->
+     * normalised config for this back end (*out NULL = none). */
+    int (*writer_compressor)(const char *spec, json_t **out);
+} zt_format;
 
 #endif
