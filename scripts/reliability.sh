@@ -11,7 +11,8 @@
 #   --skip LIST    stages not to run (their last results are still reported)
 #   --report-only  only rewrite the table from the last results
 # Needs: clang-14 (fuzz), nginx + node (soak), $ZT_PYTHON with numpy, zarr,
-# h5py (crash). Servers for the LSan pass: $ZT_EMULATOR_ENV, else started here.
+# h5py (crash); $ZT_PYTHON_OLDEST for the sanitizer builds' numcodecs check
+# (scripts/pyenv.sh path oldest). Servers for the LSan pass: $ZT_EMULATOR_ENV, else started here.
 # Exit 1 when any stage failed (the table is written either way).
 set -u
 cd "$(dirname "$0")/.."
@@ -50,7 +51,9 @@ if ! skip crash; then
 fi
 if ! skip lsan; then
     echo "== reliability: LeakSanitizer over the C suite ($ASAN_BUILD)"
-    cmake -S . -B "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DZT_SANITIZE=ON >/dev/null &&
+    # the numcodecs cross-check compares bytes with the oldest stack (as check.sh)
+    cmake -S . -B "$ASAN_BUILD" -DCMAKE_BUILD_TYPE=Debug -DZT_SANITIZE=ON ${ZT_PYTHON:+-DZT_PYTHON=$ZT_PYTHON} \
+        ${ZT_PYTHON_OLDEST:+-DZT_PYTHON_OLDEST=$ZT_PYTHON_OLDEST} >/dev/null &&
         cmake --build "$ASAN_BUILD" -j2 >/dev/null || status=1
     own=""
     if [ -z "${ZT_EMULATOR_ENV:-}" ]; then
@@ -80,7 +83,8 @@ EOF
 fi
 if ! skip tsan && [ -x scripts/tsan.sh ]; then
     echo "== reliability: ThreadSanitizer (scripts/tsan.sh)"
-    scripts/tsan.sh >"$BUILD/tsan.log" 2>&1
+    TSAN_CMAKE_FLAGS="${TSAN_CMAKE_FLAGS:-${ZT_PYTHON:+-DZT_PYTHON=$ZT_PYTHON} ${ZT_PYTHON_OLDEST:+-DZT_PYTHON_OLDEST=$ZT_PYTHON_OLDEST}}" \
+        scripts/tsan.sh >"$BUILD/tsan.log" 2>&1
     rc=$?
     [ $rc -ne 0 ] && status=1
     n=$(grep -c "WARNING: ThreadSanitizer" "$BUILD/tsan.log" || true)

@@ -678,8 +678,9 @@ static int z3_chain(const z3ctx *C, const json_t *codecs, int ndim, const int64_
                 const char *sv = json_string_value(sh);
                 int code = !strcmp(sv, "noshuffle") ? 0 : !strcmp(sv, "shuffle") ? 1 : !strcmp(sv, "bitshuffle") ? 2 : -2;
                 if (code == -2) {
+                    rc = Z3ERR(ZT_EFORMAT, "blosc: bad shuffle '%s'", sv); /* sv lives in nc */
                     json_decref(nc);
-                    return Z3ERR(ZT_EFORMAT, "blosc: bad shuffle '%s'", sv);
+                    return rc;
                 }
                 json_object_set_new(nc, "shuffle", json_integer(code));
             }
