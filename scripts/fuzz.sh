@@ -74,7 +74,7 @@ max_len() {
 run_one() {
     t=$1
     c=$W/corpus/$t
-    rm -rf "$c" "$W/crashes/$t"
+    rm -rf "$c" "$W/crashes/$t" "$W/logs/$t.triage" # no stale triage of an earlier run
     mkdir -p "$c" "$W/crashes/$t" "$W/logs"
     [ -d "tests/fuzz/corpus/$t" ] && cp tests/fuzz/corpus/$t/* "$c/" 2>/dev/null || true
     [ -d "$W/seeds/$t" ] && cp "$W/seeds/$t"/* "$c/" 2>/dev/null || true

@@ -296,7 +296,7 @@ int zt__xtc_encode_coords(const float *x, int natoms, float precision, zt_buf *o
         float lf = x[i] * precision;
         if (lf >= 0.0f) lf = (float)((double)lf + 0.5);
         else lf = (float)((double)lf - 0.5);
-        if (!(fabsf(lf) <= (float)ZT_MAXABS)) {
+        if (!(fabs((double)lf) <= (double)ZT_MAXABS)) { /* in double: (float)INT_MAX rounds up to 2^31 */
             free(ip);
             return zt__err(ZT_ERANGE, "XTC: coordinate %g of atom %zu does not fit the precision %g", (double)x[i],
                            i / 3, (double)precision);
