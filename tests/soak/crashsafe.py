@@ -52,11 +52,11 @@ def read_ours(cli, url, env):
     return out, ""
 
 
-def zarr_view(path, consolidated):
+def zarr_view(path, consolidated, fmt=2):
     """Per element: value rows, step entries, time entries and the arrays (zarr-python)."""
     import zarr
-    g = zarr.open_consolidated(path, zarr_format=2) if consolidated else \
-        zarr.open_group(path, mode="r", zarr_format=2, use_consolidated=False)
+    g = zarr.open_consolidated(path, zarr_format=fmt) if consolidated else \
+        zarr.open_group(path, mode="r", zarr_format=fmt, use_consolidated=False)
     view = {}
     for el in ELEMENTS:
         e = g["particles/trajectory/" + el]
@@ -80,6 +80,8 @@ CASES = {
     "convert-zarrmd-local": ("convert", "local", ".zarrmd", ["zarr-consolidated", "zarr-per-array"]),
     "synth-zarrmd-local": ("synth", "local", ".zarrmd", ["zarr-consolidated", "zarr-per-array"]),
     "convert-zarrmd-s3": ("convert", "s3", ".zarrmd", ["zarr-consolidated", "zarr-per-array"]),
+    # Zarr v3, sharded: small shards so that kills land between shard flushes
+    "convert-zarrmd3-local": ("convert3", "local", ".zarrmd", ["zarr-consolidated", "zarr-per-array"]),
     "convert-h5md-local": ("convert", "local", ".h5md", ["h5py"]),
     "synth-h5md-local": ("synth", "local", ".h5md", ["h5py"]),
 }
@@ -92,6 +94,9 @@ class Ctx:
 def writer_cmd(c, kind, dest):
     if kind == "convert":
         return [c.cli, "convert", c.src, dest, "--chunk-bytes", CHUNK, "--overwrite"]
+    if kind == "convert3":
+        return [c.cli, "convert", c.src, dest, "--zarr-format", "3", "--shard-bytes", CHUNK, "--inner-frames", "1",
+                "--overwrite"]
     return [c.cli, "synth", dest, "--atoms", str(ATOMS), "--frames", str(FRAMES), "--seed", "11",
             "--chunk-bytes", CHUNK, "--overwrite"]
 
@@ -193,7 +198,8 @@ def run_case(c, name, kills, rng):
                     res["errors"].append("cp: cannot download after %d committed frames: %s" % (need, cp.stderr.strip()))
         for rd in readers if local and os.path.exists(local) else []:
             try:
-                view = zarr_view(local, rd == "zarr-consolidated") if rd.startswith("zarr") else h5py_view(local)
+                view = zarr_view(local, rd == "zarr-consolidated", 3 if kind == "convert3" else 2) \
+                    if rd.startswith("zarr") else h5py_view(local)
             except Exception as e:  # noqa: BLE001 - any failure to read is the finding
                 if need > 0:
                     res["errors"].append("%s: cannot read after %d committed frames: %s" % (rd, need, e))
