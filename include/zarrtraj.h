@@ -95,7 +95,8 @@ ZT_API const char *zt_last_error(void);
  * account_name, account_key, sas_token, ca_file, max_concurrency, retries,
  * timeout, deadline, backoff, part_size, multipart_threshold, list_page_size,
  * addressing_style, verify; HDF5 reading: index_cache, hdf5_initial_read,
- * hdf5_block_size, hdf5_readahead, hdf5_cache_bytes. See docs/stores.md.
+ * hdf5_block_size, hdf5_readahead, hdf5_cache_bytes, hdf5_isolate, hdf5_timeout
+ * (docs/hdf5.md). See docs/stores.md.
  * Keys and values are copied. */
 typedef struct zt_options zt_options_t;
 
