@@ -248,9 +248,13 @@ int zt__array_decode_chunk(const zt_array *a, const int64_t *cidx, const zt_chun
     int rc;
     if (zt__needs_transpose(a)) {
         zt_buf *b = zt__tbuf(nbytes);
-        rc = b ? zt__pipeline_decode(a->pipeline, loc->filter_mask, raw, n, b->data, nbytes)
+        rc = b ? zt__pipeline_decode_f(a->pipeline, loc->filter_mask, raw, n, b->data, out, nbytes, a->ndim,
+                                       a->chunks, a->dtype.size)
                : zt__err(ZT_ENOMEM, "out of memory");
-        if (!rc) zt__transpose_chunk(b->data, out, a->ndim, a->chunks, a->dtype.size, false);
+        if (rc == 1) {
+            rc = zt__pipeline_decode(a->pipeline, loc->filter_mask, raw, n, b->data, nbytes);
+            if (!rc) zt__transpose_chunk(b->data, out, a->ndim, a->chunks, a->dtype.size, false);
+        }
     } else {
         rc = zt__pipeline_decode(a->pipeline, loc->filter_mask, raw, n, out, nbytes);
     }

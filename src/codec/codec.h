@@ -70,6 +70,15 @@ char *zt__pipeline_describe(const zt_pipeline *p);
  * may run concurrently on several threads. */
 int zt__pipeline_decode(const zt_pipeline *p, uint32_t skip_mask, const void *in,
                         size_t n, void *out, size_t out_size);
+/* Decode a chunk stored in Fortran order (Zarr v2 order "F", a reversed v3
+ * transpose) of a ndim-D array of elsize-byte elements with chunk shape dims
+ * straight into C order in out, when the pipeline has a fused path (today:
+ * the compact preset's fixedscaleoffset + delta on 3-D float32 chunks); tmp
+ * (out_size bytes, the caller's) holds the intermediate. Returns 1, having
+ * done nothing, when there is no fused path: the caller decodes and
+ * transposes. */
+int zt__pipeline_decode_f(const zt_pipeline *p, uint32_t skip_mask, const void *in, size_t n, void *tmp,
+                          void *out, size_t out_size, int ndim, const int64_t *dims, size_t elsize);
 /* Encode a chunk of n bytes into out (replaced). */
 int zt__pipeline_encode(const zt_pipeline *p, const void *in, size_t n, zt_buf *out);
 

@@ -75,6 +75,13 @@ int zt__flt_encoded_size(const zt__codec *c, size_t n, size_t *out);
 int zt__flt_decoded_size(const zt__codec *c, size_t n, size_t *out);
 int zt__flt_encode(const zt__codec *c, const void *in, size_t n, zt_buf *out);
 int zt__flt_decode_into(const zt__codec *c, const void *in, size_t n, void *dst, size_t size);
+/* The compact preset's filters (fixedscaleoffset <f4 -> <i4, then delta <i4)
+ * and their fused decode from a Fortran-order 3-D chunk into C order (1: shape
+ * not handled). */
+bool zt__flt_is_fso_i4_f4(const zt__codec *c);
+bool zt__flt_is_delta_i4(const zt__codec *c);
+bool zt__flt_f3_fusable(const int64_t *dims);
+int zt__flt_fso_delta_from_f3(const zt__codec *fso, const void *in, void *out, const int64_t *dims);
 /* Fletcher-32 as HDF5 computes it (H5_checksum_fletcher32). */
 uint32_t zt__fletcher32(const void *data, size_t n);
 /* Verify a fletcher32 trailer; on success *payload = n - 4. */

@@ -605,6 +605,31 @@ int zt__flt_encode(const zt__codec *c, const void *in, size_t n, zt_buf *out) {
     return 0;
 }
 
+/* float32(e / scale + offset) in float64, as numpy computes it. With an
+ * integral scale s <= 2^20, offset 0 and |e| < 2^24, e * (1/s) rounds to the
+ * same float32: a quotient that is not dyadic lies at least 2^-24 / s (relative)
+ * from any float32 rounding midpoint, far more than the 1-ulp (2^-52) error of
+ * the product, and a dyadic one has at most 24 significant bits, so it is a
+ * float32 itself. Division is the slow part of this loop, hence the care. */
+typedef struct zt__fso_dec {
+    double sc, off, inv;
+    bool mul;
+} zt__fso_dec;
+
+static zt__fso_dec fso_dec_init(const zt__codec *c) {
+    zt__fso_dec d;
+    d.sc = c->scale_is_int ? (double)c->scale_i : c->scale_f;
+    d.off = c->offset_is_int ? (double)c->offset_i : c->offset_f;
+    d.mul = d.off == 0.0 && d.sc >= 1.0 && d.sc <= 1048576.0 && d.sc == floor(d.sc);
+    d.inv = d.mul ? 1.0 / d.sc : 0.0;
+    return d;
+}
+
+static inline float fso_dec(const zt__fso_dec *d, int32_t e) {
+    if (d->mul && e > -16777216 && e < 16777216) return (float)((double)e * d->inv);
+    return (float)((double)e / d->sc + d->off);
+}
+
 int zt__flt_decode_into(const zt__codec *c, const void *in, size_t n, void *dstv, size_t size) {
     size_t want;
     int rc;
@@ -661,12 +686,11 @@ int zt__flt_decode_into(const zt__codec *c, const void *in, size_t n, void *dstv
         size_t count = n / c->at.size;
         if (is_i4(c->at) && c->dt.kind == 'f' && c->dt.size == 4 && !c->dt.swap) {
             /* int32 -> float32, computed in float64 as numpy does */
-            double sc = c->scale_is_int ? (double)c->scale_i : c->scale_f;
-            double off = c->offset_is_int ? (double)c->offset_i : c->offset_f;
+            zt__fso_dec d = fso_dec_init(c);
             for (size_t i = 0; i < count; i++) {
                 int32_t e;
                 memcpy(&e, src + 4 * i, 4);
-                float y = (float)((double)e / sc + off);
+                float y = fso_dec(&d, e);
                 memcpy(dst + 4 * i, &y, 4);
             }
             break;
@@ -683,6 +707,68 @@ int zt__flt_decode_into(const zt__codec *c, const void *in, size_t n, void *dstv
         break;
     default:
         return zt__err(ZT_EINVAL, "%s is not a filter", c->pub.vt->id);
+    }
+    return 0;
+}
+
+/* ---- the compact preset's decode, fused ------------------------------------ */
+
+bool zt__flt_is_delta_i4(const zt__codec *c) {
+    return c && c->cid == ZT__C_DELTA && is_i4(c->dt) && is_i4(c->at);
+}
+
+bool zt__flt_is_fso_i4_f4(const zt__codec *c) {
+    return c && c->cid == ZT__C_FSO && is_i4(c->at) && c->dt.kind == 'f' && c->dt.size == 4 && !c->dt.swap;
+}
+
+/* in: a chunk of dims[0] x dims[1] x dims[2] int32 in Fortran order (axis 0
+ * fastest), encoded by delta(<i4) (a wrapping cumsum over the flat buffer)
+ * after fixedscaleoffset(<f4 -> <i4); out: the float32 chunk in C order. One
+ * pass instead of cumsum, scale and transposition each over the whole chunk:
+ * blocks of atoms are accumulated column by column into a tile that fits L1
+ * and leave it as contiguous rows. Returns 1 when the shape does not suit
+ * (the caller then takes the general path). */
+enum { ZT__F3_TILE = 8192 };
+
+bool zt__flt_f3_fusable(const int64_t *dims) {
+    return dims[0] > 0 && dims[1] > 0 && dims[2] > 0 && dims[2] <= 16 && dims[0] * dims[2] <= ZT__F3_TILE;
+}
+
+int zt__flt_fso_delta_from_f3(const zt__codec *fso, const void *inv, void *outv, const int64_t *dims) {
+    enum { TILE = ZT__F3_TILE };
+    int64_t d0 = dims[0], d1 = dims[1], d2 = dims[2];
+    if (!zt__flt_f3_fusable(dims)) return 1;
+    const uint32_t *in = inv;
+    float *out = outv;
+    float tile[TILE];
+    uint32_t acc[16];
+    zt__fso_dec d = fso_dec_init(fso);
+    int64_t plane = d0 * d1; /* elements per value of axis 2 */
+    int64_t B = TILE / (d0 * d2);
+    /* the cumsum runs over the flat buffer: each plane starts where the previous one ended */
+    acc[0] = 0;
+    for (int64_t c = 1; c < d2; c++) {
+        uint32_t s = acc[c - 1];
+        const uint32_t *p = in + (c - 1) * plane;
+        for (int64_t i = 0; i < plane; i++) s += p[i];
+        acc[c] = s;
+    }
+    for (int64_t a0 = 0; a0 < d1; a0 += B) {
+        int64_t nb = a0 + B <= d1 ? B : d1 - a0, row = nb * d2;
+        for (int64_t c = 0; c < d2; c++) {
+            uint32_t s = acc[c];
+            for (int64_t a = 0; a < nb; a++) {
+                const uint32_t *col = in + c * plane + (a0 + a) * d0;
+                float *t = tile + a * d2 + c;
+                for (int64_t i = 0; i < d0; i++) {
+                    s += col[i];
+                    t[i * row] = fso_dec(&d, (int32_t)s);
+                }
+            }
+            acc[c] = s;
+        }
+        for (int64_t i = 0; i < d0; i++)
+            memcpy(out + (i * d1 + a0) * d2, tile + i * row, (size_t)row * sizeof(float));
     }
     return 0;
 }

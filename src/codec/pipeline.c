@@ -249,6 +249,22 @@ int zt__pipeline_decode(const zt_pipeline *p, uint32_t skip_mask, const void *in
     return rc;
 }
 
+int zt__pipeline_decode_f(const zt_pipeline *p, uint32_t skip_mask, const void *in, size_t n, void *tmp,
+                          void *out, size_t out_size, int ndim, const int64_t *dims, size_t elsize) {
+    /* Only the compact preset's pair, both applied, above at least one codec. */
+    if (!p || p->n < 3 || ndim != 3 || elsize != 4 || (skip_mask & 3u)) return 1;
+    zt__codec *fso = zt__codec_impl(p->codecs[0]), *delta = zt__codec_impl(p->codecs[1]);
+    if (!zt__flt_is_fso_i4_f4(fso) || !zt__flt_is_delta_i4(delta)) return 1;
+    int64_t el = dims[0] * dims[1] * dims[2];
+    if (el < 0 || (size_t)el * 4 != out_size) return 1;
+    if (!zt__flt_f3_fusable(dims)) return 1;
+    zt_pipeline rest = {p->codecs + 2, p->n - 2};
+    int rc = zt__pipeline_decode(&rest, skip_mask >> 2, in, n, tmp, out_size);
+    if (rc) return rc;
+    rc = zt__flt_fso_delta_from_f3(fso, tmp, out, dims);
+    return rc == 1 ? zt__err(ZT_ESTATE, "fused decode refused a checked shape") : rc;
+}
+
 int zt__pipeline_encode(const zt_pipeline *p, const void *in, size_t n, zt_buf *out) {
     size_t nc = p ? p->n : 0;
     if (!in && n) return zt__err(ZT_EINVAL, "pipeline_encode: NULL input");

@@ -17,7 +17,7 @@ from conftest import ZARR3, run, zarr_open, zarr_v2_array, zarr_v2_group
 
 
 def make(path, dtype="<f4", sep=".", order="C", fill=0.0, version=(1, 1), dim=3, compressor="default",
-         drop_chunk=None, n=6, natoms=7, filters=None):
+         drop_chunk=None, n=6, natoms=7, filters=None, pos=None, pchunks=None):
     root = zarr_v2_group(path)
     if version is not None:
         root.create_group("h5md").attrs["version"] = list(version)
@@ -30,9 +30,10 @@ def make(path, dtype="<f4", sep=".", order="C", fill=0.0, version=(1, 1), dim=3,
     e = box.create_group("edges")
     zarr_v2_array(e, "value", edges, chunks=(2, dim, dim), **kw)
     zarr_v2_array(e, "step", np.arange(n, dtype=">i8" if dtype[0] == ">" else "<i8"))
-    pos = (np.arange(n * natoms * dim, dtype=np.float64).reshape(n, natoms, dim) / 7.0).astype(dtype)
+    if pos is None:
+        pos = (np.arange(n * natoms * dim, dtype=np.float64).reshape(n, natoms, dim) / 7.0).astype(dtype)
     p = g.create_group("position")
-    zarr_v2_array(p, "value", pos, chunks=(2, 3, dim), filters=filters, **kw)
+    zarr_v2_array(p, "value", pos, chunks=pchunks or (2, 3, dim), filters=filters, **kw)
     p["value"].attrs["unit"] = "nm"
     zarr_v2_array(p, "step", np.arange(n, dtype="<i8"))
     zarr_v2_array(p, "time", np.arange(n, dtype="<f8") * 0.5)
@@ -157,3 +158,21 @@ def test_absurd_shape_is_refused(cli, tmp):
     json.dump(meta, open(za, "w"))
     r = run(cli, "info", p, check=False)
     assert r.returncode == 1 and "absurd shape" in r.stderr
+
+
+@pytest.mark.parametrize("scale,top", [(1000, 2.1e6), (1000, 30.0), (1 / 0.003, 7.0e6), (7, 3.0e8), (100.5, 1.0e3)])
+def test_fortran_fso_delta_exact(cli, tmp, scale, top):
+    """The compact preset's fused decode (delta cumsum + fixedscaleoffset +
+    transposition in one pass) gives zarr-python's float32 values bit for bit,
+    also where it must divide instead of multiply (|value| * scale >= 2^24,
+    non-integral scales), with edge chunks along both axes."""
+    p = str(tmp / "fx.zarrmd")
+    rng = np.random.default_rng(5)
+    pos = rng.uniform(-top, top, size=(9, 37, 3)).astype("<f4")
+    filters = [numcodecs.FixedScaleOffset(offset=0, scale=scale, dtype="<f4", astype="<i4"),
+               numcodecs.Delta(dtype="<i4")]
+    make(p, order="F", n=9, pos=pos, pchunks=(4, 16, 3), filters=filters,
+         compressor=numcodecs.Blosc(cname="zstd", clevel=1, shuffle=numcodecs.Blosc.BITSHUFFLE))
+    want = zarr_open(p)["particles/trajectory/position/value"][:].astype(np.float32)
+    assert np.abs(want).max() * scale > 2 ** 24 or top <= 1e3  # the division path is reached
+    np.testing.assert_array_equal(cat(cli, p).view(np.uint32), want.view(np.uint32))
