@@ -192,6 +192,18 @@ int main(void) {
         CHECK(!exists(dst));
         zt_options_free(o);
     }
+    /* the classic MD formats write XTC only (through the registry's frame writer), without settings */
+    snprintf(dst, sizeof dst, "%s/x.trr", dir);
+    CHECK_RC(zt_convert(src, dst, NULL, NULL, NULL, NULL, NULL), ZT_EUNSUPPORTED);
+    CHECK(strstr(zt_last_error(), "XTC only"));
+    CHECK(!exists(dst));
+    snprintf(dst, sizeof dst, "%s/c.xtc", dir);
+    o = opts("preset=compact", NULL);
+    CHECK_RC(zt_convert(src, dst, o, NULL, NULL, NULL, NULL), ZT_EUNSUPPORTED);
+    CHECK(strstr(zt_last_error(), "takes precision only"));
+    CHECK(!exists(dst));
+    zt_options_free(o);
+    snprintf(dst, sizeof dst, "%s/bad.zarrmd", dir);
     CHECK_RC(zt_convert(NULL, dst, NULL, NULL, NULL, NULL, NULL), ZT_EINVAL);
     CHECK_RC(zt_convert(src, "", NULL, NULL, NULL, NULL, NULL), ZT_EINVAL);
     snprintf(dst, sizeof dst, "%s/none.xtc", dir);
