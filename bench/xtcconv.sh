@@ -101,7 +101,6 @@ for X in "$XTC" "$TMP/water1000.xtc"; do
     ours=$(runs "$CLI" convert "$X" "$TMP/out.zarrmd" --preset compact)
     mda=$(runs "$PY" -c "$MDA_READ" "$X")
     up=$(N=1 runs env -u PYTHONPATH "$UPY" -c "$UPSTREAM_WRITE" "$GRO" "$X" "$TMP/up.zarrmd")
-    : >"$TMP/proxy.log"
     s3=$(i=0; while [ $i -lt "$N" ]; do
         # shellcheck disable=SC2086
         timed "$CLI" convert "$X" "s3://$ZT_S3_BUCKET/xtcconv/$(basename "$X")-$$-$i.zarrmd" --preset compact $S3OPTS
@@ -109,6 +108,5 @@ for X in "$XTC" "$TMP/water1000.xtc"; do
     done | median)
     printf '%-12s %9d %9.2f %9.2f %9.2f %9.2f %8.2f %8.2f %8.2f\n' "$(basename "$X" .xtc)" "$nf" "$ours" "$mda" "$up" "$s3" \
         "$(echo "$mda / $ours" | bc -l)" "$(echo "$up / $ours" | bc -l)" "$(echo "$ours / $s3" | bc -l)"
-    echo "#   S3 requests for $N conversions: $(awk '{print $1}' "$TMP/proxy.log" | sort | uniq -c | tr -s " \n" " ")"
 done
 echo "# load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
