@@ -3,6 +3,9 @@
 #include "cli.h"
 
 #include <getopt.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -133,6 +136,15 @@ int zt_cmd_convert(int argc, char **argv) {
     zt_progress p;
     memset(&p, 0, sizeof p);
     p.total = -1;
+#ifdef __GLIBC__
+    /* A conversion allocates and frees chunk-sized blocks (tens of MB) for
+     * every chunk; glibc would map and unmap each one (or trim the heap),
+     * paying a page fault per 4 KiB every time: keep them in the heap. A
+     * short-lived process, so the memory goes back at exit (8-12% faster on
+     * the water box XTC, bench/RESULTS.md). */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+#endif
     if (!rc) rc = zt_convert(in, outp, set, src, dst, zt__convert_progress, &p);
     if (p.total >= 0) zt_progress_end(&p, rc ? 0 : p.last_done, p.last_bytes);
     int ret = 0;
