@@ -413,6 +413,37 @@ ZT_API int64_t zt_writer_n_frames(const zt_writer_t *w);
  * The handle is freed even on error. */
 ZT_API int zt_writer_close(zt_writer_t *w);
 
+/* ------------------------------------------------------------------------ */
+/* Convert                                                                   */
+/* ------------------------------------------------------------------------ */
+
+/* Progress of zt_convert: called on the calling thread before the first
+ * frame (done = 0) and after each frame written; bytes counts the particle
+ * data copied (positions, velocities, forces). Return nonzero to stop: the
+ * conversion then fails with ZT_ECANCELED. */
+typedef int (*zt_convert_progress_fn)(int64_t done, int64_t total, uint64_t bytes, void *data);
+
+/* Copy a trajectory (zarrmd, H5MD, XTC, TRR, DCD, NetCDF: anything
+ * zt_reader_open opens) to dst_url (zarrmd; .h5md/.h5: H5MD; .xtc: XTC):
+ * positions, velocities, forces, box, step, time, units, time-dependent
+ * observables. settings (NULL = defaults; unknown keys are an error):
+ *   precision      decimal digits kept (Quantize); "-1" = lossless (default)
+ *   compressor     as zt_writer_opts_t.compressor
+ *   chunk_bytes    target bytes per value chunk ("12M" default; K/M/G suffixes)
+ *   preset, quantum, zarr_format, shard_bytes, inner_frames   as for
+ *                  zt_writer_create_ex (shard_bytes takes K/M/G suffixes)
+ *   frames         "A:B[:S]" or "I", Python slice semantics on the source's
+ *                  frames; S must be positive (steps increase) unless one frame
+ *   group          the source's particle group (needed when it has several)
+ *   out_group      its name in dst_url (default: the same)
+ *   overwrite      "1"/"true": replace an existing dst_url
+ * src_storage / dst_storage: storage options of either side (may be NULL).
+ * cb (may be NULL) reports progress. Runs on the calling thread (decoding
+ * and encoding use the library's thread pool). */
+ZT_API int zt_convert(const char *src_url, const char *dst_url, const zt_options_t *settings,
+                      const zt_options_t *src_storage, const zt_options_t *dst_storage,
+                      zt_convert_progress_fn cb, void *cb_data);
+
 /* Normalise a compressor spec (JSON or short form) to a numcodecs JSON config
  * string (malloc'd; free with free()). "none" gives "null". */
 ZT_API int zt_codec_spec_to_json(const char *spec, char **json_out);

@@ -32,6 +32,8 @@ typedef struct zt_progress {
     double t0, last;
     bool tty;
     int64_t total;
+    int64_t last_done;   /* convert: the latest callback's counts */
+    uint64_t last_bytes;
 } zt_progress;
 void zt_progress_start(zt_progress *p, const char *label, int64_t total);
 void zt_progress_update(zt_progress *p, int64_t done, uint64_t bytes);

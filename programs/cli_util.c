@@ -1,4 +1,5 @@
 #include "cli.h"
+#include "traj/convert.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -25,84 +26,11 @@ int zt_cli_usage_error(const char *cmd, const char *fmt, ...) {
     return 2;
 }
 
-static int zt__parse_i64(const char *s, size_t n, int64_t *out) {
-    char buf[32];
-    if (n == 0 || n >= sizeof buf) return -1;
-    memcpy(buf, s, n);
-    buf[n] = 0;
-    char *end;
-    errno = 0;
-    long long v = strtoll(buf, &end, 10);
-    if (errno || *end) return -1;
-    *out = v;
-    return 0;
-}
-
 int zt_cli_slice(const char *spec, int64_t n, int64_t *start, int64_t *step, int64_t *count) {
-    const char *parts[3] = {spec, NULL, NULL};
-    size_t lens[3] = {0, 0, 0};
-    int np = 1;
-    for (const char *p = spec; *p; p++)
-        if (*p == ':') {
-            if (np == 3) return -1;
-            parts[np++] = p + 1;
-        }
-    for (int i = 0; i < np; i++) {
-        const char *e = strchr(parts[i], ':');
-        lens[i] = e ? (size_t)(e - parts[i]) : strlen(parts[i]);
-    }
-    if (np == 1) { /* a single index, as seq[i] */
-        int64_t a;
-        if (zt__parse_i64(parts[0], lens[0], &a)) return -1;
-        if (a < 0) a += n;
-        if (a < 0 || a >= n) return -1;
-        *start = a;
-        *step = 1;
-        *count = 1;
-        return 0;
-    }
-    int64_t s = 1;
-    if (np == 3 && lens[2] && zt__parse_i64(parts[2], lens[2], &s)) return -1;
-    if (s == 0 || s == INT64_MIN) return -1;
-    /* slice.indices(n): a missing bound is the end the step starts from (or
-     * runs to); a negative one counts from n; then both are clipped, to
-     * [0, n] going up and to [-1, n - 1] going down */
-    int64_t lo = s > 0 ? 0 : -1, hi = s > 0 ? n : n - 1;
-    int64_t a = s > 0 ? 0 : n - 1, b = s > 0 ? n : -1;
-    for (int k = 0; k < 2; k++) {
-        int64_t v;
-        if (!lens[k]) continue;
-        if (zt__parse_i64(parts[k], lens[k], &v)) return -1;
-        if (v < 0) v = v < -n ? lo : v + n; /* v + n cannot overflow here */
-        if (v < lo) v = lo;
-        if (v > hi) v = hi;
-        if (k == 0) a = v;
-        else b = v;
-    }
-    int64_t len = 0; /* b - a and a - b lie within [-n - 1, n + 1] */
-    if (s > 0 && b > a) len = (b - a - 1) / s + 1;
-    if (s < 0 && a > b) len = (a - b - 1) / -s + 1;
-    *start = len ? a : 0;
-    *step = s;
-    *count = len;
-    return 0;
+    return zt__slice_parse(spec, n, start, step, count);
 }
 
-int zt_cli_size(const char *s, size_t *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || v < 0) return -1;
-    double m = 1;
-    if (*end == 'k' || *end == 'K') m = 1024.0, end++;
-    else if (*end == 'm' || *end == 'M') m = 1024.0 * 1024, end++;
-    else if (*end == 'g' || *end == 'G') m = 1024.0 * 1024 * 1024, end++;
-    if (*end == 'i' || *end == 'I') end++;
-    if (*end == 'b' || *end == 'B') end++;
-    if (*end) return -1;
-    *out = (size_t)(v * m);
-    return 0;
-}
+int zt_cli_size(const char *s, size_t *out) { return zt__size_parse(s, out); }
 
 int zt_cli_add_storage(zt_options_t **opts, const char *kv) {
     if (!*opts) {

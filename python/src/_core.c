@@ -1409,6 +1409,85 @@ static PyObject *mod_list_groups(PyObject *m, PyObject *args, PyObject *kw) {
     return res;
 }
 
+/* convert(src, dst, settings=None, src_storage=None, dst_storage=None,
+ * progress=None): zt_convert without the GIL. The progress callback takes
+ * the GIL per frame to check for signals (Ctrl-C stops a long conversion)
+ * and to call progress(done, total); an exception there cancels and is
+ * raised in place of ZT_ECANCELED. */
+typedef struct zt_py_conv {
+    PyObject *progress;
+    int failed; /* a Python exception is pending (saved in exc) */
+    PyObject *exc, *tb, *val;
+} zt_py_conv;
+
+/* The pending exception kept across the GIL release (3.12 replaced Fetch). */
+static void zt_py_save_exc(zt_py_conv *c) {
+#if PY_VERSION_HEX >= 0x030C0000
+    c->exc = PyErr_GetRaisedException();
+#else
+    PyErr_Fetch(&c->exc, &c->val, &c->tb);
+#endif
+}
+
+static void zt_py_restore_exc(zt_py_conv *c) {
+#if PY_VERSION_HEX >= 0x030C0000
+    PyErr_SetRaisedException(c->exc);
+#else
+    PyErr_Restore(c->exc, c->val, c->tb);
+#endif
+}
+
+static int zt_py_convert_cb(int64_t done, int64_t total, uint64_t bytes, void *data) {
+    (void)bytes;
+    zt_py_conv *c = data;
+    PyGILState_STATE g = PyGILState_Ensure();
+    int stop = PyErr_CheckSignals() < 0;
+    if (!stop && c->progress) {
+        PyObject *r = PyObject_CallFunction(c->progress, "LL", (long long)done, (long long)total);
+        stop = r == NULL;
+        Py_XDECREF(r);
+    }
+    if (stop) {
+        c->failed = 1;
+        zt_py_save_exc(c);
+    }
+    PyGILState_Release(g);
+    return stop;
+}
+
+static PyObject *mod_convert(PyObject *m, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"src", "dst", "settings", "src_storage", "dst_storage", "progress", NULL};
+    const char *src, *dst;
+    PyObject *set = Py_None, *ss = Py_None, *ds = Py_None, *progress = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "ss|OOOO:convert", kwlist, &src, &dst, &set, &ss, &ds, &progress))
+        return NULL;
+    if (progress != Py_None && !PyCallable_Check(progress)) {
+        PyErr_SetString(PyExc_TypeError, "convert: progress must be a callable progress(done, total) or None");
+        return NULL;
+    }
+    zt_options_t *so = NULL, *sso = NULL, *dso = NULL;
+    if (zt_py_options(set, &so) < 0 || zt_py_options(ss, &sso) < 0 || zt_py_options(ds, &dso) < 0) {
+        zt_options_free(so);
+        zt_options_free(sso);
+        zt_options_free(dso);
+        return NULL;
+    }
+    zt_py_conv c = {progress == Py_None ? NULL : progress, 0, NULL, NULL, NULL};
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = zt_convert(src, dst, so, sso, dso, zt_py_convert_cb, &c);
+    Py_END_ALLOW_THREADS
+    zt_options_free(so);
+    zt_options_free(sso);
+    zt_options_free(dso);
+    if (c.failed) {
+        zt_py_restore_exc(&c);
+        return NULL;
+    }
+    if (rc) return zt_raise(rc);
+    Py_RETURN_NONE;
+}
+
 static PyObject *mod_strerror(PyObject *m, PyObject *args) {
     int code;
     if (!PyArg_ParseTuple(args, "i:strerror", &code)) return NULL;
@@ -1423,6 +1502,8 @@ static PyMethodDef module_methods[] = {
      "codec_spec_to_json(spec) -> numcodecs JSON config of a compressor spec."},
     {"list_groups", (PyCFunction)(void (*)(void))mod_list_groups, METH_VARARGS | METH_KEYWORDS,
      "list_groups(url, storage_options=None) -> particle group names."},
+    {"convert", (PyCFunction)(void (*)(void))mod_convert, METH_VARARGS | METH_KEYWORDS,
+     "convert(src, dst, settings=None, src_storage=None, dst_storage=None, progress=None): zt_convert."},
     {"strerror", mod_strerror, METH_VARARGS, "strerror(code) -> (name, description)."},
     {NULL, NULL, 0, NULL}};
 

@@ -70,6 +70,31 @@ typedef struct zt_wopen {
     int zarr_format;             /* Zarr formats: 2 or 3 */
 } zt_wopen;
 
+/* Frame writer back ends: formats that store whole frames one after the
+ * other (XTC) rather than growable arrays. The trajectory writer hands each
+ * frame over as its caller gave it (the writer's units; see zt_fwopen). */
+typedef struct zt_fwriter zt_fwriter;
+
+typedef struct zt_fwopen {
+    const zt_options_t *storage; /* may be NULL */
+    bool overwrite;
+    int64_t n_atoms;
+    int precision;               /* decimal digits; -1 = the format's default */
+    const char *length_unit;     /* of the frames' values; "" = none (the format's own) */
+    const char *time_unit;
+} zt_fwopen;
+
+typedef struct zt_fwriter_vt {
+    /* One frame (a frame without particle data carries observables only). */
+    int (*write_frame)(zt_fwriter *w, const zt_wframe_t *f);
+    /* Finish (ok = false: abandon after an error) and free. */
+    int (*close)(zt_fwriter *w, bool ok);
+} zt_fwriter_vt;
+
+struct zt_fwriter {
+    const zt_fwriter_vt *vt;
+};
+
 enum {
     ZT_FORMAT_NAME_ONLY = 1u << 0,     /* only for URLs it claims (never probed otherwise) */
     ZT_FORMAT_TRUST_NAME = 1u << 1,    /* a claimed URL on a store without LOW_LATENCY is opened
@@ -93,8 +118,11 @@ typedef struct zt_format {
     /* Open the tree, taking the store on success (the caller keeps it on
      * failure). ZT_ENOTFOUND when the store holds nothing of this format. */
     int (*open_tree)(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out);
-    /* Writer back end for url. */
+    /* Writer back end for url (arrays of rows). */
     int (*open_writer)(const char *url, const zt_wopen *wo, zt_wbackend **out);
+    /* Or a frame writer back end for url (takes no writer settings but
+     * precision; ZT_EUNSUPPORTED for a claimed URL it cannot write). */
+    int (*open_frame_writer)(const char *url, const zt_fwopen *wo, zt_fwriter **out);
     /* Compressor spec of the writer options (NULL = the format's default) ->
      * normalised config for this back end (*out NULL = none). */
     int (*writer_compressor)(const char *spec, json_t **out);

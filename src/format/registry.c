@@ -95,7 +95,7 @@ int zt__tree_open(const char *url, const zt_options_t *opts, zt_tree **out) {
 const zt_format *zt__format_for_writing(const char *url) {
     const zt_format *def = NULL;
     for (const zt_format *const *f = zt__formats; *f; f++) {
-        if (!(*f)->open_writer) continue;
+        if (!(*f)->open_writer && !(*f)->open_frame_writer) continue;
         if ((*f)->claims_url && (*f)->claims_url(url)) return *f;
         if (!def && ((*f)->flags & ZT_FORMAT_DEFAULT_WRITER)) def = *f;
     }

@@ -23,7 +23,8 @@ extern const zt_format *const zt__formats[];
  * probe-able format is tried in table order. opts may be NULL. */
 int zt__tree_open(const char *url, const zt_options_t *opts, zt_tree **out);
 
-/* The format that writes url: the one claiming it, else the default writer. */
+/* The format that writes url (an array or a frame writer back end): the one
+ * claiming it, else the default writer. */
 const zt_format *zt__format_for_writing(const char *url);
 
 /* Whether url ends in ext, case-insensitively, ignoring a query string. */

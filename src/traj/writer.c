@@ -3,7 +3,6 @@
  * (Zarr or HDF5). After every chunk flush the file is valid and holds every
  * flushed frame. */
 #include "format/registry.h"
-#include "mdformats/mdformats.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -57,13 +56,9 @@ struct zt_writer {
     int64_t frames;
     bool failed;
     bool dirty;         /* something was flushed since the last sync */
-    /* XTC output: frames go straight to the XTC writer (positions and box
-     * converted to nm, time to ps); velocities, forces and observables have
-     * no place in XTC and are dropped with one warning */
-    zt_xtcw *xtc;
-    double xtc_lfac, xtc_tfac;
-    float *xtc_buf;
-    bool xtc_warned;
+    /* a frame writer back end (XTC): frames go to it as given, nothing is
+     * buffered here */
+    zt_fwriter *fw;
 };
 
 static const char *zt__el_path[4] = {"position", "velocity", "force", "box/edges"};
@@ -372,44 +367,6 @@ static int zt__writer_settings(zt_writer_t *w, const zt_options_t *set, const zt
     return rc;
 }
 
-/* XTC output: precision 10^digits (default 3 digits, GROMACS' 1000); the
- * given units are converted to XTC's nm and ps. */
-static int zt__xtc_writer_create(zt_writer_t *w, const zt_writer_opts_t *o) {
-    double lf = 10, tf = 1; /* no unit: the values are taken as nm and ps */
-    int rc = 0;
-    if (w->units[0][0] && (rc = zt_unit_factor(ZT_UNIT_LENGTH, w->units[0], &lf))) return zt__err_prefix(rc, "%s: ", w->url);
-    if (w->units[1][0] && (rc = zt_unit_factor(ZT_UNIT_TIME, w->units[1], &tf))) return zt__err_prefix(rc, "%s: ", w->url);
-    w->xtc_lfac = lf / 10.0; /* -> Angstrom -> nm */
-    w->xtc_tfac = tf;
-    int digits = o->precision < 0 ? 3 : o->precision;
-    if (digits > 6) return zt__err(ZT_EINVAL, "%s: XTC precision of %d decimal digits is beyond float32", w->url, digits);
-    float prec = 1;
-    for (int i = 0; i < digits; i++) prec *= 10;
-    if (w->n_atoms <= 0) return zt__err(ZT_EINVAL, "%s: an XTC file needs at least one atom", w->url);
-    w->xtc_buf = malloc(sizeof(float) * 3 * (size_t)w->n_atoms);
-    if (!w->xtc_buf) return zt__err(ZT_ENOMEM, "out of memory");
-    return zt__xtcw_open(w->url, o->storage, o->overwrite != 0, w->n_atoms, prec, &w->xtc);
-}
-
-static int zt__xtc_write_frame(zt_writer_t *w, const zt_wframe_t *f) {
-    if (!f->position) {
-        if (!f->velocity && !f->force && !f->box) return 0; /* observables only: nothing XTC can hold */
-        return zt__err(ZT_ENODATA, "%s: step %lld has no positions; every XTC frame needs them", w->url, (long long)f->step);
-    }
-    if (!w->xtc_warned && (f->velocity || f->force || f->n_obs)) {
-        ZT_WARN("%s: XTC holds positions and box only: velocities, forces and observables are not written", w->url);
-        w->xtc_warned = true;
-    }
-    size_t n = (size_t)w->n_atoms * 3;
-    float box[9];
-    for (size_t i = 0; i < n; i++) w->xtc_buf[i] = (float)(f->position[i] * w->xtc_lfac);
-    for (int q = 0; q < 9; q++) box[q] = f->box ? (float)(f->box[q] * w->xtc_lfac) : 0.0f;
-    double t = isnan(f->time) ? 0.0 : f->time * w->xtc_tfac;
-    int rc = zt__xtcw_write(w->xtc, f->step, (float)t, w->xtc_buf, box);
-    if (!rc) w->frames++;
-    return rc;
-}
-
 int zt_writer_create(const char *url, int64_t n_atoms, const zt_writer_opts_t *opts, zt_writer_t **out) {
     return zt_writer_create_ex(url, n_atoms, opts, NULL, out);
 }
@@ -453,11 +410,15 @@ int zt_writer_create_ex(const char *url, int64_t n_atoms, const zt_writer_opts_t
     for (int i = 0; i < 4; i++)
         if (!w->units[i]) rc = zt__err(ZT_ENOMEM, "out of memory");
     if (!w->url || !w->group) rc = zt__err(ZT_ENOMEM, "out of memory");
-    static const char *const xext[] = {".xtc"};
-    if (!rc && zt__md_has_ext(url, xext, 1)) {
-        rc = settings && zt_options_count(settings)
-                 ? zt__err(ZT_EUNSUPPORTED, "%s: XTC output takes --precision only (no writer settings)", url)
-                 : zt__xtc_writer_create(w, &o);
+    const zt_format *fmt = rc ? NULL : zt__format_for_writing(url);
+    if (fmt && fmt->open_frame_writer) {
+        if (settings && zt_options_count(settings))
+            rc = zt__err(ZT_EUNSUPPORTED, "%s: writing %s takes precision only (no preset, quantum, zarr_format, "
+                                          "shard_bytes or inner_frames)", url, fmt->what);
+        if (!rc) {
+            zt_fwopen fo = {o.storage, o.overwrite != 0, n_atoms, o.precision, w->units[0], w->units[1]};
+            rc = fmt->open_frame_writer(url, &fo, &w->fw);
+        }
         if (rc) {
             zt_writer_close(w);
             return rc;
@@ -465,7 +426,6 @@ int zt_writer_create_ex(const char *url, int64_t n_atoms, const zt_writer_opts_t
         *out = w;
         return 0;
     }
-    const zt_format *fmt = zt__format_for_writing(url);
     if (!rc && !fmt) rc = zt__err(ZT_EUNSUPPORTED, "%s: no format writes this URL", url);
     if (!rc && w->zarr_format == 3 && !(fmt->flags & ZT_FORMAT_ZARR))
         rc = zt__err(ZT_EINVAL, "%s: zarr_format 3 applies to zarrmd output, not %s", url, fmt->name);
@@ -594,9 +554,11 @@ static int zt__sync(zt_writer_t *w) {
 int zt_writer_write_frame(zt_writer_t *w, const zt_wframe_t *f) {
     if (!w || !f) return zt__err(ZT_EINVAL, "zt_writer_write_frame: NULL argument");
     if (w->failed) return zt__err(ZT_ESTATE, "%s: writer failed earlier; close it", w->url);
-    if (w->xtc) {
-        int xrc = zt__xtc_write_frame(w, f);
-        return xrc ? zt__wfail(w, xrc) : 0;
+    if (w->fw) {
+        int frc = w->fw->vt->write_frame(w->fw, f);
+        if (frc) return zt__wfail(w, frc);
+        if (f->position || f->velocity || f->force || f->box) w->frames++;
+        return 0;
     }
     const void *rows[4] = {f->position, f->velocity, f->force, NULL};
     float box32[9];
@@ -636,8 +598,7 @@ int zt_writer_write_frame(zt_writer_t *w, const zt_wframe_t *f) {
 int zt_writer_close(zt_writer_t *w) {
     if (!w) return 0;
     int rc = 0;
-    if (w->xtc) rc = zt__xtcw_close(w->xtc, !w->failed);
-    free(w->xtc_buf);
+    if (w->fw) rc = w->fw->vt->close(w->fw, !w->failed);
     if (w->b) {
         if (!w->failed) {
             for (int k = 0; k < 4 && !rc; k++)
