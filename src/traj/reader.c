@@ -815,38 +815,55 @@ static int zt__rf_collect(const zt_array *a, const int64_t *fidx, const int64_t 
     return rc;
 }
 
-/* Metadata of frames[0..n) for zt_reader_read_frames: the distinct chunks of
- * a time-dependent box are fetched in one call (all in flight at once, one
- * round trip instead of one per chunk) and pinned while each frame is filled. */
-static int zt__frames_info(zt_reader_t *r, const int64_t *frames, size_t n, zt_frame_t *info) {
-    zt_chunkref *refs = NULL;
-    zt_centry **es = NULL;
-    size_t nr = 0, cap = 0;
-    int rc = 0;
+/* The distinct chunks of a time-dependent box that frames[0..n) need
+ * (none without one). */
+static int zt__box_refs(zt_reader_t *r, const int64_t *frames, size_t n, zt_chunkref **refs, size_t *nr) {
+    size_t cap = 0;
+    *refs = NULL;
+    *nr = 0;
     zt_h5el *b = r->g->el[ZT_BOX];
-    if (b && r->fidx[ZT_BOX] && n) {
-        zt_array *a = b->value;
-        zt_rcmap m;
-        if ((rc = zt__rcmap_init(&m, n))) return rc;
-        for (size_t j = 0; j < n && !rc; j++) {
-            int64_t s = r->fidx[ZT_BOX][frames[j]];
-            if (s < 0) continue;
-            struct zt_rcslot *sl = zt__rcmap_slot(&m, s / a->chunks[0]);
-            if (sl->gen == m.gen) continue;
-            sl->gen = m.gen;
-            sl->rc = s / a->chunks[0];
-            rc = zt__rows_refs(a, s, s + 1, 0, 0, &refs, &nr, &cap);
-        }
-        free(m.slot);
-        if (!rc && nr && !(es = malloc(nr * sizeof *es))) rc = zt__err(ZT_ENOMEM, "out of memory");
-        if (!rc && nr && (rc = zt__fetch(r->cache, refs, nr, es))) {
-            free(es);
-            es = NULL;
+    if (!b || !r->fidx[ZT_BOX] || !n) return 0;
+    zt_array *a = b->value;
+    zt_rcmap m;
+    int rc = zt__rcmap_init(&m, n);
+    for (size_t j = 0; j < n && !rc; j++) {
+        int64_t s = r->fidx[ZT_BOX][frames[j]];
+        if (s < 0) continue;
+        struct zt_rcslot *sl = zt__rcmap_slot(&m, s / a->chunks[0]);
+        if (sl->gen == m.gen) continue;
+        sl->gen = m.gen;
+        sl->rc = s / a->chunks[0];
+        rc = zt__rows_refs(a, s, s + 1, 0, 0, refs, nr, &cap);
+    }
+    free(m.slot);
+    if (rc) {
+        free(*refs);
+        *refs = NULL;
+        *nr = 0;
+    }
+    return rc;
+}
+
+/* Metadata of frames[0..n) for zt_reader_read_frames, the box chunks pinned
+ * (es[0..nb), fetched with the first round of values: one round trip for
+ * both) or, when es is NULL, fetched here in one call and pinned while each
+ * frame is filled. */
+static int zt__frames_info(zt_reader_t *r, const int64_t *frames, size_t n, zt_frame_t *info, zt_centry **es) {
+    zt_chunkref *refs = NULL;
+    zt_centry **own = NULL;
+    size_t nr = 0;
+    int rc = 0;
+    if (!es) {
+        rc = zt__box_refs(r, frames, n, &refs, &nr);
+        if (!rc && nr && !(own = malloc(nr * sizeof *own))) rc = zt__err(ZT_ENOMEM, "out of memory");
+        if (!rc && nr && (rc = zt__fetch(r->cache, refs, nr, own))) {
+            free(own);
+            own = NULL;
         }
     }
     for (size_t j = 0; j < n && !rc; j++) rc = zt_reader_read_frame(r, frames[j], &info[j], NULL, NULL, NULL);
-    if (es) zt__cache_release(r->cache, es, nr);
-    free(es);
+    if (own) zt__cache_release(r->cache, own, nr);
+    free(own);
     free(refs);
     return rc;
 }
@@ -885,20 +902,42 @@ int zt_reader_read_frames(zt_reader_t *r, zt_element_t el, const int64_t *frames
     }
     int q = 0;
     size_t j0 = 0;
+    /* box chunks of the batch (for info): fetched with the first round */
+    zt_chunkref *brefs = NULL;
+    zt_centry **bes = NULL;
+    size_t nb = 0;
+    bool merged = false;
     rc = zt__rf_collect(a, r->fidx[el], frames, nfr, 0, per_round, &map, fseg, &rd[q]);
+    if (!rc && info && out) rc = zt__box_refs(r, frames, nfr, &brefs, &nb);
+    if (!rc && nb && !(bes = calloc(nb, sizeof *bes))) rc = zt__err(ZT_ENOMEM, "out of memory");
     while (!rc && j0 < nfr) {
         if (rd[q].end < nfr) {
             rc = zt__rf_collect(a, r->fidx[el], frames, nfr, rd[q].end, per_round, &map, fseg, &rd[1 - q]);
             if (!rc) zt__readahead_prefetch(r, rd[1 - q].refs, rd[1 - q].n);
         }
         if (rc) break;
-        zt_centry **p = realloc(es, (rd[q].n ? rd[q].n : 1) * sizeof *p);
+        size_t extra = nb && !merged ? nb : 0, nf = rd[q].n + extra;
+        zt_centry **p = realloc(es, (nf ? nf : 1) * sizeof *p);
         if (!p) {
             rc = zt__err(ZT_ENOMEM, "out of memory");
             break;
         }
         es = p;
-        if ((rc = zt__fetch(r->cache, rd[q].refs, rd[q].n, es))) break;
+        if (extra && rd[q].cap < nf) {
+            zt_chunkref *nr = realloc(rd[q].refs, nf * sizeof *nr);
+            if (!nr) {
+                rc = zt__err(ZT_ENOMEM, "out of memory");
+                break;
+            }
+            rd[q].refs = nr;
+            rd[q].cap = nf;
+        }
+        if (extra) memcpy(rd[q].refs + rd[q].n, brefs, nb * sizeof *brefs);
+        if ((rc = zt__fetch(r->cache, rd[q].refs, nf, es))) break;
+        if (extra) { /* the box entries stay pinned until the metadata is filled */
+            memcpy(bes, es + rd[q].n, nb * sizeof *bes);
+            merged = true;
+        }
         for (size_t j = j0; j < rd[q].end && out; j++) {
             int64_t s = r->fidx[el][frames[j]];
             float *o = out + j * (size_t)N * 3;
@@ -922,7 +961,10 @@ int zt_reader_read_frames(zt_reader_t *r, zt_element_t el, const int64_t *frames
     }
     free(map.slot);
     free(fseg);
-    if (!rc && info) rc = zt__frames_info(r, frames, nfr, info);
+    if (!rc && info) rc = zt__frames_info(r, frames, nfr, info, merged ? bes : NULL);
+    if (merged) zt__cache_release(r->cache, bes, nb);
+    free(bes);
+    free(brefs);
     return rc;
 }
 
