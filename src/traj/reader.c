@@ -4,6 +4,7 @@
 #include "traj/reader.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,37 @@ static size_t zt__rowchunk_cost(const zt_array *a) {
     return n * zt__cache_cost(zt__array_chunk_nbytes(a));
 }
 
+/* Shard indexes of the per-atom elements, fetched on a helper thread while
+ * the rest of the trajectory opens (step, time, box, observables): the first
+ * random batch then costs one round trip instead of two. Remote stores only,
+ * at most 2^16 row-chunks per element (an index of about 1 MiB); errors are
+ * left for the reads that need the index to report. */
+#define ZT_INDEX_PREFETCH_ROWS ((int64_t)1 << 16)
+
+static void *zt__index_prefetch(void *arg) {
+    zt_h5group *g = arg;
+    for (int k = ZT_POSITION; k <= ZT_FORCE; k++) {
+        const zt_array *a = g->el[k] ? g->el[k]->value : NULL;
+        if (!a || !a->vt->prepare) continue;
+        int64_t rows = zt__array_nchunks_dim(a, 0);
+        size_t nd = (size_t)(a->ndim ? a->ndim : 1);
+        if (rows <= 0 || rows > ZT_INDEX_PREFETCH_ROWS) continue;
+        int64_t *c = calloc((size_t)rows * nd, sizeof *c);
+        if (!c) continue;
+        for (int64_t i = 0; i < rows; i++) c[(size_t)i * nd] = i;
+        a->vt->prepare(a, c, (size_t)rows);
+        free(c);
+    }
+    return NULL;
+}
+
+static bool zt__wants_index_prefetch(const zt_tree *t, const zt_h5group *g) {
+    if (zt__store_can(t->store, ZT_STORE_CAP_LOW_LATENCY)) return false;
+    for (int k = ZT_POSITION; k <= ZT_FORCE; k++)
+        if (g->el[k] && g->el[k]->value->vt->prepare) return true;
+    return false;
+}
+
 int zt_reader_open(const char *url, const zt_reader_opts_t *opts, zt_reader_t **out) {
     if (!url || !out) return zt__err(ZT_EINVAL, "zt_reader_open: NULL argument");
     *out = NULL;
@@ -179,10 +211,13 @@ int zt_reader_open(const char *url, const zt_reader_opts_t *opts, zt_reader_t **
         rc = zt__err(ZT_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = zt__h5md_load_observables(r->h, r->g->name, &r->obs, &r->n_obs))) goto fail;
-    if ((rc = zt__setup_units(r))) goto fail;
-    if ((rc = zt__build_frames(r))) goto fail;
-    if ((rc = zt__setup_data(r))) goto fail;
+    pthread_t pf;
+    bool pf_on = zt__wants_index_prefetch(t, r->g) && pthread_create(&pf, NULL, zt__index_prefetch, r->g) == 0;
+    if (!(rc = zt__h5md_load_observables(r->h, r->g->name, &r->obs, &r->n_obs)) && !(rc = zt__setup_units(r)) &&
+        !(rc = zt__build_frames(r)))
+        rc = zt__setup_data(r);
+    if (pf_on) pthread_join(pf, NULL);
+    if (rc) goto fail;
     /* The window: half for decoded chunks read ahead of the caller (in flight
      * or ready: the pipeline depth), half bounding the compressed chunks in
      * flight (at least 32 MiB, so fetches stay parallel without read-ahead
