@@ -10,6 +10,13 @@ same zarrmd store (written by ``zarrtraj synth``, Zarr v2).
 Needs the S3 emulator (scripts/emulators/run.sh start s3) and BUILD/bench/latproxy.
 Cold batches: a fresh reader each (open timed apart); warm: one reader, batches
 of one epoch after the first. Prints one JSON line per measurement and a table.
+
+    mlbench.py --v3 [mlv3.py options]
+
+runs bench/mlv3.py instead: the issue 14 targets on our default Zarr v3 layout
+(sharded) against upstream Zarrtraj (v2), zarr-python 3 and tensorstore, a single
+frame against one ranged GET, 2 worker processes against curl, and the issue 12
+comparison (sequential, random, cold open).
 """
 import argparse
 import json
@@ -64,6 +71,11 @@ def env_file():
 
 
 def main():
+    if "--v3" in sys.argv[1:]:
+        sys.argv.remove("--v3")
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import mlv3
+        return mlv3.main()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build")
     ap.add_argument("--upstream-python", default=os.path.expanduser("~/.cache/zarrtraj/venvs/upstream/bin/python"))

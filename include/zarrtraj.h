@@ -274,7 +274,10 @@ ZT_API int zt_reader_timeseries(zt_reader_t *r, zt_element_t el, int64_t start,
  * come in any order; frames where el is not sampled are NaN. out may be NULL
  * when info is not. info may be NULL or an array of n: each frame's step,
  * time, has[] and box as zt_reader_read_frame fills them (the distinct chunks
- * of a time-dependent box fetched together, one round trip). Both buffers are
+ * of a time-dependent box fetched with the first round of values, in the same
+ * round trip). Sharded Zarr v3 on a remote store: the shard indexes come with
+ * zt_reader_open (fetched while the rest opens), so a batch costs its inner
+ * chunks' byte ranges only. Both buffers are
  * caller-owned and only written during the call. The batch is fetched in
  * rounds within a third of cache_bytes, the next round in flight while one is
  * copied out (that overlap needs readahead_bytes > 0), so a batch costs one

@@ -27,6 +27,8 @@ __all__ = ["FrameDataset", "ChunkShuffleSampler", "RandomBatchSampler", "to_torc
 _ELEMENTS = {"position": "position", "positions": "position", "velocity": "velocity", "velocities": "velocity",
              "force": "force", "forces": "force"}
 _BIT = {"position": 1, "velocity": 2, "force": 4}
+#: Requests in flight per batch on network stores (the engine keeps 64 connections per host).
+_BATCH_CONCURRENCY = 64
 
 #: Readers of datasets inherited through fork(): never closed in the child
 #: (their threads did not survive the fork), only kept from being deallocated.
@@ -236,8 +238,18 @@ class FrameDataset:
     # ---- readers ---------------------------------------------------------------------
 
     def _open(self, fi):
-        return _core.Reader(self.urls[fi], self.group, self.cache_bytes, self.storage_options, self.convert_units,
-                            self.readahead_bytes, self.threads)
+        return _core.Reader(self.urls[fi], self.group, self.cache_bytes, self._options(self.urls[fi]),
+                            self.convert_units, self.readahead_bytes, self.threads)
+
+    def _options(self, url):
+        """Storage options for `url`: a network store keeps a whole batch in
+        flight (one round trip for 64 inner chunks instead of two waves of the
+        store's default 32) unless the caller set max_concurrency."""
+        so = self.storage_options
+        scheme = url.split("://", 1)[0].lower() if "://" in url else "file"
+        if scheme != "file" and not any(k == "max_concurrency" for k, _ in so):
+            so = tuple(so) + (("max_concurrency", str(_BATCH_CONCURRENCY)),)
+        return so
 
     def _acquire(self, fi):
         """The open reader of file `fi` in this process, marked busy (not evicted)."""

@@ -4,6 +4,7 @@
 #include "traj/reader.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,37 @@ static size_t zt__rowchunk_cost(const zt_array *a) {
     return n * zt__cache_cost(zt__array_chunk_nbytes(a));
 }
 
+/* Shard indexes of the per-atom elements, fetched on a helper thread while
+ * the rest of the trajectory opens (step, time, box, observables): the first
+ * random batch then costs one round trip instead of two. Remote stores only,
+ * at most 2^16 row-chunks per element (an index of about 1 MiB); errors are
+ * left for the reads that need the index to report. */
+#define ZT_INDEX_PREFETCH_ROWS ((int64_t)1 << 16)
+
+static void *zt__index_prefetch(void *arg) {
+    zt_h5group *g = arg;
+    for (int k = ZT_POSITION; k <= ZT_FORCE; k++) {
+        const zt_array *a = g->el[k] ? g->el[k]->value : NULL;
+        if (!a || !a->vt->prepare) continue;
+        int64_t rows = zt__array_nchunks_dim(a, 0);
+        size_t nd = (size_t)(a->ndim ? a->ndim : 1);
+        if (rows <= 0 || rows > ZT_INDEX_PREFETCH_ROWS) continue;
+        int64_t *c = calloc((size_t)rows * nd, sizeof *c);
+        if (!c) continue;
+        for (int64_t i = 0; i < rows; i++) c[(size_t)i * nd] = i;
+        a->vt->prepare(a, c, (size_t)rows);
+        free(c);
+    }
+    return NULL;
+}
+
+static bool zt__wants_index_prefetch(const zt_tree *t, const zt_h5group *g) {
+    if (zt__store_can(t->store, ZT_STORE_CAP_LOW_LATENCY)) return false;
+    for (int k = ZT_POSITION; k <= ZT_FORCE; k++)
+        if (g->el[k] && g->el[k]->value->vt->prepare) return true;
+    return false;
+}
+
 int zt_reader_open(const char *url, const zt_reader_opts_t *opts, zt_reader_t **out) {
     if (!url || !out) return zt__err(ZT_EINVAL, "zt_reader_open: NULL argument");
     *out = NULL;
@@ -179,10 +211,13 @@ int zt_reader_open(const char *url, const zt_reader_opts_t *opts, zt_reader_t **
         rc = zt__err(ZT_ENOMEM, "out of memory");
         goto fail;
     }
-    if ((rc = zt__h5md_load_observables(r->h, r->g->name, &r->obs, &r->n_obs))) goto fail;
-    if ((rc = zt__setup_units(r))) goto fail;
-    if ((rc = zt__build_frames(r))) goto fail;
-    if ((rc = zt__setup_data(r))) goto fail;
+    pthread_t pf;
+    bool pf_on = zt__wants_index_prefetch(t, r->g) && pthread_create(&pf, NULL, zt__index_prefetch, r->g) == 0;
+    if (!(rc = zt__h5md_load_observables(r->h, r->g->name, &r->obs, &r->n_obs)) && !(rc = zt__setup_units(r)) &&
+        !(rc = zt__build_frames(r)))
+        rc = zt__setup_data(r);
+    if (pf_on) pthread_join(pf, NULL);
+    if (rc) goto fail;
     /* The window: half for decoded chunks read ahead of the caller (in flight
      * or ready: the pipeline depth), half bounding the compressed chunks in
      * flight (at least 32 MiB, so fetches stay parallel without read-ahead
@@ -815,38 +850,55 @@ static int zt__rf_collect(const zt_array *a, const int64_t *fidx, const int64_t 
     return rc;
 }
 
-/* Metadata of frames[0..n) for zt_reader_read_frames: the distinct chunks of
- * a time-dependent box are fetched in one call (all in flight at once, one
- * round trip instead of one per chunk) and pinned while each frame is filled. */
-static int zt__frames_info(zt_reader_t *r, const int64_t *frames, size_t n, zt_frame_t *info) {
-    zt_chunkref *refs = NULL;
-    zt_centry **es = NULL;
-    size_t nr = 0, cap = 0;
-    int rc = 0;
+/* The distinct chunks of a time-dependent box that frames[0..n) need
+ * (none without one). */
+static int zt__box_refs(zt_reader_t *r, const int64_t *frames, size_t n, zt_chunkref **refs, size_t *nr) {
+    size_t cap = 0;
+    *refs = NULL;
+    *nr = 0;
     zt_h5el *b = r->g->el[ZT_BOX];
-    if (b && r->fidx[ZT_BOX] && n) {
-        zt_array *a = b->value;
-        zt_rcmap m;
-        if ((rc = zt__rcmap_init(&m, n))) return rc;
-        for (size_t j = 0; j < n && !rc; j++) {
-            int64_t s = r->fidx[ZT_BOX][frames[j]];
-            if (s < 0) continue;
-            struct zt_rcslot *sl = zt__rcmap_slot(&m, s / a->chunks[0]);
-            if (sl->gen == m.gen) continue;
-            sl->gen = m.gen;
-            sl->rc = s / a->chunks[0];
-            rc = zt__rows_refs(a, s, s + 1, 0, 0, &refs, &nr, &cap);
-        }
-        free(m.slot);
-        if (!rc && nr && !(es = malloc(nr * sizeof *es))) rc = zt__err(ZT_ENOMEM, "out of memory");
-        if (!rc && nr && (rc = zt__fetch(r->cache, refs, nr, es))) {
-            free(es);
-            es = NULL;
+    if (!b || !r->fidx[ZT_BOX] || !n) return 0;
+    zt_array *a = b->value;
+    zt_rcmap m;
+    int rc = zt__rcmap_init(&m, n);
+    for (size_t j = 0; j < n && !rc; j++) {
+        int64_t s = r->fidx[ZT_BOX][frames[j]];
+        if (s < 0) continue;
+        struct zt_rcslot *sl = zt__rcmap_slot(&m, s / a->chunks[0]);
+        if (sl->gen == m.gen) continue;
+        sl->gen = m.gen;
+        sl->rc = s / a->chunks[0];
+        rc = zt__rows_refs(a, s, s + 1, 0, 0, refs, nr, &cap);
+    }
+    free(m.slot);
+    if (rc) {
+        free(*refs);
+        *refs = NULL;
+        *nr = 0;
+    }
+    return rc;
+}
+
+/* Metadata of frames[0..n) for zt_reader_read_frames, the box chunks pinned
+ * (es[0..nb), fetched with the first round of values: one round trip for
+ * both) or, when es is NULL, fetched here in one call and pinned while each
+ * frame is filled. */
+static int zt__frames_info(zt_reader_t *r, const int64_t *frames, size_t n, zt_frame_t *info, zt_centry **es) {
+    zt_chunkref *refs = NULL;
+    zt_centry **own = NULL;
+    size_t nr = 0;
+    int rc = 0;
+    if (!es) {
+        rc = zt__box_refs(r, frames, n, &refs, &nr);
+        if (!rc && nr && !(own = malloc(nr * sizeof *own))) rc = zt__err(ZT_ENOMEM, "out of memory");
+        if (!rc && nr && (rc = zt__fetch(r->cache, refs, nr, own))) {
+            free(own);
+            own = NULL;
         }
     }
     for (size_t j = 0; j < n && !rc; j++) rc = zt_reader_read_frame(r, frames[j], &info[j], NULL, NULL, NULL);
-    if (es) zt__cache_release(r->cache, es, nr);
-    free(es);
+    if (own) zt__cache_release(r->cache, own, nr);
+    free(own);
     free(refs);
     return rc;
 }
@@ -885,20 +937,42 @@ int zt_reader_read_frames(zt_reader_t *r, zt_element_t el, const int64_t *frames
     }
     int q = 0;
     size_t j0 = 0;
+    /* box chunks of the batch (for info): fetched with the first round */
+    zt_chunkref *brefs = NULL;
+    zt_centry **bes = NULL;
+    size_t nb = 0;
+    bool merged = false;
     rc = zt__rf_collect(a, r->fidx[el], frames, nfr, 0, per_round, &map, fseg, &rd[q]);
+    if (!rc && info && out) rc = zt__box_refs(r, frames, nfr, &brefs, &nb);
+    if (!rc && nb && !(bes = calloc(nb, sizeof *bes))) rc = zt__err(ZT_ENOMEM, "out of memory");
     while (!rc && j0 < nfr) {
         if (rd[q].end < nfr) {
             rc = zt__rf_collect(a, r->fidx[el], frames, nfr, rd[q].end, per_round, &map, fseg, &rd[1 - q]);
             if (!rc) zt__readahead_prefetch(r, rd[1 - q].refs, rd[1 - q].n);
         }
         if (rc) break;
-        zt_centry **p = realloc(es, (rd[q].n ? rd[q].n : 1) * sizeof *p);
+        size_t extra = nb && !merged ? nb : 0, nf = rd[q].n + extra;
+        zt_centry **p = realloc(es, (nf ? nf : 1) * sizeof *p);
         if (!p) {
             rc = zt__err(ZT_ENOMEM, "out of memory");
             break;
         }
         es = p;
-        if ((rc = zt__fetch(r->cache, rd[q].refs, rd[q].n, es))) break;
+        if (extra && rd[q].cap < nf) {
+            zt_chunkref *nr = realloc(rd[q].refs, nf * sizeof *nr);
+            if (!nr) {
+                rc = zt__err(ZT_ENOMEM, "out of memory");
+                break;
+            }
+            rd[q].refs = nr;
+            rd[q].cap = nf;
+        }
+        if (extra) memcpy(rd[q].refs + rd[q].n, brefs, nb * sizeof *brefs);
+        if ((rc = zt__fetch(r->cache, rd[q].refs, nf, es))) break;
+        if (extra) { /* the box entries stay pinned until the metadata is filled */
+            memcpy(bes, es + rd[q].n, nb * sizeof *bes);
+            merged = true;
+        }
         for (size_t j = j0; j < rd[q].end && out; j++) {
             int64_t s = r->fidx[el][frames[j]];
             float *o = out + j * (size_t)N * 3;
@@ -922,7 +996,10 @@ int zt_reader_read_frames(zt_reader_t *r, zt_element_t el, const int64_t *frames
     }
     free(map.slot);
     free(fseg);
-    if (!rc && info) rc = zt__frames_info(r, frames, nfr, info);
+    if (!rc && info) rc = zt__frames_info(r, frames, nfr, info, merged ? bes : NULL);
+    if (merged) zt__cache_release(r->cache, bes, nb);
+    free(bes);
+    free(brefs);
     return rc;
 }
 
