@@ -61,6 +61,11 @@ struct zt_wbackend {
      * than observables/<name> (MDAnalysis' H5MD, whose reader expects every
      * child of observables/ to be an element). */
     bool obs_in_group;
+    /* Set by the trajectory writer before each sync/close: the frames that
+     * commit makes durable. A back end that commits in the background sets
+     * logs_commits and logs "committed N frames" itself once they are. */
+    int64_t commit_frames;
+    bool logs_commits;
 };
 
 /* How a writer is opened (format-independent options). */

@@ -11,6 +11,7 @@
 
 /* Zarr v3 defaults (docs/zarr3.md has the measurements behind them). */
 #define ZT_V3_SHARD_BYTES ((size_t)64 << 20)
+#define ZT_CHUNK_BYTES ((size_t)12 << 20) /* zt_writer_opts_t.chunk_bytes = 0 */
 #define ZT_V3_INNER_BYTES ((size_t)256 << 10)
 
 /* One growable array with a row buffer from its current chunk start. */
@@ -119,7 +120,7 @@ static int zt__col_init(zt_writer_t *w, zt_wcol *c, const char *path, zt_dtype d
     sp.attrs = attrs;
     sp.bulk = bulk;
     sp.index = index;
-    if (bulk && w->zarr_format == 3) {
+    if (bulk && w->zarr_format == 3 && !w->compact) {
         /* a shard of chunk_rows rows, whole inner chunks of inner rows */
         int64_t inner = w->inner_frames > 0 ? w->inner_frames
                                             : (int64_t)(ZT_V3_INNER_BYTES / (rowbytes ? rowbytes : 1));
@@ -352,9 +353,14 @@ static int zt__writer_settings(zt_writer_t *w, const zt_options_t *set, const zt
     if (h5)
         return zt__err(ZT_EUNSUPPORTED, "%s: preset compact is a Zarr encoding (Fortran-order chunks, delta); H5MD "
                        "output takes --precision and gzip/lzf", w->url);
-    if (w->zarr_format == 3)
-        return zt__err(ZT_EUNSUPPORTED, "%s: preset compact is written as Zarr v2 for now (the v3 form, with the "
-                       "transpose codec, is not implemented yet)", w->url);
+    if (w->zarr_format == 3) {
+        /* v3: the same chunks (transpose codec for order F, numcodecs.* codecs), not sharded: a compact chunk
+         * of 100 frames is already an object of a few MB, and a random frame costs a whole chunk anyway */
+        if (zt_options_get(set, "shard_bytes") || zt_options_get(set, "inner_frames"))
+            return zt__err(ZT_EINVAL, "%s: preset compact is not sharded (shard_bytes, inner_frames do not apply)",
+                           w->url);
+        w->chunk_bytes = o->chunk_bytes ? o->chunk_bytes : ZT_CHUNK_BYTES;
+    }
     int rc = 0;
     if (quantum) rc = zt__parse_quantum(quantum, w->units[0], &w->quantum[0]);
     else if (o->precision >= 0) w->quantum[0] = pow(10.0, -o->precision);
@@ -397,7 +403,7 @@ int zt_writer_create_ex(const char *url, int64_t n_atoms, const zt_writer_opts_t
     w->url = strdup(url);
     w->n_atoms = n_atoms;
     w->n_frames_hint = o.n_frames;
-    w->chunk_bytes = o.chunk_bytes ? o.chunk_bytes : (size_t)12 << 20;
+    w->chunk_bytes = o.chunk_bytes ? o.chunk_bytes : ZT_CHUNK_BYTES;
     w->zarr_format = (int)zarr_format;
     w->inner_frames = inner_frames;
     if (w->zarr_format == 3) w->chunk_bytes = shard_bytes ? (size_t)shard_bytes : ZT_V3_SHARD_BYTES;
@@ -545,10 +551,11 @@ static int zt__sync(zt_writer_t *w) {
     for (int k = 0; k < 4 && !rc; k++)
         if (w->el[k] && !w->el[k]->big) rc = zt__welem_flush(w, w->el[k], true);
     for (size_t i = 0; i < w->n_obs && !rc; i++) rc = zt__welem_flush(w, w->obs[i], true);
+    w->b->commit_frames = zt__committed(w);
     if (!rc) rc = w->b->vt->sync(w->b);
     w->dirty = false;
     /* what a reader finds if the process dies now (crash-safety tests read this) */
-    if (!rc && zt__log_level() <= ZT_LOG_INFO) ZT_INFO("%s: committed %lld frames", w->url, (long long)zt__committed(w));
+    if (!rc && !w->b->logs_commits && zt__log_level() <= ZT_LOG_INFO) ZT_INFO("%s: committed %lld frames", w->url, (long long)zt__committed(w));
     return rc;
 }
 
@@ -606,9 +613,11 @@ int zt_writer_close(zt_writer_t *w) {
                 if (w->el[k]) rc = zt__welem_flush(w, w->el[k], true);
             for (size_t i = 0; i < w->n_obs && !rc; i++) rc = zt__welem_flush(w, w->obs[i], true);
         }
+        w->b->commit_frames = w->frames;
+        bool logs = w->b->logs_commits;
         int crc = w->b->vt->close(w->b, !w->failed && !rc);
         if (!rc) rc = crc;
-        if (!rc) ZT_INFO("%s: committed %lld frames", w->url, (long long)w->frames);
+        if (!rc && !logs) ZT_INFO("%s: committed %lld frames", w->url, (long long)w->frames);
         if (rc) rc = zt__err_prefix(rc, "%s: ", w->url);
     }
     for (int k = 0; k < 4; k++) zt__welem_free(w->el[k]);

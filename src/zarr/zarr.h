@@ -48,11 +48,14 @@ char *zt__zarr3_chunk_key(const zt_array *a, const int64_t *gidx);
  * below valid_rows rows, the others empty, then the index at the end). data
  * holds the whole stored chunk; scratch is reused between calls. */
 int zt__zarr3_write_chunk(const zt_array *a, const int64_t *gidx, const void *data, int64_t valid_rows, zt_buf *scratch);
-/* zarr.json of an array the writer makes: little endian, fill 0, optional
- * numcodecs.quantize, the compressor (numcodecs config or NULL), sharded with
+/* zarr.json of an array the writer makes: little endian, fill 0, the
+ * transpose codec reversing the axes when order_f (Zarr v2's order "F"),
+ * filters (numcodecs configs, as numcodecs.<id> codecs) or else numcodecs.quantize
+ * at precision >= 0, the compressor (numcodecs config or NULL), sharded with
  * inner chunks of inner_rows rows when inner_rows > 0. NULL: unsupported dtype. */
 json_t *zt__zarr3_array_doc(const zt_dtype dt, int ndim, const int64_t *shape, const int64_t *chunks,
-                            int64_t inner_rows, const json_t *compressor, int precision, const json_t *attrs);
+                            int64_t inner_rows, const json_t *compressor, const json_t *filters, bool order_f,
+                            int precision, const json_t *attrs);
 /* Tree of the v3 hierarchy whose root zarr.json holds root_doc (the store is
  * the caller's on failure). */
 int zt__zarr3_open_tree(zt_store *s, const char *url, const zt_buf *root_doc, zt_tree **out);

@@ -519,6 +519,7 @@ typedef struct z3out {
     int nlev;
     z3level lev[Z3_MAXLEV];
     int64_t inner[ZT_MAXDIM]; /* innermost chunk shape */
+    bool order_f;             /* innermost codecs start with a transpose reversing the axes */
 } z3out;
 
 static int z3_chain(const z3ctx *C, const json_t *codecs, int ndim, const int64_t *cshape, size_t itemsize,
@@ -599,6 +600,13 @@ static int z3_chain(const z3ctx *C, const json_t *codecs, int ndim, const int64_
         if (!z3_is_a2a(nm)) break;
         if (!strcmp(nm, "transpose")) {
             const json_t *ord = json_object_get(cfg, "order");
+            bool rev = i == 0 && ndim > 1 && json_is_array(ord) && (int)json_array_size(ord) == ndim;
+            for (int d = 0; rev && d < ndim; d++) rev = json_integer_value(json_array_get(ord, (size_t)d)) == ndim - 1 - d &&
+                                                     json_is_integer(json_array_get(ord, (size_t)d));
+            if (rev) { /* = Fortran order: the array layer's transposition, fused with the decode */
+                o->order_f = true;
+                continue;
+            }
             z3transpose *t = calloc(1, sizeof *t);
             if (!t) return zt__err(ZT_ENOMEM, "out of memory");
             t->base.vt = &z3_tr_vt;
@@ -635,7 +643,7 @@ static int z3_chain(const z3ctx *C, const json_t *codecs, int ndim, const int64_
     const json_t *cfg;
     if ((rc = z3_codec_parts(C, json_array_get(codecs, i), &nm, &cfg))) return rc;
     if (!strcmp(nm, "sharding_indexed")) {
-        if (o->pipe->n)
+        if (o->pipe->n || o->order_f)
             return Z3ERR(ZT_EUNSUPPORTED, "array-to-array codecs before sharding_indexed are not supported");
         if (i + 1 != n)
             return Z3ERR(ZT_EUNSUPPORTED, "bytes-to-bytes codecs after sharding_indexed are not supported "
@@ -878,6 +886,7 @@ int zt__zarr3_array_from_json(const json_t *doc, const char *path, const char *f
     a->pipeline = o.pipe;
     o.pipe = NULL;
     a->dtype.big_endian = o.big_endian;
+    a->order_f = o.order_f;
     z->nlev = o.nlev;
     memcpy(z->lev, o.lev, sizeof z->lev);
     for (int d = 0; d < nd; d++) a->chunks[d] = o.inner[d];
@@ -1120,7 +1129,9 @@ int zt__zarr3_write_chunk(const zt_array *a, const int64_t *gidx, const void *da
     if (!key) return zt__err(ZT_ENOMEM, "out of memory");
     int rc = 0;
     if (z->nlev == 0) {
-        rc = zt__pipeline_encode(a->pipeline, data, zt__array_chunk_nbytes(a), scratch);
+        const void *c = data;
+        rc = zt__array_chunk_for_encode(a, data, &c);
+        if (!rc) rc = zt__pipeline_encode(a->pipeline, c, zt__array_chunk_nbytes(a), scratch);
         if (rc) rc = zt__err_prefix(rc, "%s: encoding chunk: ", a->path);
     } else {
         /* inner chunks are whole along every axis but the first: contiguous slices */
@@ -1138,7 +1149,9 @@ int zt__zarr3_write_chunk(const zt_array *a, const int64_t *gidx, const void *da
                 tab[2 * j] = tab[2 * j + 1] = Z3_EMPTY;
                 continue;
             }
-            rc = zt__pipeline_encode(a->pipeline, (const uint8_t *)data + (size_t)j * ib, ib, &enc);
+            const void *c = (const uint8_t *)data + (size_t)j * ib;
+            rc = zt__array_chunk_for_encode(a, c, &c);
+            if (!rc) rc = zt__pipeline_encode(a->pipeline, c, ib, &enc);
             if (rc) {
                 rc = zt__err_prefix(rc, "%s: encoding inner chunk: ", a->path);
                 break;
@@ -1194,7 +1207,8 @@ static json_t *z3_codec_entry(const json_t *cfg, size_t itemsize) {
 }
 
 json_t *zt__zarr3_array_doc(const zt_dtype dt, int ndim, const int64_t *shape, const int64_t *chunks,
-                            int64_t inner_rows, const json_t *compressor, int precision, const json_t *attrs) {
+                            int64_t inner_rows, const json_t *compressor, const json_t *filters, bool order_f,
+                            int precision, const json_t *attrs) {
     static const char *names[] = {"bool", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
                                   "float32", "float64"};
     const char *dn = NULL;
@@ -1210,13 +1224,34 @@ json_t *zt__zarr3_array_doc(const zt_dtype dt, int ndim, const int64_t *shape, c
         json_array_append_new(ch, json_integer(chunks[d]));
         json_array_append_new(inner, json_integer(d == 0 && inner_rows > 0 ? inner_rows : chunks[d]));
     }
-    if (precision >= 0 && dt.kind == 'f') {
+    size_t isz = dt.size; /* item size reaching `bytes` (filters may change it) */
+    if (order_f && ndim > 1) {
+        json_t *ord = json_array();
+        for (int d = ndim - 1; d >= 0; d--) json_array_append_new(ord, json_integer(d));
+        json_array_append_new(codecs, json_pack("{s:s,s:{s:o}}", "name", "transpose", "configuration", "order", ord));
+    }
+    if (filters) {
+        for (size_t i = 0; i < json_array_size(filters); i++) {
+            const json_t *f = json_array_get(filters, i);
+            const char *id = json_string_value(json_object_get(f, "id"));
+            json_t *cfg = json_deep_copy(f);
+            char name[64];
+            if (!id || !cfg || snprintf(name, sizeof name, "numcodecs.%s", id) >= (int)sizeof name) {
+                json_decref(cfg);
+                continue;
+            }
+            json_object_del(cfg, "id");
+            const char *as = json_string_value(json_object_get(cfg, "astype"));
+            if (as && strlen(as) >= 3 && as[2] >= '1' && as[2] <= '8') isz = (size_t)(as[2] - '0');
+            json_array_append_new(codecs, json_pack("{s:s,s:o}", "name", name, "configuration", cfg));
+        }
+    } else if (precision >= 0 && dt.kind == 'f') {
         const char *ds = dt.size == 4 ? "<f4" : "<f8";
         json_array_append_new(codecs, json_pack("{s:s,s:{s:i,s:s,s:s}}", "name", "numcodecs.quantize", "configuration",
                                                 "digits", precision, "dtype", ds, "astype", ds));
     }
     json_array_append_new(codecs, json_pack("{s:s,s:{s:s}}", "name", "bytes", "configuration", "endian", "little"));
-    if (compressor) json_array_append_new(codecs, z3_codec_entry(compressor, dt.size));
+    if (compressor) json_array_append_new(codecs, z3_codec_entry(compressor, isz));
     if (inner_rows > 0) {
         json_t *sh = json_pack("{s:s,s:{s:o,s:o,s:[{s:s,s:{s:s}},{s:s}],s:s}}", "name", "sharding_indexed",
                                "configuration", "chunk_shape", inner, "codecs", codecs, "index_codecs", "name",

@@ -1,9 +1,13 @@
 /* Zarr back end of the trajectory writer: .zgroup/.zattrs/.zarray documents,
  * encoded chunks, and consolidated .zmetadata rewritten at every sync so a
- * writer killed mid-run leaves a valid hierarchy. A sync stores, in order:
- * the chunks, the .zarray of every grown step/time array, those of the
- * values, then .zmetadata (the commit for consolidated readers); each object
- * replaces the last atomically on every store. */
+ * writer killed mid-run leaves a valid hierarchy. A commit stores, in order:
+ * the chunks written before it, then (each step one concurrent batch) the
+ * documents of new nodes with the .zarray of every grown step/time array,
+ * those of the values, then .zmetadata (the commit for consolidated
+ * readers); each object replaces the last atomically on every store.
+ * On a bucket commits run in the background, one after the other, so that
+ * the writer keeps encoding while a commit waits for its round trips (the
+ * log says "committed N frames" once they are durable). */
 #include "array/format.h"
 #include "zarr/zarr.h"
 
@@ -19,6 +23,20 @@
  * key never race. sync() waits for the queue before committing metadata. */
 #define ZT_ZW_THREADS 4
 #define ZT_ZW_INFLIGHT ((size_t)256 << 20)
+/* Commits queued behind the one running before sync() waits: each holds only
+ * documents, and a writer further ahead would only delay what is durable. */
+#define ZT_ZW_COMMITS 2
+
+/* A metadata document to store: key and JSON text (both owned). */
+typedef struct zt_zdoc {
+    char *key;
+    char *txt;
+} zt_zdoc;
+
+typedef struct zt_zdocs {
+    zt_zdoc *v;
+    size_t n, cap;
+} zt_zdocs;
 
 struct zt_warr {
     zt_array *a;
@@ -42,9 +60,17 @@ typedef struct zt_zwriter {
     size_t ngroups;
     zt_warr **arrays;
     size_t narrays;
-    zt_buf enc, chunk;
+    zt_buf chunk;
+    zt_zdocs pending; /* documents of nodes created since the last commit */
     /* background uploads */
     zt_pool *pool;
+    struct zt_zjob *jobs; /* in flight, oldest first */
+    uint64_t next_seq;
+    bool changed;        /* chunks submitted since the last commit */
+    /* background commits (one thread: they run in order) */
+    zt_pool *cpool;
+    int commits;         /* queued or running */
+    int64_t ncommits;    /* submitted so far */
     pthread_mutex_t mu;
     pthread_cond_t cv;
     size_t inflight_bytes;
@@ -58,6 +84,8 @@ typedef struct zt_zwriter {
 
 typedef struct zt_zjob {
     zt_zwriter *w;
+    struct zt_zjob *prev, *next;
+    uint64_t seq;
     zt_array *a;
     int64_t cidx[ZT_MAXDIM];
     uint8_t *data;
@@ -77,6 +105,9 @@ static void zt__zjob_run(void *arg) {
     int rc = j->v3 ? zt__zarr3_write_chunk(j->a, j->cidx, j->data, j->valid_rows, &enc)
                    : zt__zarr_write_chunk(j->a, j->cidx, j->data, &enc);
     pthread_mutex_lock(&w->mu);
+    if (j->prev) j->prev->next = j->next;
+    else w->jobs = j->next;
+    if (j->next) j->next->prev = j->prev;
     if (w->nspare < ZT_ZW_THREADS) w->spare[w->nspare++] = enc;
     else zt__buf_free(&enc);
     if (rc && !w->err) {
@@ -91,13 +122,25 @@ static void zt__zjob_run(void *arg) {
     free(j);
 }
 
-/* Wait for every queued upload; report the first failure. */
+/* Wait for every queued upload and commit; report the first failure. */
 static int zt__zw_drain(zt_zwriter *w) {
     pthread_mutex_lock(&w->mu);
-    while (w->inflight > 0) pthread_cond_wait(&w->cv, &w->mu);
+    while (w->inflight > 0 || w->commits > 0) pthread_cond_wait(&w->cv, &w->mu);
     int rc = w->err;
     pthread_mutex_unlock(&w->mu);
     return rc ? zt__err(rc, "%s", w->errmsg) : 0;
+}
+
+/* Under w->mu: is a write of this chunk in flight? */
+static bool zt__zw_busy(const zt_zwriter *w, const zt_array *a, const int64_t *cidx) {
+    for (const zt_zjob *j = w->jobs; j; j = j->next)
+        if (j->a == a && memcmp(j->cidx, cidx, sizeof j->cidx) == 0) return true;
+    return false;
+}
+
+/* Under w->mu: is a chunk submitted before seq still in flight? */
+static bool zt__zw_older(const zt_zwriter *w, uint64_t seq) {
+    return w->jobs && w->jobs->seq < seq; /* the list is in submission order */
 }
 
 static int zt__zw_submit(zt_zwriter *w, zt_array *a, const int64_t *cidx, const void *data, size_t n, int64_t rows) {
@@ -121,11 +164,21 @@ static int zt__zw_submit(zt_zwriter *w, zt_array *a, const int64_t *cidx, const 
     j->v3 = w->zarr_format == 3;
     j->valid_rows = rows;
     pthread_mutex_lock(&w->mu);
-    while (w->inflight > 0 && w->inflight_bytes + n > ZT_ZW_INFLIGHT) pthread_cond_wait(&w->cv, &w->mu);
+    /* a key is rewritten (a partial chunk) only once its last write is done */
+    while ((w->inflight > 0 && w->inflight_bytes + n > ZT_ZW_INFLIGHT) || zt__zw_busy(w, a, cidx))
+        pthread_cond_wait(&w->cv, &w->mu);
     int err = w->err;
     if (!err) {
         w->inflight++;
         w->inflight_bytes += n;
+        j->seq = w->next_seq++;
+        zt_zjob **tail = &w->jobs;
+        while (*tail) {
+            j->prev = *tail;
+            tail = &(*tail)->next;
+        }
+        *tail = j;
+        w->changed = true;
     }
     pthread_mutex_unlock(&w->mu);
     if (err) {
@@ -136,6 +189,9 @@ static int zt__zw_submit(zt_zwriter *w, zt_array *a, const int64_t *cidx, const 
     int rc = zt__pool_submit(w->pool, zt__zjob_run, j);
     if (rc) {
         pthread_mutex_lock(&w->mu);
+        if (j->prev) j->prev->next = j->next;
+        else w->jobs = j->next;
+        if (j->next) j->next->prev = j->prev;
         w->inflight--;
         w->inflight_bytes -= n;
         pthread_mutex_unlock(&w->mu);
@@ -147,12 +203,57 @@ static int zt__zw_submit(zt_zwriter *w, zt_array *a, const int64_t *cidx, const 
 
 static char *zt__key(const char *path, const char *name) { return zt__path_join(path, name); }
 
-static int zt__put_json(zt_zwriter *w, const char *path, const char *name, const json_t *j) {
+static void zt__docs_free(zt_zdocs *d) {
+    for (size_t i = 0; i < d->n; i++) {
+        free(d->v[i].key);
+        free(d->v[i].txt);
+    }
+    free(d->v);
+    d->v = NULL;
+    d->n = d->cap = 0;
+}
+
+/* Queue path/name with j's text in d (stored by the next commit). */
+static int zt__put_json(zt_zdocs *d, const char *path, const char *name, const json_t *j) {
+    if (d->n == d->cap) {
+        size_t cap = d->cap ? 2 * d->cap : 16;
+        zt_zdoc *v = realloc(d->v, cap * sizeof *v);
+        if (!v) return zt__err(ZT_ENOMEM, "out of memory");
+        d->v = v;
+        d->cap = cap;
+    }
     char *key = zt__key(path, name);
-    char *txt = zt__zarr_dumps(j);
-    int rc = (!key || !txt) ? zt__err(ZT_ENOMEM, "out of memory") : zt__store_put(w->s, key, txt, strlen(txt));
-    free(key);
-    free(txt);
+    char *txt = j ? zt__zarr_dumps(j) : NULL;
+    if (!key || !txt) {
+        free(key);
+        free(txt);
+        return zt__err(ZT_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < d->n; i++)
+        if (strcmp(d->v[i].key, key) == 0) { /* one batch never writes a key twice (they would race) */
+            free(key);
+            free(d->v[i].txt);
+            d->v[i].txt = txt;
+            return 0;
+        }
+    d->v[d->n].key = key;
+    d->v[d->n].txt = txt;
+    d->n++;
+    return 0;
+}
+
+/* Store every document of d at once (concurrent requests on a bucket). */
+static int zt__docs_store(zt_zwriter *w, const zt_zdocs *d) {
+    if (d->n == 0) return 0;
+    zt_put_req *r = calloc(d->n, sizeof *r);
+    if (!r) return zt__err(ZT_ENOMEM, "out of memory");
+    for (size_t i = 0; i < d->n; i++) {
+        r[i].key = d->v[i].key;
+        r[i].data = d->v[i].txt;
+        r[i].n = strlen(d->v[i].txt);
+    }
+    int rc = zt__store_put_batch(w->s, r, d->n, NULL, NULL);
+    free(r);
     return rc;
 }
 
@@ -186,14 +287,14 @@ static int zt__zw_group(zt_wbackend *b, const char *path, const json_t *attrs) {
     w->ngroups++;
     if (w->zarr_format == 3) {
         json_t *zg = zt__zw_group3(g->attrs);
-        int rc = zg ? zt__put_json(w, path, "zarr.json", zg) : zt__err(ZT_ENOMEM, "out of memory");
+        int rc = zg ? zt__put_json(&w->pending, path, "zarr.json", zg) : zt__err(ZT_ENOMEM, "out of memory");
         json_decref(zg);
         return rc;
     }
     json_t *zg = json_pack("{s:i}", "zarr_format", 2);
-    int rc = zt__put_json(w, path, ".zgroup", zg);
+    int rc = zt__put_json(&w->pending, path, ".zgroup", zg);
     json_decref(zg);
-    if (!rc && json_object_size(g->attrs)) rc = zt__put_json(w, path, ".zattrs", g->attrs);
+    if (!rc && json_object_size(g->attrs)) rc = zt__put_json(&w->pending, path, ".zattrs", g->attrs);
     return rc;
 }
 
@@ -230,7 +331,7 @@ static int zt__zw_array(zt_wbackend *b, const zt_warr_spec *sp, zt_warr **out) {
     }
     if (!rc && w->zarr_format == 3) {
         wa->doc3 = zt__zarr3_array_doc(sp->dtype, sp->ndim, sp->shape, sp->chunks, sp->inner_rows, sp->compressor,
-                                       sp->precision, NULL);
+                                       sp->filters, sp->order_f, sp->precision, NULL);
         rc = wa->doc3 ? zt__zarr3_array_from_json(wa->doc3, sp->path, w->base.url, w->s, &wa->a)
                       : zt__err(ZT_EUNSUPPORTED, "%s: dtype not supported in Zarr v3", sp->path);
     } else if (!rc) {
@@ -259,14 +360,14 @@ static int zt__zw_array(zt_wbackend *b, const zt_warr_spec *sp, zt_warr **out) {
     *out = wa;
     if (w->zarr_format == 3) {
         json_t *d3 = zt__zw_doc3(wa);
-        rc = d3 ? zt__put_json(w, sp->path, "zarr.json", d3) : zt__err(ZT_ENOMEM, "out of memory");
+        rc = d3 ? zt__put_json(&w->pending, sp->path, "zarr.json", d3) : zt__err(ZT_ENOMEM, "out of memory");
         json_decref(d3);
         return rc;
     }
     json_t *doc = zt__zarr_array_to_json(wa->a);
-    rc = zt__put_json(w, sp->path, ".zarray", doc);
+    rc = zt__put_json(&w->pending, sp->path, ".zarray", doc);
     json_decref(doc);
-    if (!rc && json_object_size(wa->attrs)) rc = zt__put_json(w, sp->path, ".zattrs", wa->attrs);
+    if (!rc && json_object_size(wa->attrs)) rc = zt__put_json(&w->pending, sp->path, ".zattrs", wa->attrs);
     *out = wa;
     return rc;
 }
@@ -295,8 +396,6 @@ static int zt__zw_rows(zt_wbackend *b, zt_warr *wa, int64_t row0, int64_t nrows,
         if (a->chunks[d] != a->shape[d] && a->shape[d] != 0)
             return zt__err(ZT_EINVAL, "%s: writer needs whole trailing axes per chunk", a->path);
     bool split = a->ndim >= 2 && a->chunks[1] != a->shape[1] && a->shape[1] != 0;
-    if (split && w->zarr_format == 3)
-        return zt__err(ZT_EUNSUPPORTED, "%s: blocks of atoms are written in Zarr v2 only", a->path);
     size_t crow = wa->rowbytes; /* one row of a chunk */
     size_t rowbytes = split ? crow / (size_t)a->chunks[1] * (size_t)a->shape[1] : crow; /* one input row */
     size_t cb = (size_t)c0 * crow;
@@ -318,9 +417,7 @@ static int zt__zw_rows(zt_wbackend *b, zt_warr *wa, int64_t row0, int64_t nrows,
             int64_t cidx[ZT_MAXDIM] = {0};
             cidx[0] = (row0 + r) / c0;
             cidx[1] = jb;
-            if (k == c0) rc = zt__zw_submit(w, a, cidx, chunk, cb, k);
-            else if (w->zarr_format == 3) rc = zt__zarr3_write_chunk(a, cidx, chunk, k, &w->enc);
-            else rc = zt__zarr_write_chunk(a, cidx, chunk, &w->enc);
+            rc = zt__zw_submit(w, a, cidx, chunk, cb, k);
         }
     }
     return rc;
@@ -328,9 +425,8 @@ static int zt__zw_rows(zt_wbackend *b, zt_warr *wa, int64_t row0, int64_t nrows,
 
 static int zt__zw_scalar(zt_wbackend *b, zt_warr *wa, const void *value) {
     zt_zwriter *w = (zt_zwriter *)b;
-    int64_t cidx[1] = {0};
-    if (w->zarr_format == 3) return zt__zarr3_write_chunk(wa->a, cidx, value, 1, &w->enc);
-    return zt__zarr_write_chunk(wa->a, cidx, value, &w->enc);
+    int64_t cidx[ZT_MAXDIM] = {0};
+    return zt__zw_submit(w, wa->a, cidx, value, zt__array_chunk_nbytes(wa->a), 1);
 }
 
 static int zt__zw_set_rows(zt_wbackend *b, zt_warr *wa, int64_t rows) {
@@ -343,16 +439,48 @@ static int zt__zw_set_rows(zt_wbackend *b, zt_warr *wa, int64_t rows) {
     return 0;
 }
 
-/* v3 commit: grown step/time zarr.json first, then the values', then the
+typedef struct zt_zcommit {
+    zt_zwriter *w;
+    zt_zdocs step[3]; /* stored in this order, each step one batch */
+    uint64_t seq;     /* chunks submitted before it are stored first */
+    int64_t frames;   /* logged once durable (< 0: not) */
+} zt_zcommit;
+
+static void zt__zcommit_free(zt_zcommit *c) {
+    for (int k = 0; k < 3; k++) zt__docs_free(&c->step[k]);
+    free(c);
+}
+
+static void zt__zcommit_run(void *arg) {
+    zt_zcommit *c = arg;
+    zt_zwriter *w = c->w;
+    pthread_mutex_lock(&w->mu);
+    while (zt__zw_older(w, c->seq)) pthread_cond_wait(&w->cv, &w->mu);
+    int rc = w->err; /* metadata may only describe chunks that are stored */
+    pthread_mutex_unlock(&w->mu);
+    for (int k = 0; k < 3 && !rc; k++) rc = zt__docs_store(w, &c->step[k]);
+    if (!rc && c->frames >= 0) ZT_INFO("%s: committed %lld frames", w->base.url, (long long)c->frames);
+    pthread_mutex_lock(&w->mu);
+    if (rc && !w->err) {
+        w->err = rc;
+        snprintf(w->errmsg, sizeof w->errmsg, "%s", zt_last_error());
+    }
+    w->commits--;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    zt__zcommit_free(c);
+}
+
+/* v3 documents: grown step/time zarr.json first, then the values', then the
  * root zarr.json with every node's metadata consolidated. */
-static int zt__zw_sync3(zt_zwriter *w) {
+static int zt__zw_docs3(zt_zwriter *w, zt_zcommit *c) {
     int rc = 0;
     for (int pass = 0; pass < 2 && !rc; pass++)
         for (size_t i = 0; i < w->narrays && !rc; i++) {
             zt_warr *wa = w->arrays[i];
             if (!wa->dirty || wa->index != (pass == 0)) continue;
             json_t *doc = zt__zw_doc3(wa);
-            rc = doc ? zt__put_json(w, wa->a->path, "zarr.json", doc) : zt__err(ZT_ENOMEM, "out of memory");
+            rc = doc ? zt__put_json(&c->step[pass], wa->a->path, "zarr.json", doc) : zt__err(ZT_ENOMEM, "out of memory");
             if (!rc) wa->dirty = false;
             json_decref(doc);
         }
@@ -363,17 +491,13 @@ static int zt__zw_sync3(zt_zwriter *w) {
     json_t *root = zt__zw_group3(NULL);
     json_object_set_new(root, "consolidated_metadata",
                         json_pack("{s:s,s:b,s:o}", "kind", "inline", "must_understand", 0, "metadata", md));
-    rc = root ? zt__put_json(w, "", "zarr.json", root) : zt__err(ZT_ENOMEM, "out of memory");
+    rc = root ? zt__put_json(&c->step[2], "", "zarr.json", root) : zt__err(ZT_ENOMEM, "out of memory");
     json_decref(root);
     return rc;
 }
 
-static int zt__zw_sync(zt_wbackend *b) {
-    zt_zwriter *w = (zt_zwriter *)b;
-    /* metadata may only describe chunks that are stored */
-    int rc = zt__zw_drain(w);
-    if (rc) return rc;
-    if (w->zarr_format == 3) return zt__zw_sync3(w);
+static int zt__zw_docs2(zt_zwriter *w, zt_zcommit *c) {
+    int rc = 0;
     json_t *md = json_object();
     json_object_set_new(md, ".zgroup", json_pack("{s:i}", "zarr_format", 2));
     for (size_t i = 0; i < w->ngroups; i++) {
@@ -393,7 +517,7 @@ static int zt__zw_sync(zt_wbackend *b) {
             zt_warr *wa = w->arrays[i];
             if (!wa->dirty || wa->index != (pass == 0)) continue;
             json_t *doc = zt__zarr_array_to_json(wa->a);
-            rc = doc ? zt__put_json(w, wa->a->path, ".zarray", doc) : zt__err(ZT_ENOMEM, "out of memory");
+            rc = doc ? zt__put_json(&c->step[pass], wa->a->path, ".zarray", doc) : zt__err(ZT_ENOMEM, "out of memory");
             if (!rc) wa->dirty = false;
             json_decref(doc);
         }
@@ -410,14 +534,62 @@ static int zt__zw_sync(zt_wbackend *b) {
         }
     }
     json_t *cons = json_pack("{s:o,s:i}", "metadata", md, "zarr_consolidated_format", 1);
-    if (!rc) rc = zt__put_json(w, "", ".zmetadata", cons);
+    if (!rc) rc = zt__put_json(&c->step[2], "", ".zmetadata", cons);
     json_decref(cons);
     return rc;
 }
 
+static int zt__zw_sync(zt_wbackend *b) {
+    zt_zwriter *w = (zt_zwriter *)b;
+    bool dirty = w->pending.n > 0;
+    for (size_t i = 0; i < w->narrays && !dirty; i++) dirty = w->arrays[i]->dirty;
+    pthread_mutex_lock(&w->mu);
+    int err = w->err;
+    bool changed = w->changed;
+    w->changed = false;
+    pthread_mutex_unlock(&w->mu);
+    if (err) return zt__err(err, "%s", w->errmsg);
+    if (!dirty && !changed && w->ncommits > 0) return 0; /* nothing new to describe */
+    int rc = w->cpool ? 0 : zt__pool_create(1, &w->cpool);
+    zt_zcommit *c = rc ? NULL : calloc(1, sizeof *c);
+    if (!rc && !c) rc = zt__err(ZT_ENOMEM, "out of memory");
+    if (rc) return rc;
+    c->w = w;
+    c->frames = b->commit_frames;
+    c->step[0] = w->pending; /* new nodes go with the first step */
+    memset(&w->pending, 0, sizeof w->pending);
+    rc = w->zarr_format == 3 ? zt__zw_docs3(w, c) : zt__zw_docs2(w, c);
+    if (rc) {
+        zt__zcommit_free(c);
+        return rc;
+    }
+    pthread_mutex_lock(&w->mu);
+    while (w->commits >= ZT_ZW_COMMITS) pthread_cond_wait(&w->cv, &w->mu);
+    c->seq = w->next_seq;
+    w->commits++;
+    pthread_mutex_unlock(&w->mu);
+    rc = zt__pool_submit(w->cpool, zt__zcommit_run, c);
+    if (rc) {
+        pthread_mutex_lock(&w->mu);
+        w->commits--;
+        pthread_mutex_unlock(&w->mu);
+        zt__zcommit_free(c);
+        return rc;
+    }
+    /* Waited for: the first commit (at open: a store that refuses writes
+     * fails there, not frames later) and every commit on a local store
+     * (nothing to overlap, and a killed writer keeps every frame flushed).
+     * On a bucket at most ZT_ZW_COMMITS commits trail the writer. */
+    if (w->ncommits++ == 0 || zt__store_can(w->s, ZT_STORE_CAP_LOW_LATENCY)) return zt__zw_drain(w);
+    return 0;
+}
+
 static int zt__zw_close(zt_wbackend *b, bool ok) {
     zt_zwriter *w = (zt_zwriter *)b;
-    int rc = ok ? zt__zw_sync(b) : zt__zw_drain(w);
+    int rc = ok ? zt__zw_sync(b) : 0;
+    int drc = zt__zw_drain(w);
+    if (!rc) rc = drc;
+    zt__pool_free(w->cpool);
     zt__pool_free(w->pool);
     for (int i = 0; i < w->nspare; i++) zt__buf_free(&w->spare[i]);
     pthread_mutex_destroy(&w->mu);
@@ -434,7 +606,7 @@ static int zt__zw_close(zt_wbackend *b, bool ok) {
         free(w->arrays[i]);
     }
     free(w->arrays);
-    zt__buf_free(&w->enc);
+    zt__docs_free(&w->pending);
     zt__buf_free(&w->chunk);
     zt__store_close(w->s);
     free(w->base.url);
@@ -451,14 +623,23 @@ int zt__zwriter_open(const char *url, const zt_options_t *opts, bool overwrite, 
     w->base.vt = &zt__zw_vt;
     w->base.url = strdup(url);
     w->base.obs_in_group = true;
+    w->base.logs_commits = true;
+    w->base.commit_frames = -1;
     w->zarr_format = zarr_format == 3 ? 3 : 2;
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     int rc = w->base.url ? zt__store_open(url, opts, &w->s) : zt__err(ZT_ENOMEM, "out of memory");
     if (!rc) {
-        zt_stat st;
-        bool exists = zt__store_head(w->s, ".zgroup", &st) == 0 || zt__store_head(w->s, ".zmetadata", &st) == 0 ||
-                      zt__store_head(w->s, "zarr.json", &st) == 0;
+        /* one round trip for the three documents a hierarchy starts with */
+        zt_req q[3] = {{.key = ".zgroup", .offset = ZT_WHOLE},
+                       {.key = ".zmetadata", .offset = ZT_WHOLE},
+                       {.key = "zarr.json", .offset = ZT_WHOLE}};
+        zt__store_get_batch(w->s, q, 3, NULL, NULL);
+        bool exists = false;
+        for (int i = 0; i < 3; i++) {
+            exists = exists || q[i].status == 0;
+            zt__buf_free(&q[i].out);
+        }
         if (exists && !overwrite)
             rc = zt__err(ZT_EEXIST, "%s: a Zarr hierarchy already exists (use overwrite)", url);
         else if (exists) { /* only ever delete what is a Zarr hierarchy */
@@ -468,10 +649,11 @@ int zt__zwriter_open(const char *url, const zt_options_t *opts, bool overwrite, 
     }
     if (!rc) {
         json_t *zg = w->zarr_format == 3 ? zt__zw_group3(NULL) : json_pack("{s:i}", "zarr_format", 2);
-        rc = zt__put_json(w, "", w->zarr_format == 3 ? "zarr.json" : ".zgroup", zg);
+        rc = zt__put_json(&w->pending, "", w->zarr_format == 3 ? "zarr.json" : ".zgroup", zg);
         json_decref(zg);
     }
     if (rc) {
+        zt__docs_free(&w->pending);
         zt__store_close(w->s);
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);
