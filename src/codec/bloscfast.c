@@ -78,50 +78,60 @@ void zt__bitunshuffle_scalar(const void *src, void *dst, size_t nelem, size_t ts
         a = _mm_xor_si128(a, _mm_slli_epi16(x_, s));                                    \
     } while (0)
 
-/* typesize 4, 16 groups (128 elements, 512 bytes) per step: for each byte
- * position the 8 planes are loaded as 8 rows of 16 bytes and bit-transposed in
- * place (row r then holds that byte of elements 8(k+m)+r), then the 4 byte
- * positions are interleaved and the 8 rows transposed into element order. */
-static void bitunshuffle4_sse2(const uint8_t *src, uint8_t *dst, size_t nelem) {
-    size_t P = nelem / 8, kend = P - P % 16;
+/* Bit-transpose 16 columns of the 8 planes starting at p (stride P): byte m
+ * of row a[r] is then the byte these planes make up of element 8m + r. */
+static inline void bit_transpose16(const uint8_t *p, size_t P, __m128i *a) {
     const __m128i m0f = _mm_set1_epi8(0x0F), m33 = _mm_set1_epi8(0x33), m55 = _mm_set1_epi8(0x55);
-    for (size_t k = 0; k < kend; k += 16) {
-        __m128i R[4][8];
-        for (int b = 0; b < 4; b++) {
-            __m128i *a = R[b];
-            for (int t = 0; t < 8; t++)
-                a[t] = _mm_loadu_si128((const __m128i *)(src + (size_t)(b * 8 + t) * P + k));
-            for (int t = 0; t < 4; t++) BF_SWAP(a[t], a[t + 4], 4, m0f);
-            BF_SWAP(a[0], a[2], 2, m33);
-            BF_SWAP(a[1], a[3], 2, m33);
-            BF_SWAP(a[4], a[6], 2, m33);
-            BF_SWAP(a[5], a[7], 2, m33);
-            for (int t = 0; t < 8; t += 2) BF_SWAP(a[t], a[t + 1], 1, m55);
-        }
-        /* D[r][q]: the 4 bytes of element 8(k+m)+r for m = 4q..4q+3 */
-        __m128i D[8][4];
-        for (int r = 0; r < 8; r++) {
-            __m128i lo01 = _mm_unpacklo_epi8(R[0][r], R[1][r]), hi01 = _mm_unpackhi_epi8(R[0][r], R[1][r]);
-            __m128i lo23 = _mm_unpacklo_epi8(R[2][r], R[3][r]), hi23 = _mm_unpackhi_epi8(R[2][r], R[3][r]);
-            D[r][0] = _mm_unpacklo_epi16(lo01, lo23);
-            D[r][1] = _mm_unpackhi_epi16(lo01, lo23);
-            D[r][2] = _mm_unpacklo_epi16(hi01, hi23);
-            D[r][3] = _mm_unpackhi_epi16(hi01, hi23);
-        }
-        uint8_t *o = dst + 8 * k * 4;
-        for (int q = 0; q < 4; q++) {
-            for (int h = 0; h < 2; h++) { /* elements 8(k+m)+4h .. +4h+3 */
-                __m128i a = D[4 * h][q], b = D[4 * h + 1][q], c = D[4 * h + 2][q], d = D[4 * h + 3][q];
-                __m128i t0 = _mm_unpacklo_epi32(a, b), t1 = _mm_unpacklo_epi32(c, d);
-                __m128i t2 = _mm_unpackhi_epi32(a, b), t3 = _mm_unpackhi_epi32(c, d);
-                __m128i rows[4] = {_mm_unpacklo_epi64(t0, t1), _mm_unpackhi_epi64(t0, t1),
-                                   _mm_unpacklo_epi64(t2, t3), _mm_unpackhi_epi64(t2, t3)};
-                for (int j = 0; j < 4; j++)
-                    _mm_storeu_si128((__m128i *)(o + (size_t)(4 * q + j) * 32 + 16 * h), rows[j]);
-            }
+    for (int t = 0; t < 8; t++) a[t] = _mm_loadu_si128((const __m128i *)(p + (size_t)t * P));
+    for (int t = 0; t < 4; t++) BF_SWAP(a[t], a[t + 4], 4, m0f);
+    BF_SWAP(a[0], a[2], 2, m33);
+    BF_SWAP(a[1], a[3], 2, m33);
+    BF_SWAP(a[4], a[6], 2, m33);
+    BF_SWAP(a[5], a[7], 2, m33);
+    for (int t = 0; t < 8; t += 2) BF_SWAP(a[t], a[t + 1], 1, m55);
+}
+
+/* 128 elements of 4 bytes from the transposed rows R[byte][r]: interleave the
+ * 4 byte positions, then transpose the 8 rows into element order. */
+static inline void emit4_128(__m128i R[4][8], uint8_t *o) {
+    __m128i D[8][4]; /* D[r][q]: element 8m + r for m = 4q..4q+3 */
+    for (int r = 0; r < 8; r++) {
+        __m128i lo01 = _mm_unpacklo_epi8(R[0][r], R[1][r]), hi01 = _mm_unpackhi_epi8(R[0][r], R[1][r]);
+        __m128i lo23 = _mm_unpacklo_epi8(R[2][r], R[3][r]), hi23 = _mm_unpackhi_epi8(R[2][r], R[3][r]);
+        D[r][0] = _mm_unpacklo_epi16(lo01, lo23);
+        D[r][1] = _mm_unpackhi_epi16(lo01, lo23);
+        D[r][2] = _mm_unpacklo_epi16(hi01, hi23);
+        D[r][3] = _mm_unpackhi_epi16(hi01, hi23);
+    }
+    for (int q = 0; q < 4; q++) {
+        for (int h = 0; h < 2; h++) { /* elements 8m + 4h .. 8m + 4h + 3 */
+            __m128i a = D[4 * h][q], b = D[4 * h + 1][q], c = D[4 * h + 2][q], d = D[4 * h + 3][q];
+            __m128i t0 = _mm_unpacklo_epi32(a, b), t1 = _mm_unpacklo_epi32(c, d);
+            __m128i t2 = _mm_unpackhi_epi32(a, b), t3 = _mm_unpackhi_epi32(c, d);
+            _mm_storeu_si128((__m128i *)(o + (size_t)(4 * q + 0) * 32 + 16 * h), _mm_unpacklo_epi64(t0, t1));
+            _mm_storeu_si128((__m128i *)(o + (size_t)(4 * q + 1) * 32 + 16 * h), _mm_unpackhi_epi64(t0, t1));
+            _mm_storeu_si128((__m128i *)(o + (size_t)(4 * q + 2) * 32 + 16 * h), _mm_unpacklo_epi64(t2, t3));
+            _mm_storeu_si128((__m128i *)(o + (size_t)(4 * q + 3) * 32 + 16 * h), _mm_unpackhi_epi64(t2, t3));
         }
     }
-    bitunshuffle_groups(src, dst, nelem, 4, kend, P);
+}
+
+/* typesize 4. The 32 planes usually lie a multiple of 4 KiB apart, so their
+ * loads compete for the same L1 set: each step reads whole 64-byte lines of
+ * 8 planes at a time (64 groups, 512 elements), then writes 2 KiB out. */
+static void bitunshuffle4_sse2(const uint8_t *src, uint8_t *dst, size_t nelem) {
+    size_t P = nelem / 8, k = 0;
+    __m128i S[4][4][8]; /* [16-group quarter][byte][row] */
+    for (; k + 64 <= P; k += 64) {
+        for (int b = 0; b < 4; b++)
+            for (int q = 0; q < 4; q++) bit_transpose16(src + (size_t)b * 8 * P + k + 16 * q, P, S[q][b]);
+        for (int q = 0; q < 4; q++) emit4_128(S[q], dst + (k + 16 * (size_t)q) * 32);
+    }
+    for (; k + 16 <= P; k += 16) {
+        for (int b = 0; b < 4; b++) bit_transpose16(src + (size_t)b * 8 * P + k, P, S[0][b]);
+        emit4_128(S[0], dst + k * 32);
+    }
+    bitunshuffle_groups(src, dst, nelem, 4, k, P);
 }
 
 /* typesize 4 byte unshuffle, 16 elements per step. */
