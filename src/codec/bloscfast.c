@@ -14,6 +14,7 @@
  * otherwise. */
 #include "codec/codec_int.h"
 
+#include <stdint.h>
 #include <string.h>
 
 #include <blosc.h>
@@ -93,7 +94,7 @@ static inline void bit_transpose16(const uint8_t *p, size_t P, __m128i *a) {
 
 /* 128 elements of 4 bytes from the transposed rows R[byte][r]: interleave the
  * 4 byte positions, then transpose the 8 rows into element order. */
-static inline void emit4_128(__m128i R[4][8], uint8_t *o) {
+static inline void emit4_128(__m128i R[4][8], uint8_t *o, bool nt) {
     __m128i D[8][4]; /* D[r][q]: element 8m + r for m = 4q..4q+3 */
     for (int r = 0; r < 8; r++) {
         __m128i lo01 = _mm_unpacklo_epi8(R[0][r], R[1][r]), hi01 = _mm_unpackhi_epi8(R[0][r], R[1][r]);
@@ -108,29 +109,37 @@ static inline void emit4_128(__m128i R[4][8], uint8_t *o) {
             __m128i a = D[4 * h][q], b = D[4 * h + 1][q], c = D[4 * h + 2][q], d = D[4 * h + 3][q];
             __m128i t0 = _mm_unpacklo_epi32(a, b), t1 = _mm_unpacklo_epi32(c, d);
             __m128i t2 = _mm_unpackhi_epi32(a, b), t3 = _mm_unpackhi_epi32(c, d);
-            _mm_storeu_si128((__m128i *)(o + (size_t)(4 * q + 0) * 32 + 16 * h), _mm_unpacklo_epi64(t0, t1));
-            _mm_storeu_si128((__m128i *)(o + (size_t)(4 * q + 1) * 32 + 16 * h), _mm_unpackhi_epi64(t0, t1));
-            _mm_storeu_si128((__m128i *)(o + (size_t)(4 * q + 2) * 32 + 16 * h), _mm_unpacklo_epi64(t2, t3));
-            _mm_storeu_si128((__m128i *)(o + (size_t)(4 * q + 3) * 32 + 16 * h), _mm_unpackhi_epi64(t2, t3));
+            __m128i rows[4] = {_mm_unpacklo_epi64(t0, t1), _mm_unpackhi_epi64(t0, t1),
+                               _mm_unpacklo_epi64(t2, t3), _mm_unpackhi_epi64(t2, t3)};
+            for (int j = 0; j < 4; j++) {
+                __m128i *p = (__m128i *)(o + (size_t)(4 * q + j) * 32 + 16 * h);
+                if (nt) _mm_stream_si128(p, rows[j]);
+                else _mm_storeu_si128(p, rows[j]);
+            }
         }
     }
 }
 
 /* typesize 4. The 32 planes usually lie a multiple of 4 KiB apart, so their
  * loads compete for the same L1 set: each step reads whole 64-byte lines of
- * 8 planes at a time (64 groups, 512 elements), then writes 2 KiB out. */
+ * 8 planes at a time (64 groups, 512 elements), then writes 2 KiB out. The
+ * output (a block of MiBs, going to a chunk buffer not in cache) is written
+ * with non-temporal stores when aligned: no read-for-ownership of lines we
+ * overwrite whole (water box iteration: 0.50 -> 0.39 s CPU). */
 static void bitunshuffle4_sse2(const uint8_t *src, uint8_t *dst, size_t nelem) {
     size_t P = nelem / 8, k = 0;
+    bool nt = ((uintptr_t)dst & 15) == 0 && nelem * 4 >= ((size_t)256 << 10);
     __m128i S[4][4][8]; /* [16-group quarter][byte][row] */
     for (; k + 64 <= P; k += 64) {
         for (int b = 0; b < 4; b++)
             for (int q = 0; q < 4; q++) bit_transpose16(src + (size_t)b * 8 * P + k + 16 * q, P, S[q][b]);
-        for (int q = 0; q < 4; q++) emit4_128(S[q], dst + (k + 16 * (size_t)q) * 32);
+        for (int q = 0; q < 4; q++) emit4_128(S[q], dst + (k + 16 * (size_t)q) * 32, nt);
     }
     for (; k + 16 <= P; k += 16) {
         for (int b = 0; b < 4; b++) bit_transpose16(src + (size_t)b * 8 * P + k, P, S[0][b]);
-        emit4_128(S[0], dst + k * 32);
+        emit4_128(S[0], dst + k * 32, nt);
     }
+    if (nt) _mm_sfence(); /* order the streamed stores before the plain ones that follow */
     bitunshuffle_groups(src, dst, nelem, 4, k, P);
 }
 
