@@ -582,6 +582,7 @@ static _Thread_local int zt__tls_registered;
 static void tls_destroy(void *p) {
     zt__codec_tls *t = p;
     for (int i = 0; i < 2; i++) zt__buf_free(&t->scratch[i]);
+    zt__buf_free(&t->blosc_tmp);
     ZSTD_freeDCtx(t->zstd_dctx);
     ZSTD_freeCCtx(t->zstd_cctx);
     t->zstd_dctx = t->zstd_cctx = NULL;

@@ -67,6 +67,16 @@ int zt__cmp_decode_into(const zt__codec *c, const void *in, size_t n, void *dst,
 int zt__cmp_decode_buf(const zt__codec *c, const void *in, size_t n, zt_buf *out);
 size_t zt__cmp_decoded_size(const zt__codec *c, const void *in, size_t n);
 
+/* ---- our Blosc-1 decoder (bloscfast.c) ---- */
+/* Decode a c-blosc 1.x buffer of the common kinds (lz4 or zstd, no/byte/bit
+ * shuffle) to exactly size bytes: 0 on success, 1 when the buffer is of
+ * another kind (nothing set: use libblosc), negative ZT_E* on corrupt input. */
+int zt__blosc_fast_decode(const void *in, size_t n, void *dst, size_t size);
+/* Bit unshuffle (bitshuffle library layout) of nelem elements of ts bytes,
+ * nelem a multiple of 8; the scalar version is the reference. */
+void zt__bitunshuffle(const void *src, void *dst, size_t nelem, size_t ts);
+void zt__bitunshuffle_scalar(const void *src, void *dst, size_t nelem, size_t ts);
+
 /* ---- filters and checksums (filters.c) ---- */
 /* Encoded size of n decoded bytes (ZT_EINVAL when n is not a whole number of
  * elements). */
@@ -98,6 +108,7 @@ typedef struct zt__codec_tls {
     zt_buf scratch[2];
     void *zstd_dctx;
     void *zstd_cctx;
+    zt_buf blosc_tmp; /* one shuffled block (bloscfast.c) */
 } zt__codec_tls;
 /* This thread's state; freed when the thread exits. NULL on allocation failure. */
 zt__codec_tls *zt__codec_tls_get(void);

@@ -54,7 +54,9 @@ static int blosc_decode_into(const void *in, size_t n, void *dst, size_t size) {
     if (rc) return rc;
     if (nbytes != size) return zt__err_size("blosc", size, nbytes);
     if (size == 0) return 0;
-    int r = blosc_decompress_ctx(in, dst, size, 1);
+    rc = zt__blosc_fast_decode(in, n, dst, size);
+    if (rc <= 0) return rc;
+    int r = blosc_decompress_ctx(in, dst, size, 1); /* kinds our decoder leaves to libblosc */
     if (r < 0 || (size_t)r != size)
         return zt__err(ZT_ECORRUPT, "blosc decompression failed: corrupt data (error %d)", r);
     return 0;
