@@ -573,7 +573,12 @@ int zt__flt_encode(const zt__codec *c, const void *in, size_t n, zt_buf *out) {
             for (size_t i = 0; i < count; i++) {
                 float x;
                 memcpy(&x, src + 4 * i, 4);
-                int32_t v = trunc_i32((double)nearbyintf((x - off) * sc));
+                float y = (x - off) * sc;
+                int32_t v;
+                /* |y| < 2^22: adding 1.5 * 2^23 leaves units in the last place, so the
+                 * sum is y rounded half to even (nearbyintf, inline and vectorisable) */
+                if (y > -4194304.0f && y < 4194304.0f) v = (int32_t)((y + 12582912.0f) - 12582912.0f);
+                else v = trunc_i32((double)nearbyintf(y));
                 memcpy(dst + 4 * i, &v, 4);
             }
             break;

@@ -290,6 +290,40 @@ static void test_filters(void) {
         zt__buf_free(&e);
         zt__pipeline_free(p);
     }
+    /* fixedscaleoffset f4 -> i4 (the compact preset's fast path) rounds half to
+     * even like numpy.around, on both sides of 2^22 where the inline rounding
+     * hands over to nearbyintf; out-of-range and NaN give INT32_MIN as before */
+    {
+        zt_pipeline *p = pipe_of(NULL, "[{\"id\":\"fixedscaleoffset\",\"offset\":0.0,\"scale\":0.5,"
+                                       "\"dtype\":\"<f4\",\"astype\":\"<i4\"}]");
+        enum { M = 4096 };
+        float in[M];
+        uint32_t seed = 7;
+        for (int i = 0; i < M; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            float mag = i < 64 ? (float)(i - 32) : i < 1024 ? (float)(seed % 200001) - 100000.0f
+                                                           : (float)ldexp((double)(seed >> 8), (int)(seed % 9) + 10);
+            in[i] = (i & 1) ? -mag : mag; /* x * 0.5: exact halves for odd integers */
+        }
+        in[M - 4] = 8388607.0f;   /* y = 4194303.5 -> 4194304 (even) */
+        in[M - 3] = 8388609.0f;   /* y = 4194304.5 -> 4194304 */
+        in[M - 2] = 1e20f;        /* out of int32 */
+        in[M - 1] = NAN;
+        zt_buf e;
+        zt__buf_init(&e);
+        CHECK_OK(zt__pipeline_encode(p, in, sizeof in, &e));
+        int bad = 0;
+        for (int i = 0; i < M && e.len == sizeof in; i++) {
+            int32_t got, want;
+            memcpy(&got, e.data + 4 * i, 4);
+            double y = nearbyint((double)(in[i] * 0.5f));
+            want = (y > -2147483649.0 && y < 2147483648.0) ? (int32_t)y : INT32_MIN;
+            bad += got != want;
+        }
+        CHECK_EQ_INT(bad, 0);
+        zt__buf_free(&e);
+        zt__pipeline_free(p);
+    }
     /* shuffle + lz4 and astype f8 -> f4 + bz2 */
     {
         zt_pipeline *p = pipe_of("{\"id\":\"lz4\"}", "[{\"id\":\"shuffle\",\"elementsize\":4}]");
