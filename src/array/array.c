@@ -227,6 +227,19 @@ static bool zt__needs_transpose(const zt_array *a) {
     return a->order_f && nontrivial > 1; /* one axis longer than 1: same bytes */
 }
 
+int zt__array_encode_chunk(const zt_array *a, const void *data, zt_buf *out) {
+    size_t nbytes = zt__array_chunk_nbytes(a);
+    if (zt__needs_transpose(a)) {
+        zt_buf *b = zt__tbuf(nbytes);
+        if (!b) return zt__err(ZT_ENOMEM, "%s: out of memory", a->path);
+        int rc = zt__pipeline_encode_f(a->pipeline, data, nbytes, b->data, a->ndim, a->chunks, a->dtype.size, out);
+        if (rc != 1) return rc;
+    }
+    const void *c = data;
+    int rc = zt__array_chunk_for_encode(a, data, &c);
+    return rc ? rc : zt__pipeline_encode(a->pipeline, c, nbytes, out);
+}
+
 int zt__array_chunk_for_encode(const zt_array *a, const void *data, const void **out) {
     *out = data;
     if (!zt__needs_transpose(a)) return 0;

@@ -119,6 +119,9 @@ void zt__transpose_chunk(const void *in, void *out, int ndim, const int64_t *dim
 /* A C-order chunk of a as the pipeline encodes it: data itself, or (order_f)
  * its transposition in a per-thread buffer valid until the thread's next call. */
 int zt__array_chunk_for_encode(const zt_array *a, const void *data, const void **out);
+/* Encode a C-order chunk of a through its pipeline into out (order_f: the
+ * transposition fused with the compact filters where possible). */
+int zt__array_encode_chunk(const zt_array *a, const void *data, zt_buf *out);
 /* Fill a chunk buffer with the fill value. */
 void zt__array_fill_chunk(const zt_array *a, void *out);
 

@@ -79,6 +79,11 @@ int zt__pipeline_decode(const zt_pipeline *p, uint32_t skip_mask, const void *in
  * transposes. */
 int zt__pipeline_decode_f(const zt_pipeline *p, uint32_t skip_mask, const void *in, size_t n, void *tmp,
                           void *out, size_t out_size, int ndim, const int64_t *dims, size_t elsize);
+/* The encoding counterpart: in is a C-order chunk; when the pipeline has the
+ * fused path, its Fortran-order encoding goes to out (tmp: n bytes, the
+ * caller's) and 0 is returned; 1 = no fused path (transpose, then encode). */
+int zt__pipeline_encode_f(const zt_pipeline *p, const void *in, size_t n, void *tmp, int ndim, const int64_t *dims,
+                          size_t elsize, zt_buf *out);
 /* Encode a chunk of n bytes into out (replaced). */
 int zt__pipeline_encode(const zt_pipeline *p, const void *in, size_t n, zt_buf *out);
 

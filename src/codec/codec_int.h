@@ -92,6 +92,10 @@ bool zt__flt_is_fso_i4_f4(const zt__codec *c);
 bool zt__flt_is_delta_i4(const zt__codec *c);
 bool zt__flt_f3_fusable(const int64_t *dims);
 int zt__flt_fso_delta_from_f3(const zt__codec *fso, const void *in, void *out, const int64_t *dims);
+/* The inverse: a float32 chunk in C order -> fixedscaleoffset(<f4 -> <i4) then
+ * delta(<i4) of its Fortran-order transposition, in one tiled pass. 1 when the
+ * codec or shape does not suit. */
+int zt__flt_fso_delta_to_f3(const zt__codec *fso, const void *in, void *out, const int64_t *dims);
 /* Fletcher-32 as HDF5 computes it (H5_checksum_fletcher32). */
 uint32_t zt__fletcher32(const void *data, size_t n);
 /* Verify a fletcher32 trailer; on success *payload = n - 4. */

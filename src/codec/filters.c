@@ -525,6 +525,22 @@ static int bitround_encode(const zt__codec *c, const uint8_t *src, size_t n, uin
 
 /* ---- dispatch ------------------------------------------------------------------------------ */
 
+/* float32 -> int32 with float scalars (the compact preset): the same float32
+ * steps as fso_encode1, without the generic value dispatch per element. */
+static bool fso_f32_fast(const zt__codec *c) {
+    return c && c->cid == ZT__C_FSO && c->dt.kind == 'f' && c->dt.size == 4 && !c->dt.swap && is_i4(c->at) &&
+           !c->offset_is_int && !c->scale_is_int && scalar_keeps_f32(false, 0, c->offset_f) &&
+           scalar_keeps_f32(false, 0, c->scale_f);
+}
+
+static inline int32_t fso_enc_f32(float x, float off, float sc) {
+    float y = (x - off) * sc;
+    /* |y| < 2^22: adding 1.5 * 2^23 leaves units in the last place, so the
+     * sum is y rounded half to even (nearbyintf, inline and vectorisable) */
+    if (y > -4194304.0f && y < 4194304.0f) return (int32_t)((y + 12582912.0f) - 12582912.0f);
+    return trunc_i32((double)nearbyintf(y));
+}
+
 int zt__flt_encode(const zt__codec *c, const void *in, size_t n, zt_buf *out) {
     size_t m;
     int rc;
@@ -564,21 +580,12 @@ int zt__flt_encode(const zt__codec *c, const void *in, size_t n, zt_buf *out) {
     }
     case ZT__C_FSO: {
         size_t count = n / c->dt.size;
-        if (c->dt.kind == 'f' && c->dt.size == 4 && !c->dt.swap && is_i4(c->at) && !c->offset_is_int &&
-            !c->scale_is_int && scalar_keeps_f32(false, 0, c->offset_f) && scalar_keeps_f32(false, 0, c->scale_f)) {
-            /* float32 -> int32 with float scalars (the compact preset): the
-             * same float32 steps as fso_encode1, without the generic value
-             * dispatch per element */
+        if (fso_f32_fast(c)) {
             float off = (float)c->offset_f, sc = (float)c->scale_f;
             for (size_t i = 0; i < count; i++) {
                 float x;
                 memcpy(&x, src + 4 * i, 4);
-                float y = (x - off) * sc;
-                int32_t v;
-                /* |y| < 2^22: adding 1.5 * 2^23 leaves units in the last place, so the
-                 * sum is y rounded half to even (nearbyintf, inline and vectorisable) */
-                if (y > -4194304.0f && y < 4194304.0f) v = (int32_t)((y + 12582912.0f) - 12582912.0f);
-                else v = trunc_i32((double)nearbyintf(y));
+                int32_t v = fso_enc_f32(x, off, sc);
                 memcpy(dst + 4 * i, &v, 4);
             }
             break;
@@ -751,6 +758,42 @@ enum { ZT__F3_TILE = 8192 };
 
 bool zt__flt_f3_fusable(const int64_t *dims) {
     return dims[0] > 0 && dims[1] > 0 && dims[2] > 0 && dims[2] <= 16 && dims[0] * dims[2] <= ZT__F3_TILE;
+}
+
+int zt__flt_fso_delta_to_f3(const zt__codec *fso, const void *inv, void *outv, const int64_t *dims) {
+    int64_t d0 = dims[0], d1 = dims[1], d2 = dims[2];
+    if (!fso_f32_fast(fso) || !zt__flt_f3_fusable(dims)) return 1;
+    const float *in = inv;
+    uint32_t *out = outv;
+    uint32_t tile[ZT__F3_TILE]; /* [axis 2][atom of the block][axis 0] */
+    float off = (float)fso->offset_f, sc = (float)fso->scale_f;
+    int64_t B = ZT__F3_TILE / (d0 * d2);
+    for (int64_t a0 = 0; a0 < d1; a0 += B) {
+        int64_t nb = d1 - a0 < B ? d1 - a0 : B;
+        for (int64_t t = 0; t < d0; t++) { /* rows of the block: contiguous in the input */
+            const float *row = in + (t * d1 + a0) * d2;
+            for (int64_t ai = 0; ai < nb; ai++)
+                for (int64_t c = 0; c < d2; c++)
+                    tile[(c * nb + ai) * d0 + t] = (uint32_t)fso_enc_f32(row[ai * d2 + c], off, sc);
+        }
+        for (int64_t c = 0; c < d2; c++)
+            for (int64_t ai = 0; ai < nb; ai++) {
+                /* the difference runs over the flat Fortran-order buffer: a column
+                 * starts from the last value of the one before it */
+                int64_t a = a0 + ai;
+                uint32_t prev = 0;
+                if (ai > 0) prev = tile[(c * nb + ai - 1) * d0 + d0 - 1];
+                else if (a > 0) prev = (uint32_t)fso_enc_f32(in[((d0 - 1) * d1 + a - 1) * d2 + c], off, sc);
+                else if (c > 0) prev = (uint32_t)fso_enc_f32(in[((d0 - 1) * d1 + d1 - 1) * d2 + c - 1], off, sc);
+                const uint32_t *q = tile + (c * nb + ai) * d0;
+                uint32_t *o = out + (c * d1 + a) * d0;
+                for (int64_t t = 0; t < d0; t++) {
+                    o[t] = q[t] - prev;
+                    prev = q[t];
+                }
+            }
+    }
+    return 0;
 }
 
 int zt__flt_fso_delta_from_f3(const zt__codec *fso, const void *inv, void *outv, const int64_t *dims) {

@@ -265,6 +265,17 @@ int zt__pipeline_decode_f(const zt_pipeline *p, uint32_t skip_mask, const void *
     return rc == 1 ? zt__err(ZT_ESTATE, "fused decode refused a checked shape") : rc;
 }
 
+int zt__pipeline_encode_f(const zt_pipeline *p, const void *in, size_t n, void *tmp, int ndim, const int64_t *dims,
+                          size_t elsize, zt_buf *out) {
+    if (!p || p->n < 3 || ndim != 3 || elsize != 4) return 1;
+    zt__codec *fso = zt__codec_impl(p->codecs[0]), *delta = zt__codec_impl(p->codecs[1]);
+    if (!zt__flt_is_delta_i4(delta) || (size_t)(dims[0] * dims[1] * dims[2]) * 4 != n) return 1;
+    int rc = zt__flt_fso_delta_to_f3(fso, in, tmp, dims);
+    if (rc) return rc;
+    zt_pipeline rest = {p->codecs + 2, p->n - 2};
+    return zt__pipeline_encode(&rest, tmp, n, out);
+}
+
 int zt__pipeline_encode(const zt_pipeline *p, const void *in, size_t n, zt_buf *out) {
     size_t nc = p ? p->n : 0;
     if (!in && n) return zt__err(ZT_EINVAL, "pipeline_encode: NULL input");

@@ -1129,9 +1129,7 @@ int zt__zarr3_write_chunk(const zt_array *a, const int64_t *gidx, const void *da
     if (!key) return zt__err(ZT_ENOMEM, "out of memory");
     int rc = 0;
     if (z->nlev == 0) {
-        const void *c = data;
-        rc = zt__array_chunk_for_encode(a, data, &c);
-        if (!rc) rc = zt__pipeline_encode(a->pipeline, c, zt__array_chunk_nbytes(a), scratch);
+        rc = zt__array_encode_chunk(a, data, scratch);
         if (rc) rc = zt__err_prefix(rc, "%s: encoding chunk: ", a->path);
     } else {
         /* inner chunks are whole along every axis but the first: contiguous slices */
@@ -1149,9 +1147,7 @@ int zt__zarr3_write_chunk(const zt_array *a, const int64_t *gidx, const void *da
                 tab[2 * j] = tab[2 * j + 1] = Z3_EMPTY;
                 continue;
             }
-            const void *c = (const uint8_t *)data + (size_t)j * ib;
-            rc = zt__array_chunk_for_encode(a, c, &c);
-            if (!rc) rc = zt__pipeline_encode(a->pipeline, c, ib, &enc);
+            rc = zt__array_encode_chunk(a, (const uint8_t *)data + (size_t)j * ib, &enc);
             if (rc) {
                 rc = zt__err_prefix(rc, "%s: encoding inner chunk: ", a->path);
                 break;

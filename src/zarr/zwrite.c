@@ -67,9 +67,7 @@ json_t *zt__zarr_array_to_json(const zt_array *a) {
 }
 
 int zt__zarr_write_chunk(zt_array *a, const int64_t *cidx, const void *data, zt_buf *scratch) {
-    const void *c = data;
-    int rc = zt__array_chunk_for_encode(a, data, &c);
-    if (!rc) rc = zt__pipeline_encode(a->pipeline, c, zt__array_chunk_nbytes(a), scratch);
+    int rc = zt__array_encode_chunk(a, data, scratch);
     if (rc) return zt__err_prefix(rc, "%s: encoding chunk: ", a->path);
     char *key = zt__zarr_chunk_key(a, cidx);
     if (!key) return zt__err(ZT_ENOMEM, "out of memory");
