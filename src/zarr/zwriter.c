@@ -1,13 +1,13 @@
 /* Zarr back end of the trajectory writer: .zgroup/.zattrs/.zarray documents,
  * encoded chunks, and consolidated .zmetadata rewritten at every sync so a
  * writer killed mid-run leaves a valid hierarchy. A commit stores, in order:
- * the chunks written before it, then (each step one concurrent batch) the
- * documents of new nodes with the .zarray of every grown step/time array,
- * those of the values, then .zmetadata (the commit for consolidated
- * readers); each object replaces the last atomically on every store.
- * On a bucket commits run in the background, one after the other, so that
- * the writer keeps encoding while a commit waits for its round trips (the
- * log says "committed N frames" once they are durable). */
+ * the chunks written before it; then, in one concurrent batch, the documents
+ * of new nodes, the .zarray of every grown step/time array and .zmetadata
+ * (the commit for consolidated readers: one object, replaced atomically);
+ * then the values' .zarray (readers of single arrays see step and time grow
+ * first). On a bucket commits run in the background, one after the other, so
+ * that the writer keeps encoding while a commit waits for its round trips
+ * (the log says "committed N frames" once they are durable). */
 #include "array/format.h"
 #include "zarr/zarr.h"
 
@@ -441,13 +441,13 @@ static int zt__zw_set_rows(zt_wbackend *b, zt_warr *wa, int64_t rows) {
 
 typedef struct zt_zcommit {
     zt_zwriter *w;
-    zt_zdocs step[3]; /* stored in this order, each step one batch */
+    zt_zdocs step[2]; /* stored in this order, each step one batch */
     uint64_t seq;     /* chunks submitted before it are stored first */
     int64_t frames;   /* logged once durable (< 0: not) */
 } zt_zcommit;
 
 static void zt__zcommit_free(zt_zcommit *c) {
-    for (int k = 0; k < 3; k++) zt__docs_free(&c->step[k]);
+    for (int k = 0; k < 2; k++) zt__docs_free(&c->step[k]);
     free(c);
 }
 
@@ -458,7 +458,7 @@ static void zt__zcommit_run(void *arg) {
     while (zt__zw_older(w, c->seq)) pthread_cond_wait(&w->cv, &w->mu);
     int rc = w->err; /* metadata may only describe chunks that are stored */
     pthread_mutex_unlock(&w->mu);
-    for (int k = 0; k < 3 && !rc; k++) rc = zt__docs_store(w, &c->step[k]);
+    for (int k = 0; k < 2 && !rc; k++) rc = zt__docs_store(w, &c->step[k]);
     if (!rc && c->frames >= 0) ZT_INFO("%s: committed %lld frames", w->base.url, (long long)c->frames);
     pthread_mutex_lock(&w->mu);
     if (rc && !w->err) {
@@ -471,8 +471,8 @@ static void zt__zcommit_run(void *arg) {
     zt__zcommit_free(c);
 }
 
-/* v3 documents: grown step/time zarr.json first, then the values', then the
- * root zarr.json with every node's metadata consolidated. */
+/* v3 documents: grown step/time zarr.json with the root zarr.json holding
+ * every node's metadata consolidated, then the values' zarr.json. */
 static int zt__zw_docs3(zt_zwriter *w, zt_zcommit *c) {
     int rc = 0;
     for (int pass = 0; pass < 2 && !rc; pass++)
@@ -491,7 +491,7 @@ static int zt__zw_docs3(zt_zwriter *w, zt_zcommit *c) {
     json_t *root = zt__zw_group3(NULL);
     json_object_set_new(root, "consolidated_metadata",
                         json_pack("{s:s,s:b,s:o}", "kind", "inline", "must_understand", 0, "metadata", md));
-    rc = root ? zt__put_json(&c->step[2], "", "zarr.json", root) : zt__err(ZT_ENOMEM, "out of memory");
+    rc = root ? zt__put_json(&c->step[0], "", "zarr.json", root) : zt__err(ZT_ENOMEM, "out of memory");
     json_decref(root);
     return rc;
 }
@@ -534,7 +534,7 @@ static int zt__zw_docs2(zt_zwriter *w, zt_zcommit *c) {
         }
     }
     json_t *cons = json_pack("{s:o,s:i}", "metadata", md, "zarr_consolidated_format", 1);
-    if (!rc) rc = zt__put_json(&c->step[2], "", ".zmetadata", cons);
+    if (!rc) rc = zt__put_json(&c->step[0], "", ".zmetadata", cons);
     json_decref(cons);
     return rc;
 }
