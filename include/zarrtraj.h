@@ -317,6 +317,15 @@ ZT_API int zt_list_groups(const char *url, const zt_options_t *storage,
                           char ***names, size_t *n);
 ZT_API void zt_free_strings(char **strings, size_t n);
 
+/* Expand a glob pattern (*, ?, [...] in local paths; * and [...] in URLs,
+ * where ? starts the query) over a store that lists: local paths, memory://,
+ * s3://, gs://, az://, HTTP with an index page. Each path component may hold
+ * a pattern; a match is an object (an .h5md file) or a "directory" (a zarrmd
+ * hierarchy). *urls: *n matches, sorted (none: *n = 0, not an error); free
+ * with zt_free_strings. A pattern without glob characters returns itself.
+ * ZT_EUNSUPPORTED when the store cannot list. */
+ZT_API int zt_glob(const char *pattern, const zt_options_t *storage, char ***urls, size_t *n);
+
 /* Sampling flags of every frame (one call, no I/O): out holds n_frames bytes;
  * bit k (k < ZT_N_ELEMENTS) is set when element k is sampled at that frame (a
  * time-independent box counts as sampled everywhere), bit ZT_FRAME_HAS_TIME

@@ -1409,6 +1409,34 @@ static PyObject *mod_list_groups(PyObject *m, PyObject *args, PyObject *kw) {
     return res;
 }
 
+static PyObject *mod_glob(PyObject *m, PyObject *args, PyObject *kw) {
+    static char *kwlist[] = {"pattern", "storage_options", NULL};
+    const char *pat;
+    PyObject *so = Py_None;
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "s|O:glob", kwlist, &pat, &so)) return NULL;
+    zt_options_t *o = NULL;
+    if (zt_py_options(so, &o) < 0) return NULL;
+    char **urls = NULL;
+    size_t n = 0;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = zt_glob(pat, o, &urls, &n);
+    Py_END_ALLOW_THREADS
+    zt_options_free(o);
+    if (rc) return zt_raise(rc);
+    PyObject *res = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; res && i < n; i++) {
+        PyObject *s = PyUnicode_DecodeFSDefault(urls[i]);
+        if (!s) {
+            Py_CLEAR(res);
+            break;
+        }
+        PyList_SET_ITEM(res, (Py_ssize_t)i, s);
+    }
+    zt_free_strings(urls, n);
+    return res;
+}
+
 /* convert(src, dst, settings=None, src_storage=None, dst_storage=None,
  * progress=None): zt_convert without the GIL. The progress callback takes
  * the GIL per frame to check for signals (Ctrl-C stops a long conversion)
@@ -1502,6 +1530,8 @@ static PyMethodDef module_methods[] = {
      "codec_spec_to_json(spec) -> numcodecs JSON config of a compressor spec."},
     {"list_groups", (PyCFunction)(void (*)(void))mod_list_groups, METH_VARARGS | METH_KEYWORDS,
      "list_groups(url, storage_options=None) -> particle group names."},
+    {"glob", (PyCFunction)(void (*)(void))mod_glob, METH_VARARGS | METH_KEYWORDS,
+     "glob(pattern, storage_options=None) -> sorted URLs matching pattern on its store (zt_glob)."},
     {"convert", (PyCFunction)(void (*)(void))mod_convert, METH_VARARGS | METH_KEYWORDS,
      "convert(src, dst, settings=None, src_storage=None, dst_storage=None, progress=None): zt_convert."},
     {"strerror", mod_strerror, METH_VARARGS, "strerror(code) -> (name, description)."},

@@ -45,8 +45,9 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork)
 
 
-def _expand(urls):
-    """List of URLs from a URL, a path, a local glob pattern or a sequence of them."""
+def _expand(urls, storage_options=None):
+    """List of URLs from a URL, a path, a glob pattern (local or on a store
+    that lists: S3, GCS, Azure, ...) or a sequence of them."""
     if isinstance(urls, (str, os.PathLike)):
         urls = [urls]
     out = []
@@ -59,9 +60,11 @@ def _expand(urls):
             if not hits:
                 raise FileNotFoundError(f"FrameDataset: no file matches {s!r}")
             out += [trajectory_url(h) for h in hits]
-        elif "://" in s and _glob.has_magic(s.split("://", 1)[1].split("?", 1)[0]):
-            raise ValueError(f"FrameDataset: {s!r}: glob patterns are expanded for local paths only; "
-                             "pass a list of URLs for object storage")
+        elif "://" in s and any(c in s.split("://", 1)[1].split("?", 1)[0] for c in "*["):
+            hits = _core.glob(s, storage_pairs(storage_options))  # one listing per directory level
+            if not hits:
+                raise FileNotFoundError(f"FrameDataset: nothing matches {s!r}")
+            out += hits
         else:
             out.append(trajectory_url(s))
     if not out:
@@ -145,7 +148,7 @@ class FrameDataset:
     def __init__(self, urls, elements=("position",), atoms=None, storage_options=None, box=True, time=True,
                  step=True, observables=(), convert_units=False, group=None, max_open=16, n_frames=None,
                  cache_bytes=128 << 20, readahead_bytes=64 << 20, threads=0, batch_dict=False):
-        self.urls = _expand(urls)
+        self.urls = _expand(urls, storage_options)
         if isinstance(elements, str):
             elements = (elements,)
         els = []

@@ -276,6 +276,15 @@ def many(tmp_path_factory):
     return d, paths, [zarr_reference(p) for p in paths]
 
 
+def test_glob_local(many):
+    d, paths, refs = many
+    assert zarrtraj._core.glob(os.path.join(str(d), "sim*.zarrmd")) == sorted(paths)
+    assert zarrtraj._core.glob(os.path.join(str(d), "sim[13].zarrmd")) == [paths[1], paths[3]]
+    assert zarrtraj._core.glob(os.path.join(str(d), "*", ".zgroup")) == sorted(os.path.join(p, ".zgroup") for p in paths)
+    assert zarrtraj._core.glob(paths[0]) == [paths[0]]  # no pattern: itself
+    assert zarrtraj._core.glob(os.path.join(str(d), "nothing*")) == []
+
+
 def concat(refs, key):
     return np.concatenate([r[key] for r in refs])
 
@@ -341,8 +350,8 @@ def test_errors(files):
         FrameDataset(files["zarrmd"], observables=["nope"])[0]
     with pytest.raises(zarrtraj.NotFoundError):
         FrameDataset(files["h5md"], elements=("velocity",))[0]
-    with pytest.raises(ValueError, match="glob"):
-        FrameDataset("s3://bucket/sims/*.zarrmd")
+    with pytest.raises(FileNotFoundError, match="nothing matches"):
+        FrameDataset("memory://dataset-glob-none/sims/*.zarrmd")
     with pytest.raises(zarrtraj.ZarrtrajError):
         len(FrameDataset(str(files["dir"] / "missing.zarrmd")))
 
@@ -566,6 +575,21 @@ def test_s3_emulator(emulators, files, many, tmp_path):
         urls.append(f"s3://{emu['ZT_S3_BUCKET']}/{key}")
     so = {"endpoint_url": emu["ZT_S3_ENDPOINT"], "key": emu["ZT_S3_KEY"], "secret": emu["ZT_S3_SECRET"],
           "region": "us-east-1"}
+    # glob patterns on the bucket: one listing per directory level (zt_glob); hierarchies and objects match
+    bkt = emu["ZT_S3_BUCKET"]
+    assert zarrtraj._core.glob(f"s3://{bkt}/{prefix}/*", so) == sorted(urls)
+    assert zarrtraj._core.glob(f"s3://{bkt}/{prefix}/*.h5md", so) == [urls[1]]
+    assert urls[1] in zarrtraj._core.glob(f"s3://{bkt}/pytest-py-dataset/*/1-*.h5md", so)
+    assert zarrtraj._core.glob(f"s3://{bkt}/{prefix}/*.nothing", so) == []
+    gds = FrameDataset(f"s3://{bkt}/{prefix}/[23]-sim*.zarrmd", storage_options=so)
+    assert gds.urls == urls[2:4] and len(gds) == 12 + 5
+    lds = FrameDataset(paths[:2])
+    fr = np.random.default_rng(3).permutation(17)
+    want, got = lds.read_batch(fr), gds.read_batch(fr)
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k])
+    with pytest.raises(FileNotFoundError, match="nothing matches"):
+        FrameDataset(f"s3://{bkt}/{prefix}/*.nothing", storage_options=so)
     # one trajectory: values as zarr-python / h5py read the local copies
     zref = zarr_reference(files["zarrmd"])
     ds = zds(urls[0], storage_options=so)

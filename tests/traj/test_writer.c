@@ -259,6 +259,40 @@ int main(void) {
             zt_reader_close(rr);
         }
     }
+    /* 9. zt_glob over the stores that list: memory:// and a local directory */
+    {
+        spec_t s9 = {10, 3, 0, 0, 0, 0, false};
+        const char *mem[] = {"memory://globw/runs/b.zarrmd", "memory://globw/runs/a.zarrmd",
+                             "memory://globw/runs/.hidden.zarrmd", "memory://globw/other/c.zarrmd"};
+        for (int k = 0; k < 4; k++) CHECK_OK(write_traj(mem[k], &s9, NULL));
+        char **u = NULL;
+        size_t n = 0;
+        CHECK_OK(zt_glob("memory://globw/runs/*.zarrmd", NULL, &u, &n));
+        CHECK_EQ_INT(n, 2); /* sorted, hidden names skipped */
+        if (n == 2) {
+            CHECK(strcmp(u[0], "memory://globw/runs/a.zarrmd") == 0);
+            CHECK(strcmp(u[1], "memory://globw/runs/b.zarrmd") == 0);
+            check_traj(u[0], &s9, 0, 3);
+        }
+        zt_free_strings(u, n);
+        CHECK_OK(zt_glob("memory://globw/*/[bc].zarrmd", NULL, &u, &n));
+        CHECK_EQ_INT(n, 2);
+        if (n == 2) {
+            CHECK(strcmp(u[0], "memory://globw/other/c.zarrmd") == 0);
+            CHECK(strcmp(u[1], "memory://globw/runs/b.zarrmd") == 0);
+        }
+        zt_free_strings(u, n);
+        CHECK_OK(zt_glob("memory://globw/runs/*.xtc", NULL, &u, &n));
+        CHECK_EQ_INT(n, 0);
+        zt_free_strings(u, n);
+        char pat[1100];
+        snprintf(pat, sizeof pat, "%s/k*.zarrmd", dir); /* killed.zarrmd of case 6 */
+        CHECK_OK(zt_glob(pat, NULL, &u, &n));
+        CHECK_EQ_INT(n, 1);
+        if (n == 1) CHECK(strstr(u[0], "/killed.zarrmd") != NULL);
+        zt_free_strings(u, n);
+        CHECK_RC(zt_glob(NULL, NULL, &u, &n), ZT_EINVAL);
+    }
     free(dir);
     TEST_DONE();
 }
