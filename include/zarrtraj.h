@@ -367,8 +367,11 @@ typedef struct zt_writer_opts {
      * caller compiled against an older header keeps working. */
 } zt_writer_opts_t;
 
+/* zt_writer_opts_t.chunk_bytes when 0 (and in ZT_WRITER_OPTS_DEFAULTS). */
+#define ZT_DEFAULT_CHUNK_BYTES ((size_t)12 << 20)
+
 #define ZT_WRITER_OPTS_DEFAULTS                                                \
-    { 0, -1, NULL, (size_t)12 << 20, NULL, NULL, NULL, NULL, NULL,             \
+    { 0, -1, NULL, ZT_DEFAULT_CHUNK_BYTES, NULL, NULL, NULL, NULL, NULL,       \
       NULL, NULL, NULL, NULL, NULL, 0, NULL }
 
 /* One observable value for a frame: a sample of n doubles (n = 1 for a

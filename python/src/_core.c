@@ -1381,6 +1381,21 @@ static PyObject *mod_codec_spec_to_json(PyObject *m, PyObject *args) {
     return res;
 }
 
+/* A list of the n strings, each converted by conv; frees them (zt_free_strings). */
+static PyObject *zt_py_take_strings(char **s, size_t n, PyObject *(*conv)(const char *)) {
+    PyObject *res = PyList_New((Py_ssize_t)n);
+    for (size_t i = 0; res && i < n; i++) {
+        PyObject *x = conv(s[i]);
+        if (!x) {
+            Py_CLEAR(res);
+            break;
+        }
+        PyList_SET_ITEM(res, (Py_ssize_t)i, x);
+    }
+    zt_free_strings(s, n);
+    return res;
+}
+
 static PyObject *mod_list_groups(PyObject *m, PyObject *args, PyObject *kw) {
     static char *kwlist[] = {"url", "storage_options", NULL};
     const char *url;
@@ -1395,18 +1410,7 @@ static PyObject *mod_list_groups(PyObject *m, PyObject *args, PyObject *kw) {
     rc = zt_list_groups(url, o, &names, &n);
     Py_END_ALLOW_THREADS
     zt_options_free(o);
-    if (rc) return zt_raise(rc);
-    PyObject *res = PyList_New((Py_ssize_t)n);
-    for (size_t i = 0; res && i < n; i++) {
-        PyObject *s = zt_py_str_or_none(names[i]);
-        if (!s) {
-            Py_CLEAR(res);
-            break;
-        }
-        PyList_SET_ITEM(res, (Py_ssize_t)i, s);
-    }
-    zt_free_strings(names, n);
-    return res;
+    return rc ? zt_raise(rc) : zt_py_take_strings(names, n, zt_py_str_or_none);
 }
 
 static PyObject *mod_glob(PyObject *m, PyObject *args, PyObject *kw) {
@@ -1423,18 +1427,7 @@ static PyObject *mod_glob(PyObject *m, PyObject *args, PyObject *kw) {
     rc = zt_glob(pat, o, &urls, &n);
     Py_END_ALLOW_THREADS
     zt_options_free(o);
-    if (rc) return zt_raise(rc);
-    PyObject *res = PyList_New((Py_ssize_t)n);
-    for (size_t i = 0; res && i < n; i++) {
-        PyObject *s = PyUnicode_DecodeFSDefault(urls[i]);
-        if (!s) {
-            Py_CLEAR(res);
-            break;
-        }
-        PyList_SET_ITEM(res, (Py_ssize_t)i, s);
-    }
-    zt_free_strings(urls, n);
-    return res;
+    return rc ? zt_raise(rc) : zt_py_take_strings(urls, n, PyUnicode_DecodeFSDefault);
 }
 
 /* convert(src, dst, settings=None, src_storage=None, dst_storage=None,

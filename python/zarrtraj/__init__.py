@@ -26,7 +26,15 @@ from ._options import storage_pairs
 from .dataset import ChunkShuffleSampler, FrameDataset, RandomBatchSampler, to_torch
 
 __version__ = _core.LIB_VERSION  # one source: ZT_VERSION_STRING in include/zarrtraj.h
-__all__ = ["ZARRH5MDReader", "ZARRMDWriter", "CoreReader", "CoreWriter", "list_groups", "storage_pairs",
+
+
+def glob(pattern, storage_options=None):
+    """Sorted URLs matching a glob pattern on its store (local, memory://, S3, GCS, Azure, HTTP with an
+    index): one listing per directory level; in URLs `*` and `[..]` match and `?` starts the query."""
+    return _core.glob(pattern, storage_pairs(storage_options))
+
+
+__all__ = ["ZARRH5MDReader", "ZARRMDWriter", "CoreReader", "CoreWriter", "list_groups", "glob", "storage_pairs",
            "FrameDataset", "ChunkShuffleSampler", "RandomBatchSampler", "to_torch",
            "ZarrtrajError", "AuthError", "CorruptDataError", "ExistsError", "FormatError", "FrameRangeError",
            "GroupError", "InvalidArgumentError", "NetworkError", "NoFrameDataError", "NotFoundError",

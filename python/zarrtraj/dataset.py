@@ -61,7 +61,7 @@ def _expand(urls, storage_options=None):
                 raise FileNotFoundError(f"FrameDataset: no file matches {s!r}")
             out += [trajectory_url(h) for h in hits]
         elif "://" in s and any(c in s.split("://", 1)[1].split("?", 1)[0] for c in "*["):
-            hits = _core.glob(s, storage_pairs(storage_options))  # one listing per directory level
+            hits = _core.glob(s, storage_pairs(storage_options))  # zarrtraj.glob: one listing per directory level
             if not hits:
                 raise FileNotFoundError(f"FrameDataset: nothing matches {s!r}")
             out += hits

@@ -218,8 +218,7 @@ int zt__blosc_fast_decode(const void *in_, size_t n, void *dst_, size_t size) {
     if (!tls) return 1;
     ZSTD_DCtx *dctx = NULL;
     if (compformat == BLOSC_ZSTD_FORMAT) {
-        if (!tls->zstd_dctx) tls->zstd_dctx = ZSTD_createDCtx();
-        if (!(dctx = tls->zstd_dctx)) return zt__err(ZT_ENOMEM, "zstd: cannot create context");
+        if (!(dctx = zt__zstd_dctx())) return zt__err(ZT_ENOMEM, "zstd: cannot create context");
     }
     bool doshuffle = (flags & BLOSC_DOSHUFFLE) && ts > 1;
     if (doshuffle || (flags & BLOSC_DOBITSHUFFLE)) {

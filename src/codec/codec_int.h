@@ -67,6 +67,9 @@ int zt__cmp_decode_into(const zt__codec *c, const void *in, size_t n, void *dst,
 int zt__cmp_decode_buf(const zt__codec *c, const void *in, size_t n, zt_buf *out);
 size_t zt__cmp_decoded_size(const zt__codec *c, const void *in, size_t n);
 
+/* This thread's zstd decompression context (compressors.c); NULL when out of memory. */
+struct ZSTD_DCtx_s *zt__zstd_dctx(void);
+
 /* ---- our Blosc-1 decoder (bloscfast.c) ---- */
 /* Decode a c-blosc 1.x buffer of the common kinds (lz4 or zstd, no/byte/bit
  * shuffle) to exactly size bytes: 0 on success, 1 when the buffer is of

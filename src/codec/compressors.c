@@ -106,8 +106,9 @@ static int lz4_decode_into(const void *in, size_t n, void *dst, size_t size) {
 
 /* ---- zstd ------------------------------------------------------------------ */
 
-static ZSTD_DCtx *zstd_dctx(void) {
+ZSTD_DCtx *zt__zstd_dctx(void) {
     zt__codec_tls *t = zt__codec_tls_get();
+    if (!t) return NULL;
     if (!t->zstd_dctx) t->zstd_dctx = ZSTD_createDCtx();
     return t->zstd_dctx;
 }
@@ -143,7 +144,7 @@ static int zstd_encode(const zt__codec *c, const void *in, size_t n, zt_buf *out
 }
 
 static int zstd_decode_into(const void *in, size_t n, void *dst, size_t size) {
-    ZSTD_DCtx *d = zstd_dctx();
+    ZSTD_DCtx *d = zt__zstd_dctx();
     if (!d) return zt__err(ZT_ENOMEM, "zstd: cannot create context");
     unsigned long long fcs = ZSTD_getFrameContentSize(in, n);
     if (fcs == ZSTD_CONTENTSIZE_ERROR)
@@ -163,7 +164,7 @@ static int zstd_decode_into(const void *in, size_t n, void *dst, size_t size) {
 }
 
 static int zstd_decode_buf(const void *in, size_t n, zt_buf *out) {
-    ZSTD_DCtx *d = zstd_dctx();
+    ZSTD_DCtx *d = zt__zstd_dctx();
     if (!d) return zt__err(ZT_ENOMEM, "zstd: cannot create context");
     if (ZSTD_getFrameContentSize(in, n) == ZSTD_CONTENTSIZE_ERROR)
         return zt__err(ZT_ECORRUPT, "zstd decompression failed: not a zstd frame");

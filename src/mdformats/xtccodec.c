@@ -61,21 +61,9 @@ typedef struct zt_br {
     bool err;
 } zt_br;
 
-static inline uint32_t zt__br_get(zt_br *b, int nbits) {
-    while (b->nacc < nbits) {
-        if (b->i >= b->n) {
-            b->err = true;
-            return 0;
-        }
-        b->acc = (b->acc << 8) | b->p[b->i++];
-        b->nacc += 8;
-    }
-    b->nacc -= nbits;
-    return (uint32_t)((b->acc >> b->nacc) & ((1ull << nbits) - 1));
-}
-
-/* Up to 56 bits at once (the accumulator keeps at most 63). */
-static inline uint64_t zt__br_get56(zt_br *b, int nbits) {
+/* The next nbits bits of the stream, most significant first; nbits <= 56
+ * (the accumulator keeps at most 63). */
+static inline uint64_t zt__br_get(zt_br *b, int nbits) {
     while (b->nacc < nbits) {
         if (b->i >= b->n) {
             b->err = true;
@@ -88,47 +76,34 @@ static inline uint64_t zt__br_get56(zt_br *b, int nbits) {
     return (b->acc >> b->nacc) & ((1ull << nbits) - 1);
 }
 
-/* Three values packed in nbits bits with radices sizes (value 0 most significant). */
-static inline bool zt__br_ints(zt_br *b, int nbits, const uint32_t sizes[3], int32_t out[3]) {
-    if (nbits <= 56) {
-        /* GROMACS stores the number as bytes, least significant first, each
-         * 8 bits of the stream, then the last nbits % 8 bits: read them in one
-         * go and reverse the bytes */
-        int q = nbits >> 3, r = nbits & 7;
-        uint64_t s = zt__br_get56(b, nbits);
-        uint64_t big = q ? __builtin_bswap64((s >> r) << (64 - 8 * q)) : 0;
-        big |= (s & ((1ull << r) - 1)) << (8 * q);
-        if (big <= UINT32_MAX) { /* 32-bit divisions are several times cheaper */
-            uint32_t v = (uint32_t)big;
-            out[2] = (int32_t)(v % sizes[2]);
-            v /= sizes[2];
-            out[1] = (int32_t)(v % sizes[1]);
-            v /= sizes[1];
-            out[0] = (int32_t)v;
-            return v < sizes[0];
-        }
-        out[2] = (int32_t)(big % sizes[2]);
-        big /= sizes[2];
-        out[1] = (int32_t)(big % sizes[1]);
-        big /= sizes[1];
-        out[0] = (int32_t)big;
-        return big < sizes[0];
+/* big in radices sizes (value 0 most significant); false when value 0 is out of range. */
+static inline bool zt__split3(uint64_t big, const uint32_t sizes[3], int32_t out[3]) {
+    if (big <= UINT32_MAX) { /* 32-bit divisions are several times cheaper */
+        uint32_t v = (uint32_t)big;
+        out[2] = (int32_t)(v % sizes[2]);
+        v /= sizes[2];
+        out[1] = (int32_t)(v % sizes[1]);
+        v /= sizes[1];
+        out[0] = (int32_t)v;
+        return v < sizes[0];
     }
-    if (nbits <= 64) {
-        uint64_t big = 0;
-        int sh = 0;
-        while (nbits > 8) {
-            big |= (uint64_t)zt__br_get(b, 8) << sh;
-            sh += 8;
-            nbits -= 8;
-        }
-        if (nbits > 0) big |= (uint64_t)zt__br_get(b, nbits) << sh;
-        out[2] = (int32_t)(big % sizes[2]);
-        big /= sizes[2];
-        out[1] = (int32_t)(big % sizes[1]);
-        big /= sizes[1];
-        out[0] = (int32_t)big;
-        return big < sizes[0];
+    out[2] = (int32_t)(big % sizes[2]);
+    big /= sizes[2];
+    out[1] = (int32_t)(big % sizes[1]);
+    big /= sizes[1];
+    out[0] = (int32_t)big;
+    return big < sizes[0];
+}
+
+/* Three values packed in nbits bits with radices sizes. GROMACS stores the
+ * number as bytes, least significant first, each 8 bits of the stream, then
+ * the last nbits % 8 bits. */
+static inline bool zt__br_ints(zt_br *b, int nbits, const uint32_t sizes[3], int32_t out[3]) {
+    if (nbits <= 56) { /* the common case: read them in one go and reverse the bytes */
+        int q = nbits >> 3, r = nbits & 7;
+        uint64_t s = zt__br_get(b, nbits);
+        uint64_t big = q ? __builtin_bswap64((s >> r) << (64 - 8 * q)) : 0;
+        return zt__split3(big | (s & ((1ull << r) - 1)) << (8 * q), sizes, out);
     }
     zt_u128 big = 0;
     int sh = 0;
@@ -138,6 +113,7 @@ static inline bool zt__br_ints(zt_br *b, int nbits, const uint32_t sizes[3], int
         nbits -= 8;
     }
     if (nbits > 0) big |= (zt_u128)zt__br_get(b, nbits) << sh;
+    if (!(big >> 64)) return zt__split3((uint64_t)big, sizes, out);
     out[2] = (int32_t)(big % sizes[2]);
     big /= sizes[2];
     out[1] = (int32_t)(big % sizes[1]);

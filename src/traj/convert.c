@@ -140,7 +140,7 @@ static int zt__int_setting(const char *url, const char *k, const char *v, long l
 static int zt__parse_settings(const char *dst, const zt_options_t *set, zt_csettings *s) {
     memset(s, 0, sizeof *s);
     s->precision = -1;
-    s->chunk_bytes = (size_t)12 << 20;
+    s->chunk_bytes = ZT_DEFAULT_CHUNK_BYTES;
     size_t n = zt_options_count(set);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {

@@ -11,7 +11,6 @@
 
 /* Zarr v3 defaults (docs/zarr3.md has the measurements behind them). */
 #define ZT_V3_SHARD_BYTES ((size_t)64 << 20)
-#define ZT_CHUNK_BYTES ((size_t)12 << 20) /* zt_writer_opts_t.chunk_bytes = 0 */
 #define ZT_V3_INNER_BYTES ((size_t)256 << 10)
 
 /* One growable array with a row buffer from its current chunk start. */
@@ -359,7 +358,7 @@ static int zt__writer_settings(zt_writer_t *w, const zt_options_t *set, const zt
         if (zt_options_get(set, "shard_bytes") || zt_options_get(set, "inner_frames"))
             return zt__err(ZT_EINVAL, "%s: preset compact is not sharded (shard_bytes, inner_frames do not apply)",
                            w->url);
-        w->chunk_bytes = o->chunk_bytes ? o->chunk_bytes : ZT_CHUNK_BYTES;
+        w->chunk_bytes = o->chunk_bytes ? o->chunk_bytes : ZT_DEFAULT_CHUNK_BYTES;
     }
     int rc = 0;
     if (quantum) rc = zt__parse_quantum(quantum, w->units[0], &w->quantum[0]);
@@ -403,7 +402,7 @@ int zt_writer_create_ex(const char *url, int64_t n_atoms, const zt_writer_opts_t
     w->url = strdup(url);
     w->n_atoms = n_atoms;
     w->n_frames_hint = o.n_frames;
-    w->chunk_bytes = o.chunk_bytes ? o.chunk_bytes : ZT_CHUNK_BYTES;
+    w->chunk_bytes = o.chunk_bytes ? o.chunk_bytes : ZT_DEFAULT_CHUNK_BYTES;
     w->zarr_format = (int)zarr_format;
     w->inner_frames = inner_frames;
     if (w->zarr_format == 3) w->chunk_bytes = shard_bytes ? (size_t)shard_bytes : ZT_V3_SHARD_BYTES;
@@ -555,7 +554,7 @@ static int zt__sync(zt_writer_t *w) {
     if (!rc) rc = w->b->vt->sync(w->b);
     w->dirty = false;
     /* what a reader finds if the process dies now (crash-safety tests read this) */
-    if (!rc && !w->b->logs_commits && zt__log_level() <= ZT_LOG_INFO) ZT_INFO("%s: committed %lld frames", w->url, (long long)zt__committed(w));
+    if (!rc && !w->b->logs_commits) ZT_INFO("%s: committed %lld frames", w->url, (long long)zt__committed(w));
     return rc;
 }
 

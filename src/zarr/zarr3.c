@@ -600,13 +600,6 @@ static int z3_chain(const z3ctx *C, const json_t *codecs, int ndim, const int64_
         if (!z3_is_a2a(nm)) break;
         if (!strcmp(nm, "transpose")) {
             const json_t *ord = json_object_get(cfg, "order");
-            bool rev = i == 0 && ndim > 1 && json_is_array(ord) && (int)json_array_size(ord) == ndim;
-            for (int d = 0; rev && d < ndim; d++) rev = json_integer_value(json_array_get(ord, (size_t)d)) == ndim - 1 - d &&
-                                                     json_is_integer(json_array_get(ord, (size_t)d));
-            if (rev) { /* = Fortran order: the array layer's transposition, fused with the decode */
-                o->order_f = true;
-                continue;
-            }
             z3transpose *t = calloc(1, sizeof *t);
             if (!t) return zt__err(ZT_ENOMEM, "out of memory");
             t->base.vt = &z3_tr_vt;
@@ -627,6 +620,13 @@ static int z3_chain(const z3ctx *C, const json_t *codecs, int ndim, const int64_
             if (!ok || !t->base.config) {
                 z3_tr_free(&t->base);
                 return Z3ERR(ZT_EFORMAT, "transpose: 'order' must be a permutation of 0..%d", ndim - 1);
+            }
+            bool rev = i == 0 && ndim > 1;
+            for (int d = 0; rev && d < ndim; d++) rev = t->order[d] == ndim - 1 - d;
+            if (rev) { /* = Fortran order: the array layer's transposition, fused with the decode */
+                z3_tr_free(&t->base);
+                o->order_f = true;
+                continue;
             }
             if ((rc = zt__pipeline_push(o->pipe, &t->base))) {
                 z3_tr_free(&t->base);
@@ -1237,8 +1237,10 @@ json_t *zt__zarr3_array_doc(const zt_dtype dt, int ndim, const int64_t *shape, c
                 continue;
             }
             json_object_del(cfg, "id");
-            const char *as = json_string_value(json_object_get(cfg, "astype"));
-            if (as && strlen(as) >= 3 && as[2] >= '1' && as[2] <= '8') isz = (size_t)(as[2] - '0');
+            zt_dtype as;
+            if (json_object_get(cfg, "astype") &&
+                zt__dtype_from_str(json_string_value(json_object_get(cfg, "astype")), &as) == 0)
+                isz = as.size;
             json_array_append_new(codecs, json_pack("{s:s,s:o}", "name", name, "configuration", cfg));
         }
     } else if (precision >= 0 && dt.kind == 'f') {

@@ -16,11 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Full chunks are encoded and uploaded in the background by a few threads
+/* Chunks are encoded and uploaded in the background by a few threads
  * (network stores overlap requests; local disks overlap encoding), with at
- * most ZT_ZW_INFLIGHT bytes of raw chunks queued. Partial chunks, which are
- * rewritten as rows arrive, are written synchronously so that writes of one
- * key never race. sync() waits for the queue before committing metadata. */
+ * most ZT_ZW_INFLIGHT bytes of raw chunks queued. A partial chunk, rewritten
+ * as rows arrive, waits for its previous write (writes of one key never
+ * race); a commit waits for every chunk submitted before it. */
 #define ZT_ZW_THREADS 4
 #define ZT_ZW_INFLIGHT ((size_t)256 << 20)
 #define ZT_ZW_REUSE ((size_t)1 << 20) /* chunk copies at least this large are reused */
@@ -100,6 +100,13 @@ typedef struct zt_zjob {
     int64_t valid_rows;
 } zt_zjob;
 
+/* Under w->mu: take j off the in-flight list. */
+static void zt__zw_unlink(zt_zwriter *w, zt_zjob *j) {
+    if (j->prev) j->prev->next = j->next;
+    else w->jobs = j->next;
+    if (j->next) j->next->prev = j->prev;
+}
+
 static void zt__zjob_run(void *arg) {
     zt_zjob *j = arg;
     zt_zwriter *w = j->w;
@@ -111,9 +118,7 @@ static void zt__zjob_run(void *arg) {
     int rc = j->v3 ? zt__zarr3_write_chunk(j->a, j->cidx, j->raw.data, j->valid_rows, &enc)
                    : zt__zarr_write_chunk(j->a, j->cidx, j->raw.data, &enc);
     pthread_mutex_lock(&w->mu);
-    if (j->prev) j->prev->next = j->next;
-    else w->jobs = j->next;
-    if (j->next) j->next->prev = j->prev;
+    zt__zw_unlink(w, j);
     if (w->nspare < ZT_ZW_THREADS) w->spare[w->nspare++] = enc;
     else zt__buf_free(&enc);
     if (rc && !w->err) {
@@ -157,13 +162,11 @@ static int zt__zw_submit(zt_zwriter *w, zt_array *a, const int64_t *cidx, const 
     }
     zt_zjob *j = calloc(1, sizeof *j);
     if (!j) return zt__err(ZT_ENOMEM, "out of memory");
-    if (n >= ZT_ZW_REUSE) { /* the smallest spare that holds n, else the largest */
+    if (n >= ZT_ZW_REUSE) { /* the smallest spare that holds n */
         pthread_mutex_lock(&w->mu);
         int best = -1;
-        for (int i = 0; i < w->nraw; i++) {
-            size_t c = w->rawspare[i].cap, bc = best < 0 ? 0 : w->rawspare[best].cap;
-            if (best < 0 || (c >= n && (bc < n || c < bc)) || (bc < n && c > bc)) best = i;
-        }
+        for (int i = 0; i < w->nraw; i++)
+            if (w->rawspare[i].cap >= n && (best < 0 || w->rawspare[i].cap < w->rawspare[best].cap)) best = i;
         if (best >= 0) {
             j->raw = w->rawspare[best];
             w->rawspare[best] = w->rawspare[--w->nraw];
@@ -208,9 +211,7 @@ static int zt__zw_submit(zt_zwriter *w, zt_array *a, const int64_t *cidx, const 
     int rc = zt__pool_submit(w->pool, zt__zjob_run, j);
     if (rc) {
         pthread_mutex_lock(&w->mu);
-        if (j->prev) j->prev->next = j->next;
-        else w->jobs = j->next;
-        if (j->next) j->next->prev = j->prev;
+        zt__zw_unlink(w, j);
         w->inflight--;
         w->inflight_bytes -= n;
         pthread_mutex_unlock(&w->mu);

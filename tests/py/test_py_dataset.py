@@ -577,7 +577,7 @@ def test_s3_emulator(emulators, files, many, tmp_path):
           "region": "us-east-1"}
     # glob patterns on the bucket: one listing per directory level (zt_glob); hierarchies and objects match
     bkt = emu["ZT_S3_BUCKET"]
-    assert zarrtraj._core.glob(f"s3://{bkt}/{prefix}/*", so) == sorted(urls)
+    assert zarrtraj.glob(f"s3://{bkt}/{prefix}/*", so) == sorted(urls)
     assert zarrtraj._core.glob(f"s3://{bkt}/{prefix}/*.h5md", so) == [urls[1]]
     assert urls[1] in zarrtraj._core.glob(f"s3://{bkt}/pytest-py-dataset/*/1-*.h5md", so)
     assert zarrtraj._core.glob(f"s3://{bkt}/{prefix}/*.nothing", so) == []
