@@ -50,7 +50,7 @@ static void codec_free(zt_codec *c) {
     free(c);
 }
 
-#define ZT__VT(name) { name, codec_encode, codec_decode, codec_decoded_size, codec_free }
+#define ZT__VT(name) { name, codec_encode, codec_decode, codec_decoded_size, codec_free, NULL }
 static const zt_codec_vt zt__vts[ZT__C_COUNT] = {
     [ZT__C_BLOSC] = ZT__VT("blosc"),       [ZT__C_ZSTD] = ZT__VT("zstd"),
     [ZT__C_ZLIB] = ZT__VT("zlib"),         [ZT__C_GZIP] = ZT__VT("gzip"),

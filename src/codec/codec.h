@@ -25,6 +25,10 @@ typedef struct zt_codec_vt {
      * zstd with content size), else 0. May be NULL. */
     size_t (*decoded_size)(const zt_codec *c, const void *in, size_t n);
     void (*free)(zt_codec *c);
+    /* Decode straight into dst (exactly size bytes), no buffer of its own;
+     * may be NULL (decode then copies). Worth it for frame-sized outputs:
+     * a fresh buffer per chunk costs page faults. */
+    int (*decode_into)(const zt_codec *c, const void *in, size_t n, void *dst, size_t size);
 } zt_codec_vt;
 
 struct zt_codec {

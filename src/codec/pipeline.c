@@ -160,6 +160,7 @@ static int stage_into(const zt_codec *pc, const void *in, size_t n, void *dst, s
         return c->kind == ZT__KIND_COMPRESSOR ? zt__cmp_decode_into(c, in, n, dst, size)
                                               : zt__flt_decode_into(c, in, n, dst, size);
     }
+    if (pc->vt->decode_into) return pc->vt->decode_into(pc, in, n, dst, size);
     /* foreign codec: through its vtable, via a private buffer */
     zt_buf tmp;
     zt__buf_init(&tmp);

@@ -155,7 +155,7 @@ static void zt__stub_free(zt_codec *c) {
 }
 
 static const zt_codec_vt zt__stub_vt = {"hdf5-unsupported", zt__stub_encode, zt__stub_decode, NULL,
-                                        zt__stub_free};
+                                        zt__stub_free, NULL};
 
 static int zt__stub_new(const json_t *filter, const char *why, zt_codec **out) {
     zt_h5stub *s = calloc(1, sizeof *s);

@@ -67,19 +67,25 @@ static int zt__dcd_xyz(const zt_dcd *d, const uint8_t *p, size_t n, int32_t m, c
     return 0;
 }
 
-static int zt__dcdc_decode(const zt_codec *pc, const void *in, size_t n, zt_buf *out, size_t expected) {
+static int zt__dcdc_decode_into(const zt_codec *pc, const void *in, size_t n, void *dst, size_t size) {
     const zt_dcdcodec *c = (const zt_dcdcodec *)pc;
     const zt_dcd *d = &c->own;
     size_t want = (size_t)d->natoms * 12;
-    if (expected && expected != want) return zt__err(ZT_ECORRUPT, "DCD frame: %zu bytes expected, frame holds %zu", expected, want);
-    int rc = zt__buf_resize(out, want);
-    if (rc) return rc;
-    float *o = (float *)out->data;
+    if (size != want) return zt__err(ZT_ECORRUPT, "DCD frame: %zu bytes expected, frame holds %zu", size, want);
+    float *o = dst;
     if (d->namnf > 0 && n == 3 * (8 + 4 * (size_t)d->nfree)) {
         memcpy(o, d->fixed, want);
         return zt__dcd_xyz(d, in, n, d->nfree, d->free_idx, o);
     }
     return zt__dcd_xyz(d, in, n, d->natoms, NULL, o);
+}
+
+static int zt__dcdc_decode(const zt_codec *pc, const void *in, size_t n, zt_buf *out, size_t expected) {
+    const zt_dcdcodec *c = (const zt_dcdcodec *)pc;
+    size_t want = (size_t)c->own.natoms * 12;
+    if (expected && expected != want) return zt__err(ZT_ECORRUPT, "DCD frame: %zu bytes expected, frame holds %zu", expected, want);
+    int rc = zt__buf_resize(out, want);
+    return rc ? rc : zt__dcdc_decode_into(pc, in, n, out->data, want);
 }
 
 static void zt__dcdc_free(zt_codec *pc) {
@@ -91,7 +97,8 @@ static void zt__dcdc_free(zt_codec *pc) {
     free(c);
 }
 
-static const zt_codec_vt zt__dcdc_vt = {"dcd", zt__dcdc_encode, zt__dcdc_decode, NULL, zt__dcdc_free};
+static const zt_codec_vt zt__dcdc_vt = {"dcd", zt__dcdc_encode, zt__dcdc_decode, NULL, zt__dcdc_free,
+                                        zt__dcdc_decode_into};
 
 /* ---- header ----------------------------------------------------------------- */
 static int zt__dcd_bad(const char *url, const char *why) {

@@ -31,20 +31,31 @@ static int zt__xtcc_encode(const zt_codec *c, const void *in, size_t n, zt_buf *
     return zt__err(ZT_EUNSUPPORTED, "the xtc codec only decodes (write XTC files with zarrtraj convert)");
 }
 
-static int zt__xtcc_decode(const zt_codec *pc, const void *in, size_t n, zt_buf *out, size_t expected) {
-    const zt_xtccodec *c = (const zt_xtccodec *)pc;
-    const uint8_t *p = in;
-    size_t want = (size_t)c->natoms * 12;
-    if (expected && expected != want) return zt__err(ZT_ECORRUPT, "XTC frame: %zu bytes expected, frame holds %zu", expected, want);
+/* One frame into out (natoms*3 floats). */
+static int zt__xtcc_frame(const zt_xtccodec *c, const uint8_t *p, size_t n, float *out) {
     if (n < ZT_XTC_HEAD) return zt__err(ZT_ECORRUPT, "XTC frame cut short (%zu bytes)", n);
     int32_t step = zt__be32i(p + 8);
     if (zt__be32i(p) != ZT_XTC_MAGIC || zt__be32i(p + 4) != c->natoms)
         return zt__err(ZT_ECORRUPT, "XTC frame header changed since the file was indexed (magic %d, %d atoms)",
                        zt__be32i(p), zt__be32i(p + 4));
-    int rc = zt__buf_resize(out, want);
-    if (!rc) rc = zt__xtc_decode_coords(p + ZT_XTC_HEAD, n - ZT_XTC_HEAD, c->natoms, (float *)out->data, NULL);
+    int rc = zt__xtc_decode_coords(p + ZT_XTC_HEAD, n - ZT_XTC_HEAD, c->natoms, out, NULL);
     if (rc) return zt__err_prefix(rc, "XTC frame at step %d: ", step);
     return 0;
+}
+
+static int zt__xtcc_decode_into(const zt_codec *pc, const void *in, size_t n, void *dst, size_t size) {
+    const zt_xtccodec *c = (const zt_xtccodec *)pc;
+    size_t want = (size_t)c->natoms * 12;
+    if (size != want) return zt__err(ZT_ECORRUPT, "XTC frame: %zu bytes expected, frame holds %zu", size, want);
+    return zt__xtcc_frame(c, in, n, dst);
+}
+
+static int zt__xtcc_decode(const zt_codec *pc, const void *in, size_t n, zt_buf *out, size_t expected) {
+    const zt_xtccodec *c = (const zt_xtccodec *)pc;
+    size_t want = (size_t)c->natoms * 12;
+    if (expected && expected != want) return zt__err(ZT_ECORRUPT, "XTC frame: %zu bytes expected, frame holds %zu", expected, want);
+    int rc = zt__buf_resize(out, want);
+    return rc ? rc : zt__xtcc_frame(c, in, n, (float *)out->data);
 }
 
 static void zt__xtcc_free(zt_codec *c) {
@@ -53,7 +64,8 @@ static void zt__xtcc_free(zt_codec *c) {
     free(c);
 }
 
-static const zt_codec_vt zt__xtcc_vt = {"xtc", zt__xtcc_encode, zt__xtcc_decode, NULL, zt__xtcc_free};
+static const zt_codec_vt zt__xtcc_vt = {"xtc", zt__xtcc_encode, zt__xtcc_decode, NULL, zt__xtcc_free,
+                                        zt__xtcc_decode_into};
 
 static int zt__xtc_codec(int natoms, zt_codec **out) {
     zt_xtccodec *c = calloc(1, sizeof *c);

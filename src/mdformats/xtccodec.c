@@ -62,48 +62,70 @@ typedef struct zt_br {
 } zt_br;
 
 /* The next nbits bits of the stream, most significant first; nbits <= 56
- * (the accumulator keeps at most 63). */
+ * (the accumulator keeps at most 63). Refills take whole bytes, 7 at once
+ * away from the end. */
 static inline uint64_t zt__br_get(zt_br *b, int nbits) {
-    while (b->nacc < nbits) {
-        if (b->i >= b->n) {
-            b->err = true;
-            return 0;
+    if (b->nacc < nbits) {
+        if (b->i + 8 <= b->n) {
+            uint64_t w;
+            memcpy(&w, b->p + b->i, 8);
+            w = __builtin_bswap64(w);
+            int take = (63 - b->nacc) >> 3; /* whole bytes that fit: 7 when empty */
+            b->acc = (b->acc << (8 * take)) | (w >> (64 - 8 * take));
+            b->i += (size_t)take;
+            b->nacc += 8 * take;
+        } else {
+            while (b->nacc < nbits) {
+                if (b->i >= b->n) {
+                    b->err = true;
+                    return 0;
+                }
+                b->acc = (b->acc << 8) | b->p[b->i++];
+                b->nacc += 8;
+            }
         }
-        b->acc = (b->acc << 8) | b->p[b->i++];
-        b->nacc += 8;
     }
     b->nacc -= nbits;
     return (b->acc >> b->nacc) & ((1ull << nbits) - 1);
 }
 
+/* Division by a radix through its reciprocal: a 64-bit division costs tens
+ * of cycles and was most of the decoding. m = ceil(2^64 / d) (0 for d = 1);
+ * mulhi(n, m) is n / d or one more (the error term n*e/(d*2^64) < 1). */
+typedef struct zt_rdiv {
+    uint64_t d, m;
+} zt_rdiv;
+
+static inline zt_rdiv zt__rdiv(uint32_t d) {
+    zt_rdiv r = {d, d > 1 ? UINT64_MAX / d + 1 : 0};
+    return r;
+}
+
+static inline uint64_t zt__rdiv_q(uint64_t n, zt_rdiv r) {
+    if (r.d <= 1) return n; /* d = 0 does not occur (radices are >= 1) */
+    uint64_t q = (uint64_t)(((zt_u128)n * r.m) >> 64);
+    return (zt_u128)q * r.d > n ? q - 1 : q; /* 128-bit: q * d may pass 2^64 */
+}
+
 /* big in radices sizes (value 0 most significant); false when value 0 is out of range. */
-static inline bool zt__split3(uint64_t big, const uint32_t sizes[3], int32_t out[3]) {
-    if (big <= UINT32_MAX) { /* 32-bit divisions are several times cheaper */
-        uint32_t v = (uint32_t)big;
-        out[2] = (int32_t)(v % sizes[2]);
-        v /= sizes[2];
-        out[1] = (int32_t)(v % sizes[1]);
-        v /= sizes[1];
-        out[0] = (int32_t)v;
-        return v < sizes[0];
-    }
-    out[2] = (int32_t)(big % sizes[2]);
-    big /= sizes[2];
-    out[1] = (int32_t)(big % sizes[1]);
-    big /= sizes[1];
-    out[0] = (int32_t)big;
-    return big < sizes[0];
+static inline bool zt__split3(uint64_t big, const uint32_t sizes[3], const zt_rdiv rd[3], int32_t out[3]) {
+    uint64_t q = zt__rdiv_q(big, rd[2]);
+    out[2] = (int32_t)(big - q * sizes[2]);
+    uint64_t q2 = zt__rdiv_q(q, rd[1]);
+    out[1] = (int32_t)(q - q2 * sizes[1]);
+    out[0] = (int32_t)q2;
+    return q2 < sizes[0];
 }
 
 /* Three values packed in nbits bits with radices sizes. GROMACS stores the
  * number as bytes, least significant first, each 8 bits of the stream, then
  * the last nbits % 8 bits. */
-static inline bool zt__br_ints(zt_br *b, int nbits, const uint32_t sizes[3], int32_t out[3]) {
+static inline bool zt__br_ints(zt_br *b, int nbits, const uint32_t sizes[3], const zt_rdiv rd[3], int32_t out[3]) {
     if (nbits <= 56) { /* the common case: read them in one go and reverse the bytes */
         int q = nbits >> 3, r = nbits & 7;
         uint64_t s = zt__br_get(b, nbits);
         uint64_t big = q ? __builtin_bswap64((s >> r) << (64 - 8 * q)) : 0;
-        return zt__split3(big | (s & ((1ull << r) - 1)) << (8 * q), sizes, out);
+        return zt__split3(big | (s & ((1ull << r) - 1)) << (8 * q), sizes, rd, out);
     }
     zt_u128 big = 0;
     int sh = 0;
@@ -113,7 +135,7 @@ static inline bool zt__br_ints(zt_br *b, int nbits, const uint32_t sizes[3], int
         nbits -= 8;
     }
     if (nbits > 0) big |= (zt_u128)zt__br_get(b, nbits) << sh;
-    if (!(big >> 64)) return zt__split3((uint64_t)big, sizes, out);
+    if (!(big >> 64)) return zt__split3((uint64_t)big, sizes, rd, out);
     out[2] = (int32_t)(big % sizes[2]);
     big /= sizes[2];
     out[1] = (int32_t)(big % sizes[1]);
@@ -173,6 +195,7 @@ int zt__xtc_decode_coords(const uint8_t *p, size_t n, int natoms, float *out, si
         sizeint[k] = (uint32_t)sz;
         if (sz > 0xffffff) large = true;
     }
+    zt_rdiv rdint[3] = {zt__rdiv(sizeint[0]), zt__rdiv(sizeint[1]), zt__rdiv(sizeint[2])};
     int bitsize = 0;
     if (large)
         for (int k = 0; k < 3; k++) bitsizeint[k] = (uint32_t)zt__sizeofint(sizeint[k]);
@@ -184,6 +207,8 @@ int zt__xtc_decode_coords(const uint8_t *p, size_t n, int natoms, float *out, si
     int smallnum = zt__magicints[smallidx] / 2;
     uint32_t sizesmall[3];
     sizesmall[0] = sizesmall[1] = sizesmall[2] = (uint32_t)zt__magicints[smallidx];
+    zt_rdiv rdsmall[3];
+    rdsmall[0] = rdsmall[1] = rdsmall[2] = zt__rdiv(sizesmall[0]);
     zt_br b = {p + 40, zt__be32(p + 36), 0, 0, 0, false};
     float inv = (float)(1.0 / (double)precision);
     int run = 0;
@@ -195,7 +220,7 @@ int zt__xtc_decode_coords(const uint8_t *p, size_t n, int natoms, float *out, si
             for (int k = 0; k < 3; k++) c[k] = (int32_t)zt__br_get(&b, (int)bitsizeint[k]);
             for (int k = 0; k < 3; k++)
                 if ((uint32_t)c[k] >= sizeint[k]) return zt__corrupt("large value out of range");
-        } else if (!zt__br_ints(&b, bitsize, sizeint, c)) {
+        } else if (!zt__br_ints(&b, bitsize, sizeint, rdint, c)) {
             if (!b.err) return zt__corrupt("large value out of range");
         }
         i++;
@@ -213,7 +238,7 @@ int zt__xtc_decode_coords(const uint8_t *p, size_t n, int natoms, float *out, si
             if (i + run / 3 > natoms) return zt__corrupt("run of small values past the last atom");
             for (int k = 0; k < run; k += 3) {
                 int32_t s[3];
-                if (!zt__br_ints(&b, smallidx, sizesmall, s) && !b.err)
+                if (!zt__br_ints(&b, smallidx, sizesmall, rdsmall, s) && !b.err)
                     return zt__corrupt("small value out of range");
                 i++;
                 for (int d = 0; d < 3; d++) s[d] = (int32_t)((int64_t)s[d] + prev[d] - smallnum);
@@ -243,7 +268,10 @@ int zt__xtc_decode_coords(const uint8_t *p, size_t n, int natoms, float *out, si
             smaller = smallnum;
             smallnum = zt__magicints[smallidx] / 2;
         }
-        sizesmall[0] = sizesmall[1] = sizesmall[2] = (uint32_t)zt__magicints[smallidx];
+        if (is_smaller) {
+            sizesmall[0] = sizesmall[1] = sizesmall[2] = (uint32_t)zt__magicints[smallidx];
+            rdsmall[0] = rdsmall[1] = rdsmall[2] = zt__rdiv(sizesmall[0]);
+        }
     }
     return 0;
 }

@@ -209,6 +209,7 @@ int zt_convert(const char *src_url, const char *dst_url, const zt_options_t *set
     zt_reader_opts_t ro = ZT_READER_OPTS_DEFAULTS;
     ro.group = s.group;
     ro.storage = src_storage;
+    ro.cache_bytes = (size_t)16 << 20; /* frames are read once, in order: the cache only has to hold the current ones */
     zt_reader_t *r = NULL;
     zt_writer_t *w = NULL;
     float *buf[3] = {NULL, NULL, NULL};

@@ -320,7 +320,7 @@ static int zt__parse_quantum(const char *txt, const char *file_unit, double *out
  * as int32 on a fixed quantum, differenced along time in Fortran-order chunks
  * of ZT_COMPACT_FRAMES frames, bit-shuffled and zstd-compressed by Blosc:
  * numcodecs' standard codecs only (docs/codecs.md). */
-static const char *zt__compact_compressor = "blosc:cname=zstd,clevel=3,shuffle=2,blocksize=4194304";
+static const char *zt__compact_compressor = "blosc:cname=zstd,clevel=1,shuffle=2,blocksize=4194304";
 
 /* An integer writer setting (absent: *v unchanged). */
 static int zt__setting_int(const zt_options_t *set, const char *key, int64_t *v) {

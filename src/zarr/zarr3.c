@@ -428,7 +428,7 @@ static void z3_tr_free(zt_codec *c) {
     json_decref(c->config);
     free(c);
 }
-static const zt_codec_vt z3_tr_vt = {"transpose", z3_tr_encode, z3_tr_decode, NULL, z3_tr_free};
+static const zt_codec_vt z3_tr_vt = {"transpose", z3_tr_encode, z3_tr_decode, NULL, z3_tr_free, NULL};
 
 /* Byte swap of itemsize-byte elements (a big-endian `bytes` codec in front
  * of codecs that work on native values). */
@@ -449,7 +449,7 @@ static int z3_sw_run(const zt_codec *c, const void *in, size_t n, zt_buf *out, s
     return 0;
 }
 static int z3_sw_encode(const zt_codec *c, const void *in, size_t n, zt_buf *out) { return z3_sw_run(c, in, n, out, 0); }
-static const zt_codec_vt z3_sw_vt = {"bytes", z3_sw_encode, z3_sw_run, NULL, z3_tr_free};
+static const zt_codec_vt z3_sw_vt = {"bytes", z3_sw_encode, z3_sw_run, NULL, z3_tr_free, NULL};
 
 /* ---- metadata parsing ------------------------------------------------------------------------------ */
 

@@ -61,7 +61,6 @@ typedef struct zt_zwriter {
     size_t ngroups;
     zt_warr **arrays;
     size_t narrays;
-    zt_buf chunk;
     zt_zdocs pending; /* documents of nodes created since the last commit */
     /* background uploads */
     zt_pool *pool;
@@ -155,7 +154,8 @@ static bool zt__zw_older(const zt_zwriter *w, uint64_t seq) {
     return w->jobs && w->jobs->seq < seq; /* the list is in submission order */
 }
 
-static int zt__zw_submit(zt_zwriter *w, zt_array *a, const int64_t *cidx, const void *data, size_t n, int64_t rows) {
+/* A job whose buffer (j->raw, n bytes) the caller fills, then starts. */
+static int zt__zw_job_new(zt_zwriter *w, size_t n, zt_zjob **out) {
     if (!w->pool) {
         int rc = zt__pool_create(ZT_ZW_THREADS, &w->pool);
         if (rc) return rc;
@@ -178,7 +178,12 @@ static int zt__zw_submit(zt_zwriter *w, zt_array *a, const int64_t *cidx, const 
         free(j);
         return zt__err(ZT_ENOMEM, "out of memory");
     }
-    memcpy(j->raw.data, data, n);
+    *out = j;
+    return 0;
+}
+
+/* Queue job j (from zt__zw_job_new, buffer filled) for chunk cidx of a. */
+static int zt__zw_job_start(zt_zwriter *w, zt_zjob *j, zt_array *a, const int64_t *cidx, size_t n, int64_t rows) {
     j->w = w;
     j->a = a;
     memcpy(j->cidx, cidx, sizeof j->cidx);
@@ -219,6 +224,14 @@ static int zt__zw_submit(zt_zwriter *w, zt_array *a, const int64_t *cidx, const 
         free(j);
     }
     return rc;
+}
+
+static int zt__zw_submit(zt_zwriter *w, zt_array *a, const int64_t *cidx, const void *data, size_t n, int64_t rows) {
+    zt_zjob *j;
+    int rc = zt__zw_job_new(w, n, &j);
+    if (rc) return rc;
+    memcpy(j->raw.data, data, n);
+    return zt__zw_job_start(w, j, a, cidx, n, rows);
 }
 
 static char *zt__key(const char *path, const char *name) { return zt__path_join(path, name); }
@@ -419,25 +432,26 @@ static int zt__zw_rows(zt_wbackend *b, zt_warr *wa, int64_t row0, int64_t nrows,
     size_t crow = wa->rowbytes; /* one row of a chunk */
     size_t rowbytes = split ? crow / (size_t)a->chunks[1] * (size_t)a->shape[1] : crow; /* one input row */
     size_t cb = (size_t)c0 * crow;
-    int rc = zt__buf_resize(&w->chunk, cb);
+    int rc = 0;
     int64_t nblk = split ? (a->shape[1] + a->chunks[1] - 1) / a->chunks[1] : 1;
     for (int64_t r = 0; !rc && r < nrows; r += c0) {
         int64_t k = nrows - r < c0 ? nrows - r : c0;
         const uint8_t *src = (const uint8_t *)data + (size_t)r * rowbytes;
         for (int64_t jb = 0; !rc && jb < nblk; jb++) {
-            const void *chunk = src;
+            /* the chunk is assembled in the job's own buffer: one copy */
+            zt_zjob *j;
+            if ((rc = zt__zw_job_new(w, cb, &j))) break;
+            uint8_t *dst = j->raw.data;
             if (split) {
-                zt__zw_gather(a, src, k, jb, w->chunk.data);
-                chunk = w->chunk.data;
-            } else if (k < c0) { /* pad a partial chunk with the fill value (zero) */
-                memcpy(w->chunk.data, src, (size_t)k * rowbytes);
-                memset(w->chunk.data + (size_t)k * rowbytes, 0, cb - (size_t)k * rowbytes);
-                chunk = w->chunk.data;
+                zt__zw_gather(a, src, k, jb, dst);
+            } else { /* a partial chunk is padded with the fill value (zero) */
+                memcpy(dst, src, (size_t)k * rowbytes);
+                memset(dst + (size_t)k * rowbytes, 0, cb - (size_t)k * rowbytes);
             }
             int64_t cidx[ZT_MAXDIM] = {0};
             cidx[0] = (row0 + r) / c0;
             cidx[1] = jb;
-            rc = zt__zw_submit(w, a, cidx, chunk, cb, k);
+            rc = zt__zw_job_start(w, j, a, cidx, cb, k);
         }
     }
     return rc;
@@ -628,7 +642,6 @@ static int zt__zw_close(zt_wbackend *b, bool ok) {
     }
     free(w->arrays);
     zt__docs_free(&w->pending);
-    zt__buf_free(&w->chunk);
     zt__store_close(w->s);
     free(w->base.url);
     free(w);
