@@ -14,6 +14,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /* ---- dtypes ------------------------------------------------------------------ */
 
@@ -760,6 +763,25 @@ bool zt__flt_f3_fusable(const int64_t *dims) {
     return dims[0] > 0 && dims[1] > 0 && dims[2] > 0 && dims[2] <= 16 && dims[0] * dims[2] <= ZT__F3_TILE;
 }
 
+#ifdef __SSE2__
+/* Rows t..t+3, columns j..j+3 of the block (row stride rs floats) encoded and
+ * transposed into the tile columns: _mm_cvtps_epi32 rounds half to even (the
+ * default rounding mode, as nearbyintf) and gives INT32_MIN out of range and
+ * for NaN, as trunc_i32 does, so the result equals fso_enc_f32's. */
+static inline void fso_enc_4x4(const float *p, int64_t rs, __m128 off, __m128 sc, uint32_t *const dst[4]) {
+    __m128i r0 = _mm_cvtps_epi32(_mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(p), off), sc));
+    __m128i r1 = _mm_cvtps_epi32(_mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(p + rs), off), sc));
+    __m128i r2 = _mm_cvtps_epi32(_mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(p + 2 * rs), off), sc));
+    __m128i r3 = _mm_cvtps_epi32(_mm_mul_ps(_mm_sub_ps(_mm_loadu_ps(p + 3 * rs), off), sc));
+    __m128i t0 = _mm_unpacklo_epi32(r0, r1), t1 = _mm_unpacklo_epi32(r2, r3);
+    __m128i t2 = _mm_unpackhi_epi32(r0, r1), t3 = _mm_unpackhi_epi32(r2, r3);
+    _mm_storeu_si128((__m128i *)dst[0], _mm_unpacklo_epi64(t0, t1));
+    _mm_storeu_si128((__m128i *)dst[1], _mm_unpackhi_epi64(t0, t1));
+    _mm_storeu_si128((__m128i *)dst[2], _mm_unpacklo_epi64(t2, t3));
+    _mm_storeu_si128((__m128i *)dst[3], _mm_unpackhi_epi64(t2, t3));
+}
+#endif
+
 int zt__flt_fso_delta_to_f3(const zt__codec *fso, const void *inv, void *outv, const int64_t *dims) {
     int64_t d0 = dims[0], d1 = dims[1], d2 = dims[2];
     if (!fso_f32_fast(fso) || !zt__flt_f3_fusable(dims)) return 1;
@@ -767,14 +789,36 @@ int zt__flt_fso_delta_to_f3(const zt__codec *fso, const void *inv, void *outv, c
     uint32_t *out = outv;
     uint32_t tile[ZT__F3_TILE]; /* [axis 2][atom of the block][axis 0] */
     float off = (float)fso->offset_f, sc = (float)fso->scale_f;
-    int64_t B = ZT__F3_TILE / (d0 * d2);
+    int64_t B = ZT__F3_TILE / (d0 * d2), rs = d1 * d2;
     for (int64_t a0 = 0; a0 < d1; a0 += B) {
-        int64_t nb = d1 - a0 < B ? d1 - a0 : B;
-        for (int64_t t = 0; t < d0; t++) { /* rows of the block: contiguous in the input */
-            const float *row = in + (t * d1 + a0) * d2;
-            for (int64_t ai = 0; ai < nb; ai++)
-                for (int64_t c = 0; c < d2; c++)
-                    tile[(c * nb + ai) * d0 + t] = (uint32_t)fso_enc_f32(row[ai * d2 + c], off, sc);
+        int64_t nb = d1 - a0 < B ? d1 - a0 : B, ncol = nb * d2;
+        int64_t t0 = 0, j0 = 0;
+#ifdef __SSE2__
+        /* 4 x 4 blocks: 4 rows (contiguous columns) -> 4 tile columns (contiguous
+         * times), row after row so that the input streams */
+        if (d0 >= 4) {
+            uint32_t colbase[ZT__F3_TILE / 4]; /* tile offset of column j; ncol <= TILE / d0 */
+            for (int64_t j = 0; j < ncol; j++) colbase[j] = (uint32_t)(((j % d2) * nb + j / d2) * d0);
+            __m128 voff = _mm_set1_ps(off), vsc = _mm_set1_ps(sc);
+            t0 = d0 & ~(int64_t)3;
+            j0 = ncol & ~(int64_t)3;
+            for (int64_t t = 0; t < t0; t += 4) {
+                const float *p = in + t * rs + a0 * d2;
+                for (int64_t j = 0; j < j0; j += 4) {
+                    uint32_t *dst[4] = {tile + colbase[j] + t, tile + colbase[j + 1] + t, tile + colbase[j + 2] + t,
+                                        tile + colbase[j + 3] + t};
+                    fso_enc_4x4(p + j, rs, voff, vsc, dst);
+                }
+            }
+        }
+#endif
+        /* what the blocks left: the last rows, and the last columns of every row */
+        for (int64_t t = 0; t < d0; t++) {
+            const float *row = in + t * rs + a0 * d2;
+            for (int64_t j = t < t0 ? j0 : 0; j < ncol; j++) {
+                int64_t ai = j / d2, c = j % d2;
+                tile[(c * nb + ai) * d0 + t] = (uint32_t)fso_enc_f32(row[j], off, sc);
+            }
         }
         for (int64_t c = 0; c < d2; c++)
             for (int64_t ai = 0; ai < nb; ai++) {
@@ -787,10 +831,14 @@ int zt__flt_fso_delta_to_f3(const zt__codec *fso, const void *inv, void *outv, c
                 else if (c > 0) prev = (uint32_t)fso_enc_f32(in[((d0 - 1) * d1 + d1 - 1) * d2 + c - 1], off, sc);
                 const uint32_t *q = tile + (c * nb + ai) * d0;
                 uint32_t *o = out + (c * d1 + a) * d0;
-                for (int64_t t = 0; t < d0; t++) {
-                    o[t] = q[t] - prev;
-                    prev = q[t];
-                }
+                o[0] = q[0] - prev;
+                int64_t t = 1;
+#ifdef __SSE2__
+                for (; t + 4 <= d0; t += 4)
+                    _mm_storeu_si128((__m128i *)(o + t), _mm_sub_epi32(_mm_loadu_si128((const __m128i *)(q + t)),
+                                                                       _mm_loadu_si128((const __m128i *)(q + t - 1))));
+#endif
+                for (; t < d0; t++) o[t] = q[t] - q[t - 1];
             }
     }
     return 0;

@@ -160,6 +160,18 @@ def test_value_too_large_for_int32_is_refused(cli, tmp, source):
     assert "particles/trajectory/position" in r.stderr
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -3e7])
+def test_nan_or_huge_position_is_refused(tmp, bad):
+    # the writer's quick range scan and its exact check agree: any such value stops the write
+    u = mda.Universe.empty(10, trajectory=True)
+    pos = np.arange(30, dtype=np.float32).reshape(10, 3)
+    pos[7, 1] = bad
+    u.atoms.positions = pos
+    with pytest.raises(Exception, match="atom 7, step 0"):
+        with ZARRMDWriter(str(tmp / "nan.zarrmd"), 10, preset="compact") as w:
+            w.write(u.atoms)
+
+
 @pytest.mark.parametrize("args,msg", [
     (["--preset", "compact"], "preset compact is a Zarr encoding"),
     (["--preset", "small"], "unknown preset 'small'"),
