@@ -844,6 +844,83 @@ int zt__flt_fso_delta_to_f3(const zt__codec *fso, const void *inv, void *outv, c
     return 0;
 }
 
+#ifdef __SSE2__
+/* 4 cumulative sums (int32, wrapping) -> 4 floats: e * (1 / scale) in float64
+ * as fso_dec, scalar for a lane at or past 2^24. */
+static inline void fso_dec4(const zt__fso_dec *d, __m128i s, __m128d inv, float *o) {
+    __m128i lim = _mm_set1_epi32(16777216), nlim = _mm_set1_epi32(-16777216);
+    if (_mm_movemask_epi8(_mm_or_si128(_mm_cmpgt_epi32(s, _mm_sub_epi32(lim, _mm_set1_epi32(1))),
+                                       _mm_cmplt_epi32(s, _mm_add_epi32(nlim, _mm_set1_epi32(1)))))) {
+        int32_t e[4];
+        _mm_storeu_si128((__m128i *)e, s);
+        for (int k = 0; k < 4; k++) o[k] = fso_dec(d, e[k]);
+        return;
+    }
+    __m128 lo = _mm_cvtpd_ps(_mm_mul_pd(_mm_cvtepi32_pd(s), inv));
+    __m128 hi = _mm_cvtpd_ps(_mm_mul_pd(_mm_cvtepi32_pd(_mm_srli_si128(s, 8)), inv));
+    _mm_storeu_ps(o, _mm_movelh_ps(lo, hi));
+}
+
+/* zt__flt_fso_delta_from_f3 for an integral scale (d->mul) and >= 4 frames:
+ * per block of atoms, the start of every column's cumulative sum (the sum
+ * runs over the flat Fortran-order buffer), then 4 x 4 transposes of 4
+ * columns x 4 times into 4 consecutive values of 4 output rows. */
+static int fso_delta_from_f3_sse2(const zt__fso_dec *d, const uint32_t *in, float *out, const int64_t *dims,
+                                  uint32_t *acc, int64_t B) {
+    int64_t d0 = dims[0], d1 = dims[1], d2 = dims[2], plane = d0 * d1, rs = d1 * d2;
+    int64_t t0 = d0 & ~(int64_t)3;
+    __m128d inv = _mm_set1_pd(d->inv);
+    uint32_t run[ZT__F3_TILE / 4];        /* running sum of column j; ncol <= TILE / d0 */
+    const uint32_t *colp[ZT__F3_TILE / 4]; /* column j of the block: atom j / d2, axis-2 value j % d2 */
+    for (int64_t a0 = 0; a0 < d1; a0 += B) {
+        int64_t nb = a0 + B <= d1 ? B : d1 - a0, ncol = nb * d2, j0 = ncol & ~(int64_t)3;
+        for (int64_t c = 0; c < d2; c++) {
+            uint32_t s = acc[c];
+            for (int64_t a = 0; a < nb; a++) {
+                const uint32_t *col = in + c * plane + (a0 + a) * d0;
+                colp[a * d2 + c] = col;
+                run[a * d2 + c] = s;
+                __m128i v = _mm_setzero_si128();
+                int64_t t = 0;
+                for (; t + 4 <= d0; t += 4) v = _mm_add_epi32(v, _mm_loadu_si128((const __m128i *)(col + t)));
+                v = _mm_add_epi32(v, _mm_srli_si128(v, 8));
+                v = _mm_add_epi32(v, _mm_srli_si128(v, 4));
+                s += (uint32_t)_mm_cvtsi128_si32(v);
+                for (; t < d0; t++) s += col[t];
+            }
+            acc[c] = s;
+        }
+        float *ob = out + a0 * d2;
+        for (int64_t t = 0; t < t0; t += 4)
+            for (int64_t j = 0; j < j0; j += 4) {
+                __m128i r0 = _mm_loadu_si128((const __m128i *)(colp[j] + t));
+                __m128i r1 = _mm_loadu_si128((const __m128i *)(colp[j + 1] + t));
+                __m128i r2 = _mm_loadu_si128((const __m128i *)(colp[j + 2] + t));
+                __m128i r3 = _mm_loadu_si128((const __m128i *)(colp[j + 3] + t));
+                __m128i u0 = _mm_unpacklo_epi32(r0, r1), u1 = _mm_unpacklo_epi32(r2, r3);
+                __m128i u2 = _mm_unpackhi_epi32(r0, r1), u3 = _mm_unpackhi_epi32(r2, r3);
+                __m128i s = _mm_loadu_si128((const __m128i *)(run + j));
+                s = _mm_add_epi32(s, _mm_unpacklo_epi64(u0, u1));
+                fso_dec4(d, s, inv, ob + t * rs + j);
+                s = _mm_add_epi32(s, _mm_unpackhi_epi64(u0, u1));
+                fso_dec4(d, s, inv, ob + (t + 1) * rs + j);
+                s = _mm_add_epi32(s, _mm_unpacklo_epi64(u2, u3));
+                fso_dec4(d, s, inv, ob + (t + 2) * rs + j);
+                s = _mm_add_epi32(s, _mm_unpackhi_epi64(u2, u3));
+                fso_dec4(d, s, inv, ob + (t + 3) * rs + j);
+                _mm_storeu_si128((__m128i *)(run + j), s);
+            }
+        /* the last times of the blocked columns, then the last columns at every time */
+        for (int64_t j = 0; j < ncol; j++)
+            for (int64_t t = j < j0 ? t0 : 0; t < d0; t++) {
+                run[j] += colp[j][t];
+                ob[t * rs + j] = fso_dec(d, (int32_t)run[j]);
+            }
+    }
+    return 0;
+}
+#endif
+
 int zt__flt_fso_delta_from_f3(const zt__codec *fso, const void *inv, void *outv, const int64_t *dims) {
     enum { TILE = ZT__F3_TILE };
     int64_t d0 = dims[0], d1 = dims[1], d2 = dims[2];
@@ -860,9 +937,24 @@ int zt__flt_fso_delta_from_f3(const zt__codec *fso, const void *inv, void *outv,
     for (int64_t c = 1; c < d2; c++) {
         uint32_t s = acc[c - 1];
         const uint32_t *p = in + (c - 1) * plane;
-        for (int64_t i = 0; i < plane; i++) s += p[i];
+        int64_t i = 0;
+#ifdef __SSE2__
+        __m128i v0 = _mm_setzero_si128(), v1 = v0;
+        for (; i + 8 <= plane; i += 8) {
+            v0 = _mm_add_epi32(v0, _mm_loadu_si128((const __m128i *)(p + i)));
+            v1 = _mm_add_epi32(v1, _mm_loadu_si128((const __m128i *)(p + i + 4)));
+        }
+        v0 = _mm_add_epi32(v0, v1);
+        v0 = _mm_add_epi32(v0, _mm_srli_si128(v0, 8));
+        v0 = _mm_add_epi32(v0, _mm_srli_si128(v0, 4));
+        s += (uint32_t)_mm_cvtsi128_si32(v0);
+#endif
+        for (; i < plane; i++) s += p[i];
         acc[c] = s;
     }
+#ifdef __SSE2__
+    if (d.mul && d0 >= 4) return fso_delta_from_f3_sse2(&d, in, out, dims, acc, B);
+#endif
     for (int64_t a0 = 0; a0 < d1; a0 += B) {
         int64_t nb = a0 + B <= d1 ? B : d1 - a0, row = nb * d2;
         for (int64_t c = 0; c < d2; c++) {

@@ -22,7 +22,7 @@
  * as rows arrive, waits for its previous write (writes of one key never
  * race); a commit waits for every chunk submitted before it. */
 #define ZT_ZW_THREADS 4
-#define ZT_ZW_INFLIGHT ((size_t)256 << 20)
+#define ZT_ZW_INFLIGHT ((size_t)64 << 20)
 #define ZT_ZW_REUSE ((size_t)1 << 20) /* chunk copies at least this large are reused */
 /* Commits queued behind the one running before sync() waits: each holds only
  * documents, and a writer further ahead would only delay what is durable. */
