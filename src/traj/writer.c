@@ -415,6 +415,10 @@ int zt_writer_create_ex(const char *url, int64_t n_atoms, const zt_writer_opts_t
     if (zarr_format != 2 && zarr_format != 3)
         return zt__err(ZT_EINVAL, "zarr_format must be 2 or 3 (got %lld)", (long long)zarr_format);
     if (inner_frames < 0 || shard_bytes < 0) return zt__err(ZT_EINVAL, "shard_bytes and inner_frames must not be negative");
+    /* a shard is assembled in memory and stored with one PUT, which S3 caps at 5 GB */
+    if (shard_bytes > ((int64_t)4 << 30))
+        return zt__err(ZT_EINVAL, "shard_bytes %lld is too large: a shard is one object written in one request "
+                       "(at most 4 GiB)", (long long)shard_bytes);
     if (o.boundary && strcmp(o.boundary, "periodic") && strcmp(o.boundary, "none"))
         return zt__err(ZT_EINVAL, "boundary must be 'periodic' or 'none'");
     zt_writer_t *w = calloc(1, sizeof *w);

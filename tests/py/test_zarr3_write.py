@@ -158,6 +158,8 @@ def test_bad_options(cli, tmp, src):
     assert r.returncode != 0 and "zarr_format 3 applies to zarrmd output" in r.stderr
     r = run(cli, "convert", src, str(tmp / "x.zarrmd"), "--inner-frames", "0", check=False)
     assert r.returncode != 0 and "--inner-frames" in r.stderr
+    r = run(cli, "convert", src, str(tmp / "x.zarrmd"), "--zarr-format", "3", "--shard-bytes", "5G", check=False)
+    assert r.returncode != 0 and "a shard is one object written in one request (at most 4 GiB)" in r.stderr, r.stderr
 
 
 def test_killed_v3_writer_leaves_a_readable_trajectory(cli, tmp):
