@@ -378,7 +378,7 @@ static int zt__nc_header(zt_ncrd *rd, zt_nchdr *h) {
     if (nrec == 1) h->recsize = last_row;
     h->end = r.off;
     /* where the data is must make sense before anything is read there */
-    int64_t rec0 = INT64_MAX;
+    int64_t rec1 = 0; /* end of the first record's data */
     for (size_t i = 0; i < h->nvar; i++) {
         const zt_ncvar *v = &h->var[i];
         if (v->begin < h->end) {
@@ -386,19 +386,23 @@ static int zt__nc_header(zt_ncrd *rd, zt_nchdr *h) {
                          "header)", url, v->name, (long long)v->begin, (long long)h->end);
             goto done;
         }
-        if (v->begin > size) {
+        /* a record variable without records may begin where the file ends or later */
+        bool empty = v->rec && (h->streaming || h->numrecs == 0);
+        if (v->begin > (empty ? INT64_MAX / 4 : size)) {
             rc = zt__err(ZT_ECORRUPT, "%s: NetCDF variable '%s' begins at byte %lld, beyond the end of the file (%lld bytes; "
                          "corrupt header or truncated file)", url, v->name, (long long)v->begin, (long long)size);
             goto done;
         }
-        if (v->rec && v->begin < rec0) rec0 = v->begin;
+        if (v->rec && v->begin + v->row > rec1) rec1 = v->begin + v->row;
         if (!v->rec && v->bytes > size - v->begin) {
             rc = zt__err(ZT_ETRUNCATED, "%s: NetCDF file truncated: variable '%s' needs bytes %lld to %lld, the file has %lld",
                          url, v->name, (long long)v->begin, (long long)(v->begin + v->bytes), (long long)size);
             goto done;
         }
     }
-    if (h->streaming) h->numrecs = nrec && h->recsize > 0 && size > rec0 ? (size - rec0) / h->recsize : 0;
+    /* STREAMING: the records whose data is there (the last may lack its padding) */
+    if (h->streaming)
+        h->numrecs = nrec && h->recsize > 0 && size >= rec1 ? (size - rec1) / h->recsize + 1 : 0;
 done:
     rd->sc = r.sc;
     return rc;
@@ -644,6 +648,10 @@ static int zt__nc_classic(zt_store *s, zt_ncrd *rd, zt_tree **out) {
     }
     if (!pv[0] && !pv[1] && !pv[2]) {
         rc = zt__err(ZT_ENODATA, "%s: AMBER NetCDF without coordinates, velocities or forces", url);
+        goto done;
+    }
+    if (nf == 0) {
+        rc = zt__err(ZT_ENODATA, "%s: AMBER NetCDF file without frames", url);
         goto done;
     }
     /* time and cell: read at open (small), frame r of each at its record */
