@@ -534,9 +534,10 @@ static int zt__nc_piece_cmp(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-/* Read every piece (sorted here); neighbours closer than a round trip's
- * worth of bytes share one request, and requests go out in concurrent
- * batches of bounded memory. */
+/* Read every piece (sorted here); neighbours closer than 4 KiB locally or
+ * 16 KiB remotely share one request (not more: in a long trajectory of a
+ * small system a larger gap would fetch the whole file at open), and the
+ * requests go out in concurrent batches of bounded memory. */
 static int zt__nc_gather(zt_store *s, const char *url, zt_ncpiece *pc, size_t n) {
     if (!n) return 0;
     qsort(pc, n, sizeof *pc, zt__nc_piece_cmp);
