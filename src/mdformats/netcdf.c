@@ -210,12 +210,31 @@ static int zt__ncr_list(zt_ncrd *r, uint32_t tag, int64_t min, int64_t *n, const
     return 0;
 }
 
+/* p with room for element i (capacity *cap elements of sz bytes, grown by
+ * doubling, new space zeroed; p itself and *rc = ZT_ENOMEM on failure):
+ * lists grow as their elements are parsed, so a count in a corrupt header
+ * allocates no more than the bytes that were read. */
+static void *zt__nc_room(void *p, size_t *cap, size_t i, size_t sz, int *rc) {
+    if (i < *cap) return p;
+    size_t nc = *cap ? *cap * 2 : 16;
+    uint8_t *q = realloc(p, nc * sz);
+    if (!q) {
+        *rc = zt__err(ZT_ENOMEM, "out of memory");
+        return p;
+    }
+    memset(q + *cap * sz, 0, (nc - *cap) * sz);
+    *cap = nc;
+    return q;
+}
+
 static int zt__ncr_atts(zt_ncrd *r, zt_ncatts *l, const char *what) {
     int64_t n;
     int rc = zt__ncr_list(r, ZT_NC_ATTRIBUTE, 4 + r->w * 2 + 4, &n, what);
     if (rc || n == 0) return rc;
-    if (!(l->a = calloc((size_t)n, sizeof *l->a))) return zt__err(ZT_ENOMEM, "out of memory");
+    size_t cap = 0;
     for (int64_t i = 0; i < n; i++) {
+        l->a = zt__nc_room(l->a, &cap, l->n, sizeof *l->a, &rc);
+        if (rc) return rc;
         zt_ncatt *a = &l->a[l->n++];
         uint32_t t;
         if ((rc = zt__ncr_name(r, &a->name, "attribute name")) || (rc = zt__ncr_u32(r, &t, "attribute type")) ||
@@ -269,11 +288,11 @@ static int zt__nc_header(zt_ncrd *rd, zt_nchdr *h) {
     /* dimensions */
     int64_t n;
     if ((rc = zt__ncr_list(&r, ZT_NC_DIMENSION, r.w + 4 + r.w, &n, "dimensions"))) goto done;
-    if (n && (!(h->dname = calloc((size_t)n, sizeof *h->dname)) || !(h->dlen = calloc((size_t)n, sizeof *h->dlen)))) {
-        rc = zt__err(ZT_ENOMEM, "out of memory");
-        goto done;
-    }
+    size_t cap = 0, cap2 = 0;
     for (int64_t i = 0; i < n; i++) {
+        h->dname = zt__nc_room(h->dname, &cap, h->ndim, sizeof *h->dname, &rc);
+        if (!rc) h->dlen = zt__nc_room(h->dlen, &cap2, h->ndim, sizeof *h->dlen, &rc);
+        if (rc) goto done;
         h->ndim++;
         if ((rc = zt__ncr_name(&r, &h->dname[i], "dimension name")) ||
             (rc = zt__ncr_nonneg(&r, &h->dlen[i], "dimension length")))
@@ -290,12 +309,11 @@ static int zt__nc_header(zt_ncrd *rd, zt_nchdr *h) {
     if ((rc = zt__ncr_atts(&r, &h->gatt, "global attributes"))) goto done;
     /* variables */
     if ((rc = zt__ncr_list(&r, ZT_NC_VARIABLE, r.w + 4 + r.w + 8 + 4 + r.w + 4, &n, "variables"))) goto done;
-    if (n && !(h->var = calloc((size_t)n, sizeof *h->var))) {
-        rc = zt__err(ZT_ENOMEM, "out of memory");
-        goto done;
-    }
     int64_t nrec = 0, last_row = 0;
+    cap = 0;
     for (int64_t i = 0; i < n; i++) {
+        h->var = zt__nc_room(h->var, &cap, h->nvar, sizeof *h->var, &rc);
+        if (rc) goto done;
         zt_ncvar *v = &h->var[h->nvar++];
         int64_t nd, vsize;
         if ((rc = zt__ncr_name(&r, &v->name, "variable name")) || (rc = zt__ncr_nonneg(&r, &nd, "variable rank")))
