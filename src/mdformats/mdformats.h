@@ -1,4 +1,4 @@
-/* Classic MD trajectory formats (XTC, TRR, DCD) as H5MD node trees.
+/* Classic MD trajectory formats (XTC, TRR, DCD, AMBER NetCDF) as H5MD node trees.
  *
  * Each format scans its frame headers once (byte ranges through the store,
  * so local files and remote objects alike), then exposes an H5MD-shaped tree
@@ -72,7 +72,7 @@ typedef struct zt_mdel {
 } zt_mdel;
 
 typedef struct zt_mdspec {
-    const char *format;   /* "xtc", "trr", "dcd" */
+    const char *format;   /* "xtc", "trr", "dcd", "netcdf" */
     int64_t n_frames, n_atoms;
     const int64_t *step;  /* n_frames */
     const double *time;   /* n_frames, or NULL (no time) */
@@ -113,7 +113,7 @@ void zt__mdscan_free(zt_mdscan *sc);
 /* Extension check (query string ignored). */
 bool zt__md_has_ext(const char *url, const char *const *ext, size_t n);
 /* Which format the leading bytes (n >= 0) and name suggest: "xtc", "trr",
- * "dcd" or NULL. */
+ * "dcd", "netcdf" or NULL. */
 const char *zt__md_probe(const char *url, const uint8_t *head, size_t n);
 int zt__xtc_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out);
 int zt__trr_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out);

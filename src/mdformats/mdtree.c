@@ -1,4 +1,4 @@
-/* H5MD-shaped node tree of a frame-indexed trajectory file (XTC, TRR, DCD):
+/* H5MD-shaped node tree of a frame-indexed trajectory file (XTC, TRR, DCD, NetCDF):
  * per-atom arrays with one chunk per sample at the frame's byte range, and
  * small arrays (step, time, box) held inline as one chunk. */
 #include "mdformats/mdformats.h"

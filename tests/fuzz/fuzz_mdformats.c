@@ -1,9 +1,10 @@
-/* Fuzz target: an XTC, TRR or DCD file (bytes) on the memory store, read the
- * way a remote trajectory is read: the header scan of src/mdformats/, the
- * frame index, the per-frame codecs (XTC compression, DCD records, raw TRR
- * reals) and then the reader API. The format follows the leading bytes
- * (magic number); anything else is tried as XTC, so every input reaches a
- * parser. */
+/* Fuzz target: an XTC, TRR, DCD or AMBER NetCDF (classic: CDF-1/2/5) file
+ * (bytes) on the memory store, read the way a remote trajectory is read: the
+ * header scan of src/mdformats/ (for NetCDF the header parser and the
+ * coalesced gather of time and cell), the frame index, the per-frame codecs
+ * (XTC compression, DCD records, raw TRR and NetCDF reals, the netcdf codec)
+ * and then the reader API. The format follows the leading bytes (magic
+ * number); anything else is tried as XTC, so every input reaches a parser. */
 #include "fuzz.h"
 
 #include "mdformats/mdformats.h"

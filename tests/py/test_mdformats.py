@@ -500,23 +500,17 @@ def test_trr_convert_and_bad_input(cli, tmp):
 
 
 
-# ---- AMBER NetCDF (libnetcdf; local files) -------------------------------------------
+# ---- AMBER NetCDF (classic formats: our reader, every store) --------------------------------
 NC = [f for f in files("nc") + files("ncdf")]
 
 
-def _has_netcdf(cli):
-    p = run(cli, "info", NC[0], check=False)
-    return "built without libnetcdf" not in p.stderr
-
-
-@pytest.mark.parametrize("path", NC, ids=ident)
-def test_netcdf_reads_like_mdanalysis(cli, tmp, path):
-    if not _has_netcdf(cli):
-        pytest.skip("zarrtraj built without libnetcdf")
+def check_nc_like_mda(cli, tmp, path, url=None, opts=()):
+    """path (or its copy at url) read by us against MDAnalysis' NCDFReader on path."""
     from MDAnalysis.coordinates.TRJ import NCDFReader
 
+    url = url or path
     r = NCDFReader(path, convert_units=False)
-    info = run(cli, "info", path).stdout
+    info = run(cli, "info", url, *opts).stdout
     assert "format: netcdf" in info
     frames = [dict(time=ts.time, x=ts.positions.copy() if ts.has_positions else None,
                    v=ts.velocities.copy() if ts.has_velocities else None,
@@ -526,24 +520,27 @@ def test_netcdf_reads_like_mdanalysis(cli, tmp, path):
         if frames[0][key] is None:
             assert f"  {el} " not in info
             continue
-        a = cat(cli, path, tmp, el)
+        a = cat(cli, url, tmp, el, opts)
         for i, fr in enumerate(frames):
             np.testing.assert_allclose(a[i], fr[key], rtol=1e-6, atol=1e-6, err_msg=f"{el} frame {i}")
     if "time " in info:
-        np.testing.assert_allclose(cat(cli, path, tmp, "time"), [fr["time"] for fr in frames], rtol=1e-6, atol=1e-6)
-    np.testing.assert_array_equal(cat(cli, path, tmp, "step"), np.arange(len(frames)))
+        np.testing.assert_allclose(cat(cli, url, tmp, "time", opts), [fr["time"] for fr in frames], rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(cat(cli, url, tmp, "step", opts), np.arange(len(frames)))
     if frames[0]["dims"] is not None:
-        b = cat(cli, path, tmp, "box")
+        b = cat(cli, url, tmp, "box", opts)
         for i, fr in enumerate(frames):
             np.testing.assert_allclose(triclinic_box(*b[i].astype(np.float64)), fr["dims"], rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("path", NC, ids=ident)
+def test_netcdf_reads_like_mdanalysis(cli, tmp, path):
+    check_nc_like_mda(cli, tmp, path)
     out = tmp / "nc.zarrmd"
     run(cli, "convert", path, out)
     np.testing.assert_array_equal(cat(cli, out, tmp), cat(cli, path, tmp))
 
 
 def test_netcdf_bad_input(cli, tmp):
-    if not _has_netcdf(cli):
-        pytest.skip("zarrtraj built without libnetcdf")
     src = [p for p in NC if os.path.basename(p) == "bala.ncdf"][0]
     data = open(src, "rb").read()
     cut = tmp / "cut.ncdf"
@@ -553,6 +550,64 @@ def test_netcdf_bad_input(cli, tmp):
     t = tmp / "text.nc"
     t.write_text("not netcdf\n")
     assert "not a NetCDF file" in _bad(cli, t)
+
+
+@pytest.mark.parametrize("kind", ["s3", "https", "http", "az", "gs"])
+def test_netcdf_remote_reads_like_mdanalysis(cli, tmp, emulators, kind):
+    """Every AMBER NetCDF file read from the store (header, time and cell in a
+    few range requests, one range per frame after that) gives MDAnalysis'
+    values, the local file's bit for bit; a cut file fails as it does locally."""
+    import uuid
+
+    from test_cloud_trajectories import base_url, store_opts, upload
+
+    prefix = f"nc-{uuid.uuid4().hex[:8]}"
+    opts = store_opts(emulators, kind)
+    for i, local in enumerate(NC):
+        name = f"{prefix}/{i}-{os.path.basename(local)}"
+        upload(emulators, kind, local, name, cli)
+        url = base_url(emulators, kind, name)
+        check_nc_like_mda(cli, tmp, local, url, opts)
+        for el in ("position", "velocity", "force", "time", "box"):
+            p = run(cli, "cat", local, "-e", el, "--format", "npy", "-o", tmp / "l.npy", check=False)
+            q = run(cli, "cat", url, "-e", el, "--format", "npy", "-o", tmp / "r.npy", *opts, check=False)
+            assert p.returncode == q.returncode, (el, p.stderr, q.stderr)
+            if p.returncode == 0:
+                np.testing.assert_array_equal(np.load(tmp / "r.npy"), np.load(tmp / "l.npy"), err_msg=f"{url} {el}")
+    src = [p for p in NC if os.path.basename(p) == "bala.ncdf"][0]
+    cut = tmp / "cut.ncdf"
+    cut.write_bytes(open(src, "rb").read()[:480000])
+    upload(emulators, kind, str(cut), f"{prefix}/cut.ncdf", cli)
+    url = base_url(emulators, kind, f"{prefix}/cut.ncdf")
+    q = run(cli, "cat", url, "--format", "npy", "-o", os.devnull, *opts, check=False)
+    assert q.returncode != 0 and url in q.stderr, q.stderr
+    assert "NetCDF file truncated" in q.stderr, q.stderr
+    assert _bad(cli, cut).split(f"{cut}: ", 1)[1] == q.stderr.split(f"{url}: ", 1)[1], q.stderr
+
+
+def test_netcdf_remote_is_streamed(emulators):
+    """Opening a remote NetCDF file and reading one frame fetches the header,
+    the per-frame time and cell bytes and that frame, not the file."""
+    core = pytest.importorskip("zarrtraj._core")
+    import uuid
+
+    from test_cloud_trajectories import base_url, upload
+
+    src = [p for p in NC if os.path.basename(p) == "tz2.truncoct.nc"][0]
+    name = f"nc-{uuid.uuid4().hex[:8]}/tz2.truncoct.nc"
+    upload(emulators, "http", src, name, None)
+    size = os.path.getsize(src)
+    with core.Reader(base_url(emulators, "http", name), convert_units=0) as r:
+        opened = r.stats()
+        assert opened["bytes_fetched"] < size / 5, opened
+        x = r.read_frames("position", np.array([5], dtype=np.int64))
+        st = r.stats()
+        frame = 5827 * 12
+        assert st["bytes_fetched"] - opened["bytes_fetched"] < 3 * frame, st
+    from MDAnalysis.coordinates.TRJ import NCDFReader
+
+    m = NCDFReader(src, convert_units=False)
+    np.testing.assert_array_equal(x[0], m[5].positions)
 
 
 # ---- remote stores (the local test servers) ------------------------------------------------

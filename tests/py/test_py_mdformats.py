@@ -25,3 +25,26 @@ def test_core_reader_opens_xtc_dcd_trr():
         steps, times = r.steps()
         np.testing.assert_allclose(times, [ts.time for ts in m], rtol=1e-6, atol=1e-6)
         r.close()
+
+
+def test_core_reader_opens_amber_netcdf():
+    """AMBER NetCDF (classic formats, our reader) through the low-level Reader:
+    positions, scaled velocities and forces as MDAnalysis' NCDFReader reads them."""
+    core = pytest.importorskip("zarrtraj._core")
+    from MDAnalysis.coordinates.TRJ import NCDFReader
+
+    from test_mdformats import NC
+
+    for path in NC:
+        m = NCDFReader(path, convert_units=False)
+        with core.Reader(path) as r:
+            assert r.n_frames == m.n_frames and r.n_atoms == m.n_atoms, path
+            idx = np.arange(r.n_frames, dtype=np.int64)[::-1].copy()
+            for el, has, get in (("position", m.ts.has_positions, lambda ts: ts.positions),
+                                 ("velocity", m.ts.has_velocities, lambda ts: ts.velocities),
+                                 ("force", m.ts.has_forces, lambda ts: ts.forces)):
+                if not has:
+                    continue
+                x = r.read_frames(el, idx)
+                for k, i in enumerate(idx):
+                    np.testing.assert_array_equal(x[k], get(m[int(i)]), err_msg=f"{path} {el} frame {i}")
