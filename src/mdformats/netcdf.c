@@ -501,21 +501,27 @@ static int zt__ncc_encode(const zt_codec *c, const void *in, size_t n, zt_buf *o
     return zt__err(ZT_EUNSUPPORTED, "the netcdf codec only decodes");
 }
 
-static int zt__ncc_decode(const zt_codec *pc, const void *in, size_t n, zt_buf *out, size_t expected) {
+static int zt__ncc_decode_into(const zt_codec *pc, const void *in, size_t n, void *dst, size_t size) {
     const zt_nccodec *c = (const zt_nccodec *)pc;
     if (n != c->n * (size_t)c->size)
         return zt__err(ZT_ECORRUPT, "NetCDF frame: %zu bytes, expected %zu", n, c->n * (size_t)c->size);
-    if (expected && expected != c->n * 4)
-        return zt__err(ZT_ECORRUPT, "NetCDF frame: %zu bytes expected, frame holds %zu", expected, c->n * 4);
-    int rc = zt__buf_resize(out, c->n * 4);
-    if (rc) return rc;
+    if (size != c->n * 4)
+        return zt__err(ZT_ECORRUPT, "NetCDF frame: %zu bytes expected, frame holds %zu", size, c->n * 4);
     const uint8_t *p = in;
-    float *o = (float *)out->data;
+    float *o = dst;
     if (c->size == 4)
         for (size_t i = 0; i < c->n; i++) o[i] = (float)((double)zt__be32f(p + 4 * i) * c->scale);
     else
         for (size_t i = 0; i < c->n; i++) o[i] = (float)(zt__nc_value(p + 8 * i, NCT_DOUBLE) * c->scale);
     return 0;
+}
+
+static int zt__ncc_decode(const zt_codec *pc, const void *in, size_t n, zt_buf *out, size_t expected) {
+    const zt_nccodec *c = (const zt_nccodec *)pc;
+    if (expected && expected != c->n * 4)
+        return zt__err(ZT_ECORRUPT, "NetCDF frame: %zu bytes expected, frame holds %zu", expected, c->n * 4);
+    int rc = zt__buf_resize(out, c->n * 4);
+    return rc ? rc : zt__ncc_decode_into(pc, in, n, out->data, c->n * 4);
 }
 
 static void zt__ncc_free(zt_codec *c) {
@@ -524,7 +530,8 @@ static void zt__ncc_free(zt_codec *c) {
     free(c);
 }
 
-static const zt_codec_vt zt__ncc_vt = {"netcdf", zt__ncc_encode, zt__ncc_decode, NULL, zt__ncc_free};
+static const zt_codec_vt zt__ncc_vt = {"netcdf", zt__ncc_encode, zt__ncc_decode, NULL, zt__ncc_free,
+                                       zt__ncc_decode_into};
 
 static int zt__ncc_new(int size, double scale, size_t n, zt_pipeline **out) {
     zt_nccodec *c = calloc(1, sizeof *c);
