@@ -422,11 +422,12 @@ static void zt__zw_gather(const zt_array *a, const uint8_t *rows, int64_t k, int
     size_t inner = a->dtype.size; /* bytes per atom: the trailing axes, whole */
     for (int d = 2; d < a->ndim; d++) inner *= (size_t)a->chunks[d];
     int64_t ca = a->chunks[1], a0 = j * ca, na = a->shape[1] - a0 < ca ? a->shape[1] - a0 : ca;
-    size_t rowbytes = (size_t)a->shape[1] * inner, cb = zt__array_chunk_nbytes(a);
-    memset(dst, 0, cb);
-    for (int64_t r = 0; r < k; r++)
-        memcpy(dst + (size_t)r * (size_t)ca * inner, rows + (size_t)r * rowbytes + (size_t)a0 * inner,
-               (size_t)na * inner);
+    size_t rowbytes = (size_t)a->shape[1] * inner, crow = (size_t)ca * inner, cb = zt__array_chunk_nbytes(a);
+    for (int64_t r = 0; r < k; r++) {
+        memcpy(dst + (size_t)r * crow, rows + (size_t)r * rowbytes + (size_t)a0 * inner, (size_t)na * inner);
+        if (na < ca) memset(dst + (size_t)r * crow + (size_t)na * inner, 0, crow - (size_t)na * inner);
+    }
+    memset(dst + (size_t)k * crow, 0, cb - (size_t)k * crow); /* rows past the last */
 }
 
 static int zt__zw_rows(zt_wbackend *b, zt_warr *wa, int64_t row0, int64_t nrows, const void *data) {
