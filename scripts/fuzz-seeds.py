@@ -83,6 +83,56 @@ def cli_files(cli, tmp):
     return zarrmd, h5
 
 
+def xtc_as_2023(data, every=1):
+    """A 1995 XTC's frames rewritten with magic 2023 (the byte count as a
+    64-bit hyper), every frame or every other one."""
+    out, off, fr = bytearray(), 0, 0
+    while off + 56 <= len(data):
+        natoms = struct.unpack(">i", data[off + 4:off + 8])[0]
+        n = 56 + 12 * natoms if natoms <= 9 else 92 + (struct.unpack(">i", data[off + 88:off + 92])[0] + 3) // 4 * 4
+        f = data[off:off + n]
+        if len(f) < n:
+            break
+        if every == 1 or fr % 2 == 1:
+            f = struct.pack(">i", 2023) + f[4:]
+            if natoms > 9:
+                f = f[:88] + struct.pack(">q", struct.unpack(">i", f[88:92])[0]) + f[92:]
+        out += f
+        off, fr = off + n, fr + 1
+    return bytes(out)
+
+
+def xtc_seeds(cli, tmp, data):
+    """XTC files (ours from the CLI, small shared ones) in both frame layouts
+    (magic 1995 and 2023, and mixed) for fuzz_mdformats; their first
+    coordinate block in both layouts for fuzz_xtc_codec."""
+    files = []
+    for atoms in (3, 40):
+        z = os.path.join(tmp, "xtc-%d.zarrmd" % atoms)
+        x = os.path.join(tmp, "xtc-%d.xtc" % atoms)
+        run([cli, "synth", z, "--atoms", str(atoms), "--frames", "4"])
+        run([cli, "convert", z, x])
+        files.append(x)
+    if data and os.path.isdir(data):
+        for dp, dn, fn in os.walk(data):
+            dn.sort()
+            files += [os.path.join(dp, f) for f in sorted(fn)
+                      if f.endswith(".xtc") and os.path.getsize(os.path.join(dp, f)) <= MAX_FILE]
+    for f in files:
+        d = open(f, "rb").read()
+        name = os.path.basename(f)[:-4]
+        for tag, v in (("1995", d), ("2023", xtc_as_2023(d)), ("mixed", xtc_as_2023(d, 2))):
+            put("fuzz_mdformats", "%s-%s" % (name, tag), v)
+            natoms = struct.unpack(">i", v[4:8])[0]
+            block = v[52:56 + 12 * natoms]
+            if natoms > 9 and len(v) >= 96:
+                head = 44 if v[:4] == struct.pack(">i", 2023) else 40
+                nb = struct.unpack(">q", v[88:96])[0] if head == 44 else struct.unpack(">i", v[88:92])[0]
+                block = v[52:52 + head + (nb + 3) // 4 * 4]
+            if tag != "mixed":
+                put("fuzz_xtc_codec", "%s-%s" % (name, tag), block)
+
+
 def h5py_files(tmp):
     """Small HDF5 files with the storage variants our walker must handle."""
     try:
@@ -472,6 +522,7 @@ def main():
                         h5.append(os.path.join(dp, f))
         zarr_seeds(zarrmd)
         hdf5_seeds(h5, a.cli, a.regress_hdf5, tmp)
+        xtc_seeds(a.cli, tmp, a.data)
         codec_seeds()
         store_seeds()
     for t in sorted(os.listdir(out_dir)):
