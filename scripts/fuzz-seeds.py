@@ -289,6 +289,39 @@ def numcodecs_encode(cfg, data):
         return None
 
 
+def zarr3_seeds(tmp):
+    """fuzz_zarr3 inputs (zarr.json, NUL, chunk 0) written by zarr-python 3
+    when importable: codecs around sharding_indexed (transpose before it,
+    crc32c / gzip after it), the shard read whole and decoded as one chunk."""
+    try:
+        import warnings
+
+        import numpy as np
+        import zarr
+        from zarr.codecs import (BytesCodec, Crc32cCodec, GzipCodec, ShardingCodec, TransposeCodec)
+        if int(zarr.__version__.split(".")[0]) < 3:
+            return
+    except ImportError:
+        return
+    warnings.simplefilter("ignore")
+    a = (np.arange(4 * 6 * 2) % 37).astype("<i4").reshape(4, 6, 2)
+    layouts = {
+        "crc32c_after": dict(serializer=ShardingCodec(chunk_shape=(2, 3, 2), codecs=[BytesCodec(), GzipCodec(level=1)]),
+                             compressors=[Crc32cCodec()]),
+        "gzip_after_start": dict(serializer=ShardingCodec(chunk_shape=(2, 3, 1), index_location="start"),
+                                 compressors=[GzipCodec(level=1)]),
+        "transpose_before": dict(filters=[TransposeCodec(order=(2, 0, 1))],
+                                 serializer=ShardingCodec(chunk_shape=(1, 2, 2), codecs=[BytesCodec(endian="big")]),
+                                 compressors=[Crc32cCodec()]),
+    }
+    for name, kw in layouts.items():
+        d = os.path.join(tmp, "z3-" + name)
+        z = zarr.create_array(d, shape=a.shape, chunks=(4, 6, 2), dtype=a.dtype, fill_value=0, **kw)
+        z[...] = a
+        doc = open(os.path.join(d, "zarr.json"), "rb").read()
+        put("fuzz_zarr3", "around-" + name, doc + b"\0" + open(os.path.join(d, "c", "0", "0", "0"), "rb").read())
+
+
 def codec_seeds():
     data = sample()
     for i, cfg in enumerate(CODECS):
@@ -523,6 +556,7 @@ def main():
         zarr_seeds(zarrmd)
         hdf5_seeds(h5, a.cli, a.regress_hdf5, tmp)
         xtc_seeds(a.cli, tmp, a.data)
+        zarr3_seeds(tmp)
         codec_seeds()
         store_seeds()
     for t in sorted(os.listdir(out_dir)):
