@@ -3,7 +3,9 @@
  * innermost chunks: a chunk is a byte range of its shard, found through the
  * shard index (fetched once per shard, a suffix range when it sits at the
  * end, and kept with the array), so the fetch engine coalesces, splits and
- * reads ahead inner chunks exactly like HDF5 chunks. */
+ * reads ahead inner chunks exactly like HDF5 chunks. With codecs around
+ * sharding_indexed the shard itself is the chunk, decoded by a codec that
+ * splits it (z3shardc). */
 #include "zarr/zarr.h"
 
 #include <math.h>
@@ -749,8 +751,6 @@ static int z3_shard_codec(const z3ctx *C, const json_t *cfg, int ndim, const int
     *out = &s->base;
     return 0;
 }
-
-
 
 static int z3_chain(const z3ctx *C, const json_t *codecs, int ndim, const int64_t *cshape, size_t itemsize,
                     int depth, z3out *o) {
