@@ -83,6 +83,56 @@ def cli_files(cli, tmp):
     return zarrmd, h5
 
 
+def xtc_as_2023(data, every=1):
+    """A 1995 XTC's frames rewritten with magic 2023 (the byte count as a
+    64-bit hyper), every frame or every other one."""
+    out, off, fr = bytearray(), 0, 0
+    while off + 56 <= len(data):
+        natoms = struct.unpack(">i", data[off + 4:off + 8])[0]
+        n = 56 + 12 * natoms if natoms <= 9 else 92 + (struct.unpack(">i", data[off + 88:off + 92])[0] + 3) // 4 * 4
+        f = data[off:off + n]
+        if len(f) < n:
+            break
+        if every == 1 or fr % 2 == 1:
+            f = struct.pack(">i", 2023) + f[4:]
+            if natoms > 9:
+                f = f[:88] + struct.pack(">q", struct.unpack(">i", f[88:92])[0]) + f[92:]
+        out += f
+        off, fr = off + n, fr + 1
+    return bytes(out)
+
+
+def xtc_seeds(cli, tmp, data):
+    """XTC files (ours from the CLI, small shared ones) in both frame layouts
+    (magic 1995 and 2023, and mixed) for fuzz_mdformats; their first
+    coordinate block in both layouts for fuzz_xtc_codec."""
+    files = []
+    for atoms in (3, 40):
+        z = os.path.join(tmp, "xtc-%d.zarrmd" % atoms)
+        x = os.path.join(tmp, "xtc-%d.xtc" % atoms)
+        run([cli, "synth", z, "--atoms", str(atoms), "--frames", "4"])
+        run([cli, "convert", z, x])
+        files.append(x)
+    if data and os.path.isdir(data):
+        for dp, dn, fn in os.walk(data):
+            dn.sort()
+            files += [os.path.join(dp, f) for f in sorted(fn)
+                      if f.endswith(".xtc") and os.path.getsize(os.path.join(dp, f)) <= MAX_FILE]
+    for f in files:
+        d = open(f, "rb").read()
+        name = os.path.basename(f)[:-4]
+        for tag, v in (("1995", d), ("2023", xtc_as_2023(d)), ("mixed", xtc_as_2023(d, 2))):
+            put("fuzz_mdformats", "%s-%s" % (name, tag), v)
+            natoms = struct.unpack(">i", v[4:8])[0]
+            block = v[52:56 + 12 * natoms]
+            if natoms > 9 and len(v) >= 96:
+                head = 44 if v[:4] == struct.pack(">i", 2023) else 40
+                nb = struct.unpack(">q", v[88:96])[0] if head == 44 else struct.unpack(">i", v[88:92])[0]
+                block = v[52:52 + head + (nb + 3) // 4 * 4]
+            if tag != "mixed":
+                put("fuzz_xtc_codec", "%s-%s" % (name, tag), block)
+
+
 def h5py_files(tmp):
     """Small HDF5 files with the storage variants our walker must handle."""
     try:
@@ -237,6 +287,39 @@ def numcodecs_encode(cfg, data):
         return bytes(codec.encode(arr))
     except Exception:
         return None
+
+
+def zarr3_seeds(tmp):
+    """fuzz_zarr3 inputs (zarr.json, NUL, chunk 0) written by zarr-python 3
+    when importable: codecs around sharding_indexed (transpose before it,
+    crc32c / gzip after it), the shard read whole and decoded as one chunk."""
+    try:
+        import warnings
+
+        import numpy as np
+        import zarr
+        from zarr.codecs import (BytesCodec, Crc32cCodec, GzipCodec, ShardingCodec, TransposeCodec)
+        if int(zarr.__version__.split(".")[0]) < 3:
+            return
+    except ImportError:
+        return
+    warnings.simplefilter("ignore")
+    a = (np.arange(4 * 6 * 2) % 37).astype("<i4").reshape(4, 6, 2)
+    layouts = {
+        "crc32c_after": dict(serializer=ShardingCodec(chunk_shape=(2, 3, 2), codecs=[BytesCodec(), GzipCodec(level=1)]),
+                             compressors=[Crc32cCodec()]),
+        "gzip_after_start": dict(serializer=ShardingCodec(chunk_shape=(2, 3, 1), index_location="start"),
+                                 compressors=[GzipCodec(level=1)]),
+        "transpose_before": dict(filters=[TransposeCodec(order=(2, 0, 1))],
+                                 serializer=ShardingCodec(chunk_shape=(1, 2, 2), codecs=[BytesCodec(endian="big")]),
+                                 compressors=[Crc32cCodec()]),
+    }
+    for name, kw in layouts.items():
+        d = os.path.join(tmp, "z3-" + name)
+        z = zarr.create_array(d, shape=a.shape, chunks=(4, 6, 2), dtype=a.dtype, fill_value=0, **kw)
+        z[...] = a
+        doc = open(os.path.join(d, "zarr.json"), "rb").read()
+        put("fuzz_zarr3", "around-" + name, doc + b"\0" + open(os.path.join(d, "c", "0", "0", "0"), "rb").read())
 
 
 def codec_seeds():
@@ -472,6 +555,8 @@ def main():
                         h5.append(os.path.join(dp, f))
         zarr_seeds(zarrmd)
         hdf5_seeds(h5, a.cli, a.regress_hdf5, tmp)
+        xtc_seeds(a.cli, tmp, a.data)
+        zarr3_seeds(tmp)
         codec_seeds()
         store_seeds()
     for t in sorted(os.listdir(out_dir)):

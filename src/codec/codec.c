@@ -581,7 +581,8 @@ static _Thread_local int zt__tls_registered;
 /* Runs at thread exit (pthread key destructor), so pool threads do not leak. */
 static void tls_destroy(void *p) {
     zt__codec_tls *t = p;
-    for (int i = 0; i < 2; i++) zt__buf_free(&t->scratch[i]);
+    for (int l = 0; l < ZT__PIPE_NEST; l++)
+        for (int i = 0; i < 2; i++) zt__buf_free(&t->scratch[l][i]);
     zt__buf_free(&t->blosc_tmp);
     ZSTD_freeDCtx(t->zstd_dctx);
     ZSTD_freeCCtx(t->zstd_cctx);

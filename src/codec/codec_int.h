@@ -111,8 +111,12 @@ int zt__checksum_check(const zt__codec *c, const void *in, size_t n, size_t *pay
 size_t zt__codec_out_itemsize(const zt__codec *c, size_t in_itemsize);
 
 /* ---- per-thread state (codec.c) ---- */
+/* Pipelines decoding inside a codec of a pipeline (a Zarr v3 shard decoded
+ * as one chunk decodes its inner chunks): each level its own scratch pair. */
+#define ZT__PIPE_NEST 6
 typedef struct zt__codec_tls {
-    zt_buf scratch[2];
+    zt_buf scratch[ZT__PIPE_NEST][2];
+    int depth; /* pipelines decoding on this thread now */
     void *zstd_dctx;
     void *zstd_cctx;
     zt_buf blosc_tmp; /* one shuffled block (bloscfast.c) */

@@ -148,9 +148,9 @@ char *zt__pipeline_describe(const zt_pipeline *p) {
 
 /* ---- decode / encode -------------------------------------------------------- */
 
-static void scratch_trim(zt__codec_tls *t) {
+static void scratch_trim(zt_buf *scratch) {
     for (int i = 0; i < 2; i++)
-        if (t->scratch[i].cap > ZT__SCRATCH_KEEP) zt__buf_free(&t->scratch[i]);
+        if (scratch[i].cap > ZT__SCRATCH_KEEP) zt__buf_free(&scratch[i]);
 }
 
 /* Decode one stage into dst (exactly size bytes). */
@@ -207,6 +207,10 @@ int zt__pipeline_decode(const zt_pipeline *p, uint32_t skip_mask, const void *in
     }
 
     zt__codec_tls *t = zt__codec_tls_get();
+    /* a codec of this pipeline may decode through a pipeline of its own
+     * (a shard's inner chunks): it gets the next scratch pair */
+    if (t->depth >= ZT__PIPE_NEST) return zt__err(ZT_EUNSUPPORTED, "codec pipelines nested deeper than %d", ZT__PIPE_NEST);
+    zt_buf *scratch = t->scratch[t->depth++];
     const uint8_t *cur = in;
     size_t cur_n = n;
     int which = 0;
@@ -229,7 +233,7 @@ int zt__pipeline_decode(const zt_pipeline *p, uint32_t skip_mask, const void *in
             cur_n = out_size;
             continue;
         }
-        zt_buf *tmp = &t->scratch[which];
+        zt_buf *tmp = &scratch[which];
         if (isknown[i]) {
             if (!(rc = zt__buf_resize(tmp, known[i])))
                 rc = stage_into(p->codecs[i], cur, cur_n, tmp->data, known[i]);
@@ -246,7 +250,8 @@ int zt__pipeline_decode(const zt_pipeline *p, uint32_t skip_mask, const void *in
         if (cur_n != out_size) rc = zt__err_size("chunk", out_size, cur_n);
         else if (out_size) memmove(out, cur, out_size);
     }
-    scratch_trim(t);
+    scratch_trim(scratch);
+    t->depth--;
     return rc;
 }
 
@@ -289,13 +294,13 @@ int zt__pipeline_encode(const zt_pipeline *p, const void *in, size_t n, zt_buf *
     size_t cur_n = n;
     int which = 0, rc = 0;
     for (size_t i = 0; i < nc && !rc; i++) {
-        zt_buf *dst = i == nc - 1 ? out : &t->scratch[which];
+        zt_buf *dst = i == nc - 1 ? out : &t->scratch[t->depth][which];
         rc = p->codecs[i]->vt->encode(p->codecs[i], cur, cur_n, dst);
         cur = dst->data;
         cur_n = dst->len;
         which ^= 1;
     }
     if (rc) out->len = 0;
-    scratch_trim(t);
+    scratch_trim(t->scratch[t->depth]);
     return rc;
 }

@@ -12,7 +12,7 @@ const char *zt__md_probe(const char *url, const uint8_t *head, size_t n) {
     if (head && n >= 4) {
         uint32_t be = zt__be32(head);
         uint32_t le = (uint32_t)head[0] | (uint32_t)head[1] << 8 | (uint32_t)head[2] << 16 | (uint32_t)head[3] << 24;
-        if (be == ZT_XTC_MAGIC) return "xtc";
+        if (be == ZT_XTC_MAGIC || be == ZT_XTC_MAGIC_LONG) return "xtc";
         if (be == 1993) return "trr";
         /* DCD: a Fortran record of 84 bytes starting with "CORD" (either byte order) */
         if (n >= 8 && (be == 84 || le == 84) && !memcmp(head + 4, "CORD", 4)) return "dcd";

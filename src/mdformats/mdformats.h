@@ -16,21 +16,35 @@
 
 /* ---- XTC coordinate codec (xtccodec.c) ------------------------------------- */
 #define ZT_XTC_MAGIC 1995
+/* GROMACS 2023 and later: the same frame, except that the compressed byte
+ * count is a 64-bit XDR hyper (for blocks that may pass 2^31 bytes). The
+ * magic is per frame; GROMACS' readers take either in any frame. */
+#define ZT_XTC_MAGIC_LONG 2023
 /* Bytes of an XTC frame header up to the coordinate block: magic, natoms,
  * step, time, box[9]. */
 #define ZT_XTC_HEAD 52
 
+static inline bool zt__xtc_magic_ok(int32_t magic) { return magic == ZT_XTC_MAGIC || magic == ZT_XTC_MAGIC_LONG; }
+/* Bytes of a compressed coordinate block before the bits: atom count,
+ * precision, minint[3], maxint[3], small index, byte count (4 or 8). */
+static inline size_t zt__xtc_coords_head(int32_t magic) { return magic == ZT_XTC_MAGIC_LONG ? 44 : 40; }
+
 /* Decode the coordinate block that follows the frame header (starting at its
- * atom count) from p[0..n): natoms*3 floats into out (nm). *used (may be NULL)
- * = bytes consumed including the padding. ZT_ECORRUPT with a cause on any
+ * atom count) from p[0..n) of a frame with this magic (the byte count's
+ * width): natoms*3 floats into out (nm). *used (may be NULL) = bytes
+ * consumed including the padding. ZT_ECORRUPT with a cause on any
  * inconsistency (never reads past n). */
-int zt__xtc_decode_coords(const uint8_t *p, size_t n, int natoms, float *out, size_t *used);
+int zt__xtc_decode_coords(const uint8_t *p, size_t n, int natoms, int32_t magic, float *out, size_t *used);
 /* Encode natoms*3 floats (nm) at precision (e.g. 1000) as an XTC coordinate
- * block, appended to out. ZT_ERANGE when a value does not fit the precision. */
-int zt__xtc_encode_coords(const float *x, int natoms, float precision, zt_buf *out);
-/* Bytes of the coordinate block of a frame from the first 40 bytes after the
- * header (atom count .. byte count): 0 when inconsistent (cause in *why). */
-int64_t zt__xtc_coords_size(const uint8_t *p, size_t n, int natoms, const char **why);
+ * block, appended to out. *magic: 0 chooses (1995 unless the byte count
+ * needs 64 bits, as GROMACS does), ZT_XTC_MAGIC or ZT_XTC_MAGIC_LONG force
+ * the layout; on return the magic the frame header must carry. ZT_ERANGE
+ * when a value does not fit the precision (or a forced 1995 block is too
+ * large for its count). */
+int zt__xtc_encode_coords(const float *x, int natoms, float precision, int32_t *magic, zt_buf *out);
+/* Bytes of the coordinate block of a frame with this magic from its first
+ * zt__xtc_coords_head(magic) bytes: 0 when inconsistent (cause in *why). */
+int64_t zt__xtc_coords_size(const uint8_t *p, size_t n, int natoms, int32_t magic, const char **why);
 
 /* ---- big-endian XDR helpers -------------------------------------------------- */
 static inline uint32_t zt__be32(const uint8_t *p) {

@@ -34,11 +34,11 @@ static int zt__xtcc_encode(const zt_codec *c, const void *in, size_t n, zt_buf *
 /* One frame into out (natoms*3 floats). */
 static int zt__xtcc_frame(const zt_xtccodec *c, const uint8_t *p, size_t n, float *out) {
     if (n < ZT_XTC_HEAD) return zt__err(ZT_ECORRUPT, "XTC frame cut short (%zu bytes)", n);
-    int32_t step = zt__be32i(p + 8);
-    if (zt__be32i(p) != ZT_XTC_MAGIC || zt__be32i(p + 4) != c->natoms)
+    int32_t step = zt__be32i(p + 8), magic = zt__be32i(p);
+    if (!zt__xtc_magic_ok(magic) || zt__be32i(p + 4) != c->natoms)
         return zt__err(ZT_ECORRUPT, "XTC frame header changed since the file was indexed (magic %d, %d atoms)",
-                       zt__be32i(p), zt__be32i(p + 4));
-    int rc = zt__xtc_decode_coords(p + ZT_XTC_HEAD, n - ZT_XTC_HEAD, c->natoms, out, NULL);
+                       magic, zt__be32i(p + 4));
+    int rc = zt__xtc_decode_coords(p + ZT_XTC_HEAD, n - ZT_XTC_HEAD, c->natoms, magic, out, NULL);
     if (rc) return zt__err_prefix(rc, "XTC frame at step %d: ", step);
     return 0;
 }
@@ -125,10 +125,11 @@ static int zt__xtc_scan(zt_store *s, const char *url, int64_t size, zt_xtcidx *x
             break;
         }
         int32_t magic = zt__be32i(p), natoms = zt__be32i(p + 4);
-        if (magic != ZT_XTC_MAGIC) {
-            rc = fr == 0 ? zt__err(ZT_EFORMAT, "%s: not an XTC file (magic number %d, expected %d)", url, magic, ZT_XTC_MAGIC)
-                         : zt__err(ZT_ECORRUPT, "%s: XTC frame %lld at byte %lld: bad magic number %d (expected %d): corrupt header",
-                                   url, (long long)fr, (long long)off, magic, ZT_XTC_MAGIC);
+        if (!zt__xtc_magic_ok(magic)) {
+            rc = fr == 0 ? zt__err(ZT_EFORMAT, "%s: not an XTC file (magic number %d, expected %d or %d)", url, magic,
+                                   ZT_XTC_MAGIC, ZT_XTC_MAGIC_LONG)
+                         : zt__err(ZT_ECORRUPT, "%s: XTC frame %lld at byte %lld: bad magic number %d (expected %d or %d): corrupt header",
+                                   url, (long long)fr, (long long)off, magic, ZT_XTC_MAGIC, ZT_XTC_MAGIC_LONG);
             break;
         }
         if (natoms <= 0 || natoms > ZT_XTC_MAX_ATOMS || (fr > 0 && natoms != x->natoms)) {
@@ -141,10 +142,11 @@ static int zt__xtc_scan(zt_store *s, const char *url, int64_t size, zt_xtcidx *x
         r.step = zt__be32i(p + 8);
         r.time = zt__be32f(p + 12);
         for (int q = 0; q < 9; q++) r.box[q] = zt__be32f(p + 16 + 4 * q);
-        int64_t need = 4;
+        /* the magic is per frame: it says how wide this frame's byte count is */
+        int64_t need = 4, head = (int64_t)zt__xtc_coords_head(magic);
         if (natoms > 9) {
-            need = 40;
-            if ((rc = zt__mdscan_get(&sc, off + ZT_XTC_HEAD, 40, &p))) {
+            need = head;
+            if ((rc = zt__mdscan_get(&sc, off + ZT_XTC_HEAD, (size_t)head, &p))) {
                 rc = rc == ZT_ETRUNCATED ? zt__err(ZT_ETRUNCATED, "%s: XTC frame %lld at byte %lld is truncated (coordinate header cut short)",
                                                    url, (long long)fr, (long long)off)
                                          : zt__err_prefix(rc, "%s: XTC frame %lld: ", url, (long long)fr);
@@ -154,7 +156,7 @@ static int zt__xtc_scan(zt_store *s, const char *url, int64_t size, zt_xtcidx *x
             p += ZT_XTC_HEAD;
         }
         const char *why = NULL;
-        int64_t cs = zt__xtc_coords_size(p, (size_t)need, natoms, &why);
+        int64_t cs = zt__xtc_coords_size(p, (size_t)need, natoms, magic, &why);
         if (!cs) {
             rc = zt__err(ZT_ECORRUPT, "%s: XTC frame %lld at byte %lld: %s: corrupt header", url, (long long)fr, (long long)off, why);
             break;
@@ -162,7 +164,7 @@ static int zt__xtc_scan(zt_store *s, const char *url, int64_t size, zt_xtcidx *x
         if (natoms > 9) {
             float prec = zt__be32f(p + 4);
             /* at least 2 bits per atom (a large value and a run flag) */
-            if (!(prec > 0) || !isfinite(prec) || (cs - 40) * 4 + 8 < natoms) {
+            if (!(prec > 0) || !isfinite(prec) || (cs - head) * 4 + 8 < natoms) {
                 rc = zt__err(ZT_ECORRUPT, "%s: XTC frame %lld at byte %lld: %s: corrupt header", url, (long long)fr, (long long)off,
                              !(prec > 0) || !isfinite(prec) ? "precision is not a positive number"
                                                             : "absurd atom count for the compressed size");

@@ -144,7 +144,18 @@ static inline bool zt__br_ints(zt_br *b, int nbits, const uint32_t sizes[3], con
     return big < sizes[0];
 }
 
-int64_t zt__xtc_coords_size(const uint8_t *p, size_t n, int natoms, const char **why) {
+/* Most bytes natoms atoms can take: at worst 3 x 32 bits and a 6-bit run
+ * flag each (a small value takes fewer); anything above is corrupt. */
+static int64_t zt__xtc_max_bytes(int natoms) { return 13 * (int64_t)natoms + 16; }
+
+/* The compressed byte count of a block with this magic: -1 when negative. */
+static int64_t zt__xtc_nbytes(const uint8_t *p, int32_t magic) {
+    if (magic != ZT_XTC_MAGIC_LONG) return zt__be32i(p + 36);
+    uint64_t v = (uint64_t)zt__be32(p + 36) << 32 | zt__be32(p + 40);
+    return v > (uint64_t)INT64_MAX ? -1 : (int64_t)v;
+}
+
+int64_t zt__xtc_coords_size(const uint8_t *p, size_t n, int natoms, int32_t magic, const char **why) {
     *why = NULL;
     if (n < 4) {
         *why = "coordinate block cut short";
@@ -155,26 +166,33 @@ int64_t zt__xtc_coords_size(const uint8_t *p, size_t n, int natoms, const char *
         return 0;
     }
     if (natoms <= 9) return 4 + 12 * (int64_t)natoms;
-    if (n < 40) {
+    size_t head = zt__xtc_coords_head(magic);
+    if (n < head) {
         *why = "coordinate block header cut short";
         return 0;
     }
-    uint32_t nb = zt__be32(p + 36);
-    if (nb > (uint32_t)INT32_MAX) {
-        *why = "negative compressed byte count";
+    int64_t nb = zt__xtc_nbytes(p, magic);
+    if (nb < 0) {
+        *why = magic == ZT_XTC_MAGIC_LONG ? "negative 64-bit compressed byte count (magic 2023)" : "negative compressed byte count";
         return 0;
     }
-    return 40 + (((int64_t)nb + 3) & ~(int64_t)3);
+    if (nb > zt__xtc_max_bytes(natoms)) {
+        *why = magic == ZT_XTC_MAGIC_LONG ? "64-bit compressed byte count (magic 2023) larger than the atoms can need"
+                                          : "compressed byte count larger than the atoms can need";
+        return 0;
+    }
+    return (int64_t)head + ((nb + 3) & ~(int64_t)3);
 }
 
 static int zt__corrupt(const char *why) {
     return zt__err(ZT_ECORRUPT, "XTC compressed coordinates corrupt: %s", why);
 }
 
-int zt__xtc_decode_coords(const uint8_t *p, size_t n, int natoms, float *out, size_t *used) {
+int zt__xtc_decode_coords(const uint8_t *p, size_t n, int natoms, int32_t magic, float *out, size_t *used) {
     const char *why;
     if (natoms < 0) return zt__corrupt("negative atom count");
-    int64_t need = zt__xtc_coords_size(p, n, natoms, &why);
+    if (!zt__xtc_magic_ok(magic)) return zt__corrupt("unknown frame magic number");
+    int64_t need = zt__xtc_coords_size(p, n, natoms, magic, &why);
     if (!need) return zt__corrupt(why);
     if ((uint64_t)need > n) return zt__corrupt("coordinate block extends past the frame");
     if (used) *used = (size_t)need;
@@ -209,7 +227,8 @@ int zt__xtc_decode_coords(const uint8_t *p, size_t n, int natoms, float *out, si
     sizesmall[0] = sizesmall[1] = sizesmall[2] = (uint32_t)zt__magicints[smallidx];
     zt_rdiv rdsmall[3];
     rdsmall[0] = rdsmall[1] = rdsmall[2] = zt__rdiv(sizesmall[0]);
-    zt_br b = {p + 40, zt__be32(p + 36), 0, 0, 0, false};
+    size_t head = zt__xtc_coords_head(magic);
+    zt_br b = {p + head, (size_t)zt__xtc_nbytes(p, magic), 0, 0, 0, false};
     float inv = (float)(1.0 / (double)precision);
     int run = 0;
     int i = 0;
@@ -315,8 +334,12 @@ static void zt__bw_ints(zt_bw *w, int nbits, const uint32_t sizes[3], const int3
 
 static int64_t zt__iabs(int64_t v) { return v < 0 ? -v : v; }
 
-int zt__xtc_encode_coords(const float *x, int natoms, float precision, zt_buf *out) {
-    uint8_t h[40];
+int zt__xtc_encode_coords(const float *x, int natoms, float precision, int32_t *magic, zt_buf *out) {
+    uint8_t h[44];
+    int32_t want = *magic;
+    if (want && !zt__xtc_magic_ok(want)) return zt__err(ZT_EINVAL, "XTC: unknown magic number %d", (int)want);
+    /* without a byte count the layouts are the same: 1995 unless asked */
+    *magic = want ? want : ZT_XTC_MAGIC;
     int rc;
     zt__put_be32(h, (uint32_t)natoms);
     if (natoms <= 9) {
@@ -381,8 +404,12 @@ int zt__xtc_encode_coords(const float *x, int natoms, float precision, zt_buf *o
         zt__put_be32(h + 20 + 4 * k, (uint32_t)maxint[k]);
     }
     zt__put_be32(h + 32, (uint32_t)smallidx);
+    /* auto: the 32-bit count, widened below in the (practically never) case
+     * that the block passes 2^31 bytes */
+    size_t head = zt__xtc_coords_head(want ? want : ZT_XTC_MAGIC);
+    memset(h + 36, 0, 8);
     size_t h0 = out->len;
-    if ((rc = zt__buf_append(out, h, 40))) {
+    if ((rc = zt__buf_append(out, h, head))) {
         free(ip);
         return rc;
     }
@@ -457,8 +484,23 @@ int zt__xtc_encode_coords(const float *x, int natoms, float precision, zt_buf *o
     zt__bw_flush(&w);
     free(ip);
     if (w.rc) return w.rc;
-    size_t nb = out->len - h0 - 40;
-    zt__put_be32(out->data + h0 + 36, (uint32_t)nb);
+    size_t nb = out->len - h0 - head;
+    if (nb > (size_t)INT32_MAX && head == 40) {
+        /* GROMACS reads the 1995 count as a signed int */
+        if (want == ZT_XTC_MAGIC)
+            return zt__err(ZT_ERANGE, "XTC: %zu compressed bytes do not fit the byte count of magic 1995", nb);
+        if ((rc = zt__buf_resize(out, out->len + 4))) return rc;
+        memmove(out->data + h0 + 44, out->data + h0 + 40, nb);
+        head = 44;
+    }
+    if (head == 44) {
+        zt__put_be32(out->data + h0 + 36, (uint32_t)((uint64_t)nb >> 32));
+        zt__put_be32(out->data + h0 + 40, (uint32_t)nb);
+        *magic = ZT_XTC_MAGIC_LONG;
+    } else {
+        zt__put_be32(out->data + h0 + 36, (uint32_t)nb);
+        *magic = ZT_XTC_MAGIC;
+    }
     static const uint8_t zero[4] = {0, 0, 0, 0};
     if (nb % 4) rc = zt__buf_append(out, zero, 4 - nb % 4);
     return rc;

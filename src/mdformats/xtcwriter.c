@@ -95,8 +95,10 @@ int zt__xtcw_write(zt_xtcw *w, int64_t step, float time, const float *x, const f
     for (int q = 0; q < 9; q++) zt__put_be32f(h + 16 + 4 * q, box ? box[q] : 0.0f);
     w->buf.len = 0;
     int rc = zt__buf_append(&w->buf, h, sizeof h);
-    if (!rc) rc = zt__xtc_encode_coords(x, w->natoms, w->precision, &w->buf);
+    int32_t magic = 0; /* 1995 unless this frame's byte count needs 64 bits */
+    if (!rc) rc = zt__xtc_encode_coords(x, w->natoms, w->precision, &magic, &w->buf);
     if (rc) return zt__err_prefix(rc, "%s: frame %lld: ", w->url, (long long)w->frames);
+    zt__put_be32(w->buf.data, (uint32_t)magic);
     if (fwrite(w->buf.data, 1, w->buf.len, w->f) != w->buf.len)
         return zt__err(ZT_EIO, "%s: write failed: %s", w->url, strerror(errno));
     w->frames++;

@@ -3,7 +3,9 @@
  * innermost chunks: a chunk is a byte range of its shard, found through the
  * shard index (fetched once per shard, a suffix range when it sits at the
  * end, and kept with the array), so the fetch engine coalesces, splits and
- * reads ahead inner chunks exactly like HDF5 chunks. */
+ * reads ahead inner chunks exactly like HDF5 chunks. With codecs around
+ * sharding_indexed the shard itself is the chunk, decoded by a codec that
+ * splits it (z3shardc). */
 #include "zarr/zarr.h"
 
 #include <math.h>
@@ -520,13 +522,22 @@ typedef struct z3out {
     z3level lev[Z3_MAXLEV];
     int64_t inner[ZT_MAXDIM]; /* innermost chunk shape */
     bool order_f;             /* innermost codecs start with a transpose reversing the axes */
+    /* the chain of a shard decoded as one chunk (z3_shardc): decodes to
+     * native values in C order (no fused transpose, no stored byte order),
+     * its sharding_indexed codecs are shard codecs too */
+    bool native;
+    const uint8_t *fill;      /* native fill value of the values entering the chain, NULL: unknown */
 } z3out;
 
 static int z3_chain(const z3ctx *C, const json_t *codecs, int ndim, const int64_t *cshape, size_t itemsize,
                     int depth, z3out *o);
+static int z3_bytes(const z3ctx *C, const json_t *cfg, size_t itemsize, size_t isz, bool swap, z3out *o);
+static int z3_b2b(const z3ctx *C, const json_t *codecs, size_t i, z3out *o);
 
-static int z3_sharding(const z3ctx *C, const json_t *cfg, int ndim, const int64_t *cshape, size_t itemsize, int depth,
-                       z3out *o) {
+/* The sharding_indexed configuration for shards of shape cshape: L (grid
+ * left to the caller) and the inner chunks' codecs. */
+static int z3_shard_cfg(const z3ctx *C, const json_t *cfg, int ndim, const int64_t *cshape, int depth, z3level *L,
+                        const json_t **inner_out) {
     if (depth >= Z3_MAXLEV) return Z3ERR(ZT_EUNSUPPORTED, "sharding nested deeper than %d levels", Z3_MAXLEV);
     if (!cfg) return Z3ERR(ZT_EFORMAT, "sharding_indexed without configuration");
     const char *key;
@@ -536,7 +547,6 @@ static int z3_sharding(const z3ctx *C, const json_t *cfg, int ndim, const int64_
             strcmp(key, "index_location"))
             return Z3ERR(ZT_EUNSUPPORTED, "sharding_indexed: unknown configuration '%s'", key);
     }
-    z3level *L = &o->lev[depth];
     memset(L, 0, sizeof *L);
     const json_t *cs = json_object_get(cfg, "chunk_shape");
     if (!json_is_array(cs) || (int)json_array_size(cs) != ndim)
@@ -580,8 +590,166 @@ static int z3_sharding(const z3ctx *C, const json_t *cfg, int ndim, const int64_
     L->isz = L->nsub * 16 + (L->idx_crc ? 4 : 0);
     const json_t *inner = json_object_get(cfg, "codecs");
     if (!json_is_array(inner)) return Z3ERR(ZT_EFORMAT, "sharding_indexed: codecs must be a list");
+    *inner_out = inner;
+    return 0;
+}
+
+/* Plain sharding (nothing around it): a level of byte-range reads. */
+static int z3_sharding(const z3ctx *C, const json_t *cfg, int ndim, const int64_t *cshape, size_t itemsize, int depth,
+                       z3out *o) {
+    const json_t *inner = NULL;
+    int rc = z3_shard_cfg(C, cfg, ndim, cshape, depth, &o->lev[depth], &inner);
+    if (rc) return rc;
     o->nlev = depth + 1;
-    return z3_chain(C, inner, ndim, L->sub, itemsize, depth + 1, o);
+    return z3_chain(C, inner, ndim, o->lev[depth].sub, itemsize, depth + 1, o);
+}
+
+/* ---- a shard decoded as one chunk (array -> bytes) ----------------------------------------------
+ * With array-to-array codecs before sharding_indexed or bytes-to-bytes codecs
+ * after it, inner chunks are no byte ranges of the stored object: the whole
+ * shard is the chunk, and this codec (between the codecs around it) parses
+ * the decoded shard's index and decodes its inner chunks into the shard
+ * array: native values, C order, of the shape the codecs before it give. */
+typedef struct z3shardc {
+    zt_codec base;
+    int ndim;
+    z3level L;           /* cshape: the shard as this codec sees it */
+    size_t itemsize;
+    size_t bytes, subbytes; /* decoded shard, decoded inner chunk */
+    zt_pipeline *inner;  /* the inner chunks' codecs (native values out) */
+    bool has_fill;
+    uint8_t fill[8];     /* inner chunks never written */
+} z3shardc;
+
+static int z3_sc_encode(const zt_codec *c, const void *in, size_t n, zt_buf *out) {
+    (void)c;
+    (void)in;
+    (void)n;
+    (void)out;
+    return zt__err(ZT_EUNSUPPORTED, "sharding_indexed with codecs around it is read-only");
+}
+
+static int z3_sc_decode(const zt_codec *pc, const void *in, size_t n, zt_buf *out, size_t expected) {
+    const z3shardc *s = (const z3shardc *)pc;
+    const z3level *L = &s->L;
+    const uint8_t *p = in;
+    if (expected && expected != s->bytes)
+        return zt__err(ZT_ECORRUPT, "sharding_indexed: %zu bytes expected, the shard holds %zu", expected, s->bytes);
+    if (n < (size_t)L->isz)
+        return zt__err(ZT_ECORRUPT, "sharding_indexed: shard of %zu bytes is smaller than its index (%lld bytes)", n,
+                       (long long)L->isz);
+    const uint8_t *ix = L->idx_end ? p + n - (size_t)L->isz : p;
+    size_t tb = (size_t)L->nsub * 16;
+    if (L->idx_crc) {
+        uint32_t got = zt__crc32c(ix, tb), want = 0;
+        for (int k = 0; k < 4; k++) want |= (uint32_t)ix[tb + (size_t)k] << (8 * k);
+        if (got != want)
+            return zt__err(ZT_ECORRUPT, "sharding_indexed: shard index crc32c mismatch (stored 0x%08x, computed 0x%08x)",
+                           want, got);
+    }
+    /* the data region: after a leading index, before a trailing one */
+    uint64_t lo = L->idx_end ? 0 : (uint64_t)L->isz, hi = L->idx_end ? (uint64_t)(n - (size_t)L->isz) : (uint64_t)n;
+    int rc = zt__buf_resize(out, s->bytes);
+    uint8_t *sub = rc ? NULL : malloc(s->subbytes ? s->subbytes : 1);
+    if (!rc && !sub) rc = zt__err(ZT_ENOMEM, "out of memory");
+    int nd = s->ndim;
+    int64_t stride[ZT_MAXDIM], g[ZT_MAXDIM] = {0};
+    int64_t st = 1;
+    for (int d = nd - 1; d >= 0; d--) {
+        stride[d] = st;
+        st *= L->cshape[d];
+    }
+    size_t row = s->itemsize * (size_t)(nd ? L->sub[nd - 1] : 1), rows = row ? s->subbytes / row : 0;
+    for (int64_t j = 0; !rc && j < L->nsub; j++) {
+        uint64_t v[2] = {0, 0};
+        for (int w = 0; w < 2; w++)
+            for (int k = 0; k < 8; k++)
+                v[w] |= (uint64_t)ix[(size_t)(2 * j + w) * 8 + (size_t)(L->idx_be ? 7 - k : k)] << (8 * k);
+        const uint8_t *src = sub;
+        if (v[0] == Z3_EMPTY && v[1] == Z3_EMPTY) {
+            if (!s->has_fill) {
+                rc = zt__err(ZT_EUNSUPPORTED, "sharding_indexed: inner chunk %lld was never written and the codecs "
+                                              "before sharding change the values (fill value unknown)", (long long)j);
+                break;
+            }
+            for (size_t q = 0; q < s->subbytes; q += s->itemsize) memcpy(sub + q, s->fill, s->itemsize);
+        } else if (v[0] < lo || v[0] > hi || v[1] > hi - v[0]) {
+            rc = zt__err(ZT_ECORRUPT,
+                         "sharding_indexed: inner chunk %lld at byte %llu (%llu bytes) lies outside the shard's data "
+                         "(bytes %llu..%llu): corrupt shard index",
+                         (long long)j, (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)lo,
+                         (unsigned long long)hi);
+            break;
+        } else if ((rc = zt__pipeline_decode(s->inner, 0, p + v[0], (size_t)v[1], sub, s->subbytes))) {
+            rc = zt__err_prefix(rc, "sharding_indexed: inner chunk %lld: ", (long long)j);
+            break;
+        }
+        /* copy the inner chunk (grid position g) into the shard, row by row */
+        int64_t idx[ZT_MAXDIM] = {0};
+        for (size_t r = 0; r < rows; r++) {
+            int64_t eo = 0;
+            for (int d = 0; d < nd; d++) eo += (g[d] * L->sub[d] + idx[d]) * stride[d];
+            memcpy(out->data + (size_t)eo * s->itemsize, src + r * row, row);
+            for (int d = nd - 2; d >= 0; d--) {
+                if (++idx[d] < L->sub[d]) break;
+                idx[d] = 0;
+            }
+        }
+        for (int d = nd - 1; d >= 0; d--) {
+            if (++g[d] < L->per[d]) break;
+            g[d] = 0;
+        }
+    }
+    free(sub);
+    return rc;
+}
+
+static void z3_sc_free(zt_codec *c) {
+    if (!c) return;
+    zt__pipeline_free(((z3shardc *)c)->inner);
+    json_decref(c->config);
+    free(c);
+}
+
+static const zt_codec_vt z3_sc_vt = {"sharding_indexed", z3_sc_encode, z3_sc_decode, NULL, z3_sc_free, NULL};
+
+/* The codec of a shard of shape cshape (as the codecs before it leave it)
+ * holding itemsize-byte values; fill: their native fill value or NULL. */
+static int z3_shard_codec(const z3ctx *C, const json_t *cfg, int ndim, const int64_t *cshape, size_t itemsize,
+                          int depth, const uint8_t *fill, zt_codec **out) {
+    z3shardc *s = calloc(1, sizeof *s);
+    if (!s) return zt__err(ZT_ENOMEM, "out of memory");
+    s->base.vt = &z3_sc_vt;
+    s->ndim = ndim;
+    s->itemsize = itemsize;
+    const json_t *inner = NULL;
+    int rc = z3_shard_cfg(C, cfg, ndim, cshape, depth, &s->L, &inner);
+    if (!rc && !(s->base.config = json_pack("{s:s,s:O}", "id", "sharding_indexed", "configuration", (json_t *)cfg)))
+        rc = zt__err(ZT_ENOMEM, "out of memory");
+    if (!rc) {
+        s->bytes = s->subbytes = itemsize;
+        for (int d = 0; d < ndim; d++) {
+            s->bytes *= (size_t)cshape[d];
+            s->subbytes *= (size_t)s->L.sub[d];
+        }
+        if (fill) {
+            s->has_fill = true;
+            memcpy(s->fill, fill, itemsize <= sizeof s->fill ? itemsize : sizeof s->fill);
+        }
+        z3out o;
+        memset(&o, 0, sizeof o);
+        o.native = true;
+        o.fill = fill;
+        rc = z3_chain(C, inner, ndim, s->L.sub, itemsize, depth + 1, &o);
+        s->inner = o.pipe;
+        if (!rc) rc = zt__pipeline_set_typesize(s->inner, itemsize);
+    }
+    if (rc) {
+        z3_sc_free(&s->base);
+        return rc;
+    }
+    *out = &s->base;
+    return 0;
 }
 
 static int z3_chain(const z3ctx *C, const json_t *codecs, int ndim, const int64_t *cshape, size_t itemsize,
@@ -593,6 +761,8 @@ static int z3_chain(const z3ctx *C, const json_t *codecs, int ndim, const int64_
     if (rc) return rc;
     size_t isz = itemsize;
     bool numeric_a2a = false;
+    int64_t cur[ZT_MAXDIM]; /* the chunk's shape as the codecs so far leave it */
+    memcpy(cur, cshape, sizeof(int64_t) * (size_t)ndim);
     for (; i < n; i++) {
         const char *nm;
         const json_t *cfg;
@@ -606,7 +776,7 @@ static int z3_chain(const z3ctx *C, const json_t *codecs, int ndim, const int64_
             t->base.config = json_pack("{s:s,s:O}", "id", "transpose", "order", ord ? (json_t *)ord : json_null());
             t->ndim = ndim;
             t->itemsize = isz;
-            memcpy(t->shape, cshape, sizeof(int64_t) * (size_t)ndim);
+            memcpy(t->shape, cur, sizeof(int64_t) * (size_t)ndim);
             bool seen[ZT_MAXDIM] = {false}, ok = json_is_array(ord) && (int)json_array_size(ord) == ndim;
             for (int d = 0; ok && d < ndim; d++) {
                 json_t *x = json_array_get(ord, (size_t)d);
@@ -621,7 +791,8 @@ static int z3_chain(const z3ctx *C, const json_t *codecs, int ndim, const int64_
                 z3_tr_free(&t->base);
                 return Z3ERR(ZT_EFORMAT, "transpose: 'order' must be a permutation of 0..%d", ndim - 1);
             }
-            bool rev = i == 0 && ndim > 1;
+            for (int d = 0; d < ndim; d++) cur[d] = t->shape[t->order[d]];
+            bool rev = i == 0 && ndim > 1 && !o->native;
             for (int d = 0; rev && d < ndim; d++) rev = t->order[d] == ndim - 1 - d;
             if (rev) { /* = Fortran order: the array layer's transposition, fused with the decode */
                 z3_tr_free(&t->base);
@@ -642,25 +813,41 @@ static int z3_chain(const z3ctx *C, const json_t *codecs, int ndim, const int64_
     const char *nm;
     const json_t *cfg;
     if ((rc = z3_codec_parts(C, json_array_get(codecs, i), &nm, &cfg))) return rc;
+    memcpy(o->inner, cshape, sizeof(int64_t) * (size_t)ndim);
     if (!strcmp(nm, "sharding_indexed")) {
-        if (o->pipe->n || o->order_f)
-            return Z3ERR(ZT_EUNSUPPORTED, "array-to-array codecs before sharding_indexed are not supported");
-        if (i + 1 != n)
-            return Z3ERR(ZT_EUNSUPPORTED, "bytes-to-bytes codecs after sharding_indexed are not supported "
-                                          "(the inner chunks could not be read as byte ranges)");
-        zt__pipeline_free(o->pipe);
-        o->pipe = NULL;
-        return z3_sharding(C, cfg, ndim, cshape, itemsize, depth, o);
-    }
-    if (strcmp(nm, "bytes"))
+        bool around = o->pipe->n || o->order_f || i + 1 != n;
+        if (!around && !o->native) { /* the fast path: inner chunks as byte ranges of the shard */
+            zt__pipeline_free(o->pipe);
+            o->pipe = NULL;
+            return z3_sharding(C, cfg, ndim, cshape, itemsize, depth, o);
+        }
+        /* codecs around it: the whole shard is the chunk */
+        zt_codec *sc = NULL;
+        if ((rc = z3_shard_codec(C, cfg, ndim, cur, isz, depth, numeric_a2a ? NULL : o->fill, &sc))) return rc;
+        if ((rc = zt__pipeline_push(o->pipe, sc))) {
+            z3_sc_free(sc);
+            return rc;
+        }
+        o->big_endian = false;
+    } else if (strcmp(nm, "bytes")) {
         return Z3ERR(ZT_EUNSUPPORTED, "unsupported codec '%s'%s", nm,
                      z3_is_a2a(nm) ? "" : " (expected the array-to-bytes codec bytes or sharding_indexed here)");
+    } else if ((rc = z3_bytes(C, cfg, itemsize, isz, numeric_a2a || o->pipe->n || o->native, o))) {
+        return rc;
+    }
+    rc = z3_b2b(C, codecs, i + 1, o);
+    return rc;
+}
+
+/* The bytes codec (in: item size before the array-to-array codecs, isz:
+ * after them); swap: the codecs before want native values. */
+static int z3_bytes(const z3ctx *C, const json_t *cfg, size_t itemsize, size_t isz, bool swap, z3out *o) {
+    int rc = 0;
     const char *en = json_string_value(json_object_get(cfg, "endian"));
     if (en && strcmp(en, "little") && strcmp(en, "big")) return Z3ERR(ZT_EFORMAT, "bytes: bad endian '%s'", en);
     if (!en && itemsize > 1) return Z3ERR(ZT_EFORMAT, "bytes: 'endian' is required for %zu-byte elements", itemsize);
     bool big = en && !strcmp(en, "big") && isz > 1;
-    memcpy(o->inner, cshape, sizeof(int64_t) * (size_t)ndim);
-    if (big && (numeric_a2a || o->pipe->n)) {
+    if (big && swap) {
         /* codecs before `bytes` work on native values: swap between them */
         z3swap *s = calloc(1, sizeof *s);
         if (!s) return zt__err(ZT_ENOMEM, "out of memory");
@@ -674,7 +861,16 @@ static int z3_chain(const z3ctx *C, const json_t *codecs, int ndim, const int64_
     } else {
         o->big_endian = big;
     }
-    for (i++; i < n; i++) {
+    return 0;
+}
+
+/* The bytes-to-bytes codecs codecs[i..]. */
+static int z3_b2b(const z3ctx *C, const json_t *codecs, size_t i, z3out *o) {
+    size_t n = json_array_size(codecs);
+    int rc;
+    const char *nm;
+    const json_t *cfg;
+    for (; i < n; i++) {
         if ((rc = z3_codec_parts(C, json_array_get(codecs, i), &nm, &cfg))) return rc;
         json_t *nc = NULL;
         if (!strcmp(nm, "gzip") || !strcmp(nm, "zstd") || !strcmp(nm, "crc32c")) {
@@ -882,6 +1078,13 @@ int zt__zarr3_array_from_json(const json_t *doc, const char *path, const char *f
         }
     }
     const json_t *codecs = json_object_get(doc, "codecs");
+    /* the fill value natively first: shards decoded as one chunk fill the
+     * inner chunks never written with it */
+    a->dtype.big_endian = false;
+    if ((rc = z3_fill(C, a, json_object_get(doc, "fill_value")))) goto fail;
+    uint8_t fill[8];
+    memcpy(fill, a->fill, sizeof fill);
+    o.fill = a->has_fill ? fill : NULL;
     if ((rc = z3_chain(C, codecs, nd, grid, a->dtype.size, 0, &o))) goto fail;
     a->pipeline = o.pipe;
     o.pipe = NULL;
@@ -892,7 +1095,12 @@ int zt__zarr3_array_from_json(const json_t *doc, const char *path, const char *f
     for (int d = 0; d < nd; d++) a->chunks[d] = o.inner[d];
     for (int k = 0; k < z->nlev; k++)
         for (int d = 0; d < nd; d++) z->lev[k].grid[d] = (a->shape[d] + z->lev[k].cshape[d] - 1) / z->lev[k].cshape[d];
-    if ((rc = z3_fill(C, a, json_object_get(doc, "fill_value")))) goto fail;
+    if (a->dtype.big_endian) /* the stored byte order */
+        for (int k = 0; k < a->dtype.size / 2; k++) {
+            uint8_t t = a->fill[k];
+            a->fill[k] = a->fill[a->dtype.size - 1 - k];
+            a->fill[a->dtype.size - 1 - k] = t;
+        }
     zt__pipeline_set_typesize(a->pipeline, a->dtype.size);
     if ((rc = zt__array_validate(a))) goto fail;
     a->codecs_desc = z3_describe(a, codecs);

@@ -119,6 +119,66 @@ def test_xtc_roundtrip_exact(cli, tmp, path):
         assert ta.data["step"] == tb.data["step"] and ta.time == tb.time
 
 
+def _xtc_as_2023(data, every=1):
+    """The frames of a 1995 XTC rewritten as GROMACS 2023 writes large systems:
+    magic 2023 and the compressed byte count as a 64-bit XDR hyper (every
+    frame, or every other one: the magic is per frame)."""
+    import struct
+
+    out, off, fr = bytearray(), 0, 0
+    while off < len(data):
+        natoms = struct.unpack(">i", data[off + 4:off + 8])[0]
+        if natoms <= 9:
+            n = 56 + 12 * natoms
+        else:
+            n = 92 + (struct.unpack(">i", data[off + 88:off + 92])[0] + 3) // 4 * 4
+        f = data[off:off + n]
+        if every == 1 or fr % 2 == 1:
+            f = struct.pack(">i", 2023) + f[4:]
+            if natoms > 9:
+                f = f[:88] + struct.pack(">q", struct.unpack(">i", f[88:92])[0]) + f[92:]
+        out += f
+        off, fr = off + n, fr + 1
+    return bytes(out)
+
+
+@pytest.mark.parametrize("path", XTC[:3] + [f for f in XTC if "water57k" in f], ids=ident)
+def test_xtc_magic_2023(cli, tmp, path):
+    """Frames with magic 2023 (64-bit byte count) read exactly as the 1995
+    original (which MDAnalysis reads: test_xtc_reads_like_mdanalysis), all of
+    them or mixed with 1995 frames; our writer keeps 1995 for such sizes."""
+    data = open(path, "rb").read()
+    for every in (1, 2):
+        f = tmp / f"m2023-{every}.xtc"
+        f.write_bytes(_xtc_as_2023(data, every))
+        for el in ("position", "step", "time", "box"):
+            np.testing.assert_array_equal(cat(cli, f, tmp, el), cat(cli, path, tmp, el), err_msg=el)
+    back = tmp / "back.xtc"
+    run(cli, "convert", tmp / "m2023-1.xtc", back)
+    raw = open(back, "rb").read()
+    assert {raw[o:o + 4] for o in _xtc_frame_offsets(str(back))} == {b"\x00\x00\x07\xcb"}  # 1995 only
+    np.testing.assert_array_equal(cat(cli, back, tmp), cat(cli, path, tmp))
+
+
+def test_xtc_magic_2023_bad_count(cli, tmp, xtc_src):
+    import struct
+
+    data = bytearray(_xtc_as_2023(open(xtc_src, "rb").read()))
+    offs = _xtc_frame_offsets_2023(bytes(data))
+    d = bytearray(data)
+    d[offs[3] + 88:offs[3] + 92] = struct.pack(">I", 0x80000000)  # negative hyper
+    bad = tmp / "neg3.xtc"
+    bad.write_bytes(bytes(d))
+    err = _bad(cli, bad)
+    assert "frame 3" in err and "negative 64-bit compressed byte count" in err, err
+    d = bytearray(data)
+    d[offs[1] + 88:offs[1] + 92] = struct.pack(">I", 1)  # 4 GiB more
+    bad = tmp / "huge1.xtc"
+    bad.write_bytes(bytes(d))
+    err = _bad(cli, bad)
+    assert "frame 1" in err and "magic 2023" in err, err
+
+
 def h5md_sources():
     out = []
     for rel in ("generated/mda242_charmm_tip125_triclinic.h5md", "generated/mda242_gromacs_protein_gzip_atomchunks.h5md",
@@ -177,6 +237,17 @@ def _xtc_frame_offsets(path):
             off += 56 + 12 * natoms
         else:
             off += 92 + (struct.unpack(">i", data[off + 88:off + 92])[0] + 3) // 4 * 4
+    return offs
+
+
+def _xtc_frame_offsets_2023(data):
+    import struct
+
+    offs, off = [], 0
+    while off < len(data):
+        offs.append(off)
+        natoms = struct.unpack(">i", data[off + 4:off + 8])[0]
+        off += 56 + 12 * natoms if natoms <= 9 else 96 + (struct.unpack(">q", data[off + 88:off + 96])[0] + 3) // 4 * 4
     return offs
 
 
