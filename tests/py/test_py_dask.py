@@ -52,6 +52,7 @@ def client():
     cluster = LocalCluster(n_workers=2, processes=True, threads_per_worker=2, dashboard_address=None,
                            silence_logs=40)
     c = Client(cluster)
+    c.wait_for_workers(2, timeout=60)
     yield c
     c.close()
     cluster.close()
@@ -84,7 +85,9 @@ def test_rmsf_distributed_equals_serial(s3_traj, client, monkeypatch):
     assert np.all(serial > 0)
     # the tasks ran in the worker processes, which opened the store themselves;
     # where the scheduler put them is its choice, so make each worker read once
-    workers = list(client.scheduler_info()["workers"])
+    # nthreads() asks the scheduler each time; scheduler_info() may answer from a
+    # cache without per-worker entries (distributed 2026.x)
+    workers = list(client.nthreads())
     assert len(workers) == 2
     for w in workers:
         part = client.compute(x[:, :16].sum(), workers=[w], allow_other_workers=False).result()
