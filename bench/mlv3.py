@@ -6,6 +6,7 @@ latency proxy (bench/latproxy).
     ZT_EMULATOR_ENV=ENVFILE mlv3.py --build BUILD [--atoms 20000] [--frames 2000]
         [--latency-ms 25] [--batch 64] [--batches 5] [--repeat 3] [--cache-mib 128]
         [--s3fs-path DIR] [--upstream-python PY] [--only ml,single,loader,v3]
+        [--source TRAJ]
 
 The emulator is s3rver started with ZT_S3RVER_SUFFIX_RANGES=1 (scripts/emulators/
 s3rver.js: suffix ranges answered as S3 does; without it zarr-python 3 and
@@ -15,6 +16,9 @@ Zarr v2 layout (the one upstream Zarrtraj reads). zarr-python 3 reads through
 its FsspecStore on s3 (s3fs: --s3fs-path is put on its sys.path when s3fs is not
 in the venv), tensorstore through its http kvstore on the same S3 endpoint
 (anonymous reads), upstream Zarrtraj through MDAnalysis in its own venv.
+--source TRAJ (an XTC, H5MD, zarrmd, ...) converts that trajectory with
+`zarrtraj convert` into both layouts instead of `zarrtraj synth` (atoms and
+frames are then the file's).
 Sections (--only): ml (shuffled batches, cold and warm), single (a random frame
 vs one ranged GET of its bytes), loader (2 worker processes vs curl), v3
 (sequential/random/open vs zarr-python 3 and tensorstore). Prints JSON lines and
@@ -184,6 +188,33 @@ class Raw:
         return body
 
 
+def _count(self, prefix):
+    """(objects, bytes) under a key prefix (ListObjectsV2, pages of 1000)."""
+    import re
+    import urllib.parse
+    n = nb = 0
+    token = None
+    while True:
+        q = {"list-type": "2", "prefix": prefix}
+        if token:
+            q["continuation-token"] = token
+        self.c.request("GET", f"/{self.bucket}?" + urllib.parse.urlencode(q))
+        r = self.c.getresponse()
+        body = r.read().decode()
+        if r.status != 200:
+            raise RuntimeError(f"list {prefix}: HTTP {r.status}")
+        sizes = re.findall(r"<Size>(\d+)</Size>", body)
+        n += len(sizes)
+        nb += sum(int(x) for x in sizes)
+        m = re.search(r"<NextContinuationToken>([^<]+)</NextContinuationToken>", body)
+        if "<IsTruncated>true</IsTruncated>" not in body or not m:
+            return n, nb
+        token = m.group(1)
+
+
+Raw.count = _count
+
+
 def shard_layout(raw, prefix):
     """Frame -> (shard key, offset, nbytes) of the position array's inner chunks
     (one frame per inner chunk, index at the end: bytes + crc32c)."""
@@ -264,6 +295,7 @@ def main():
     ap.add_argument("--zp3-concurrency", type=int, default=64, help="zarr-python async.concurrency")
     ap.add_argument("--only", default="ml,single,loader,v3")
     ap.add_argument("--json", default="", help="also append the JSON lines to this file")
+    ap.add_argument("--source", default="", help="convert this trajectory instead of zarrtraj synth")
     a = ap.parse_args()
     only = set(a.only.split(","))
     sys.path.insert(0, os.path.join(a.build, "python"))
@@ -271,7 +303,10 @@ def main():
 
     emu = env_file()
     endpoint, bucket = emu["ZT_S3_ENDPOINT"], emu["ZT_S3_BUCKET"]
-    name = f"ml/synth-{a.atoms}x{a.frames}"
+    if a.source:
+        name = "ml/" + os.path.basename(a.source).split(".")[0]
+    else:
+        name = f"ml/synth-{a.atoms}x{a.frames}"
     url3, url2 = f"s3://{bucket}/{name}-v3.zarrmd", f"s3://{bucket}/{name}-v2.zarrmd"
     cred = {"key": emu["ZT_S3_KEY"], "secret": emu["ZT_S3_SECRET"], "region": "us-east-1"}
     direct = dict(cred, endpoint_url=endpoint)
@@ -279,11 +314,18 @@ def main():
         try:
             zarrtraj.CoreReader(url, storage_options=zarrtraj.storage_pairs(direct)).close()
         except zarrtraj.ZarrtrajError:
-            cmd = [os.path.join(a.build, "zarrtraj"), "synth", url, "--atoms", str(a.atoms), "--frames",
-                   str(a.frames), "--no-velocities", "--overwrite"] + extra
+            if a.source:
+                cmd = [os.path.join(a.build, "zarrtraj"), "convert", a.source, url, "--overwrite"] + extra
+            else:
+                cmd = [os.path.join(a.build, "zarrtraj"), "synth", url, "--atoms", str(a.atoms), "--frames",
+                       str(a.frames), "--no-velocities", "--overwrite"] + extra
             for k, v in direct.items():
                 cmd += ["-S", f"{k}={v}"]
             subprocess.run(cmd, check=True)
+    if a.source:
+        r = zarrtraj.CoreReader(url3, storage_options=zarrtraj.storage_pairs(direct))
+        a.atoms, a.frames = r.n_atoms, r.n_frames
+        r.close()
     tmp = tempfile.mkdtemp(prefix="mlv3-")
     port_file, plog = os.path.join(tmp, "port"), os.path.join(tmp, "proxy.log")
     host, port = endpoint.split("://", 1)[1].rstrip("/").split(":")
@@ -334,6 +376,9 @@ def main():
             return zarrtraj.FrameDataset(url, storage_options=via, n_frames=[a.frames], cache_bytes=a.cache_mib << 20)
 
         common = {"endpoint": pend, "key": cred["key"], "secret": cred["secret"]}
+        for lay, u in (("v3", url3), ("v2", url2)):
+            n, nb = raw.count(u.split("/", 3)[3] + "/")
+            emit({"section": "objects", "layout": lay, "tool": "-", "objects": n, "bytes": nb})
         # ---------------- (a) shuffled batches ----------------
         if "ml" in only:
             for rep in range(a.repeat):
@@ -480,6 +525,31 @@ def main():
                 ds.close()
                 emit({"section": "v3", "rep": rep, "tool": "zarrtraj", "open_s": topen, "open_requests": nopen,
                       "seq_s": tseq, "batch_s": rnd, "single_s": sing})
+                # the same reads on our v2 layout (chunks of several frames, no shards)
+                n0 = nreq()
+                t0 = time.perf_counter()
+                r = zarrtraj._core.Reader(url2, None, a.cache_mib << 20, zarrtraj.storage_pairs(via), False, 256 << 20, 0)
+                topen2 = time.perf_counter() - t0
+                nopen2 = nreq() - n0
+                t0 = time.perf_counter()
+                for i in range(a.frames):
+                    r.read_frame(i, pos=buf)
+                tseq2 = time.perf_counter() - t0
+                r.close()
+                ds = ds_new(url2)
+                ds.read_batch(warmup)
+                rnd2, sing2 = [], []
+                for b in batches:
+                    t0 = time.perf_counter()
+                    ds.read_batch(b)
+                    rnd2.append(time.perf_counter() - t0)
+                for i in singles:
+                    t0 = time.perf_counter()
+                    ds.read_batch([i])
+                    sing2.append(time.perf_counter() - t0)
+                ds.close()
+                emit({"section": "v3", "rep": rep, "tool": "zarrtraj, our v2 layout (chunks, no shards)",
+                      "open_s": topen2, "open_requests": nopen2, "seq_s": tseq2, "batch_s": rnd2, "single_s": sing2})
                 for tool, py, code, cfg, env in (
                         ("zarr-python", sys.executable, ZP3,
                          dict(common, url=f"s3://{bucket}/{name}-v3.zarrmd/{ARRAY}", concurrency=a.zp3_concurrency,
@@ -564,6 +634,8 @@ def report(results, a, frame_bytes):
                 f = med([r["frames_per_s"] for r in rs])
                 rel = med([r["frames_per_s"] / c["frames_per_s"] for r, c in zip(rs, cu)]) if cu else float("nan")
                 print(f"| {t} | {f:.0f} | {rel:.2f} |")
+    for r in sel("objects"):
+        print(f"{r['layout']} layout: {r['objects']} objects, {r['bytes'] / 1e6:.1f} MB")
     v = sel("v3")
     if v:
         print("\n| reader | cold open s | sequential s (frames/s) | random batch s | single frame ms |")

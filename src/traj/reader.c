@@ -814,13 +814,14 @@ typedef struct zt_rfround {
     size_t end;
 } zt_rfround;
 
-static int zt__rf_collect(const zt_array *a, const int64_t *fidx, const int64_t *frames, size_t nfr, size_t j0,
-                          size_t per_round, zt_rcmap *map, size_t *fseg, zt_rfround *rd) {
+static int zt__rf_collect(const zt_array *a, const int64_t *fidx, const int64_t *frames, const size_t *order,
+                          size_t nfr, size_t j0, size_t per_round, zt_rcmap *map, size_t *fseg, zt_rfround *rd) {
     rd->n = rd->nseg = 0;
     map->gen++;
-    size_t j = j0;
+    size_t pos = j0;
     int rc = 0;
-    for (; j < nfr && !rc; j++) {
+    for (; pos < nfr && !rc; pos++) {
+        size_t j = order[pos];
         int64_t s = fidx[frames[j]];
         if (s < 0) continue;
         struct zt_rcslot *sl = zt__rcmap_slot(map, s / a->chunks[0]);
@@ -846,8 +847,44 @@ static int zt__rf_collect(const zt_array *a, const int64_t *fidx, const int64_t 
         rd->seg[rd->nseg++] = rd->n;
         rc = zt__rows_refs(a, s, s + 1, 0, 0, &rd->refs, &rd->n, &rd->cap);
     }
-    rd->end = j;
+    rd->end = pos;
     return rc;
+}
+
+struct zt_rfkey {
+    int64_t rc; /* row-chunk, -1 for a frame the element does not sample */
+    size_t j;
+};
+
+static int zt__rfkey_cmp(const void *x, const void *y) {
+    const struct zt_rfkey *a = x, *b = y;
+    if (a->rc != b->rc) return a->rc < b->rc ? -1 : 1;
+    return a->j < b->j ? -1 : a->j > b->j;
+}
+
+/* The batch's frames in row-chunk order: a row-chunk is then fetched in one
+ * round only, however the frames are shuffled (in the caller's order a
+ * cache smaller than the batch's chunks fetched a chunk again for nearly
+ * every frame). Output positions are unchanged. NULL when out of memory. */
+static size_t *zt__rf_order(const zt_array *a, const int64_t *fidx, const int64_t *frames, size_t nfr) {
+    size_t *order = malloc((nfr ? nfr : 1) * sizeof *order);
+    struct zt_rfkey *k = malloc((nfr ? nfr : 1) * sizeof *k);
+    if (!order || !k) {
+        free(order);
+        free(k);
+        return NULL;
+    }
+    bool sorted = true;
+    for (size_t j = 0; j < nfr; j++) {
+        int64_t s = fidx[frames[j]];
+        k[j].rc = s < 0 ? -1 : s / a->chunks[0];
+        k[j].j = j;
+        if (j && k[j].rc < k[j - 1].rc) sorted = false;
+    }
+    if (!sorted) qsort(k, nfr, sizeof *k, zt__rfkey_cmp);
+    for (size_t j = 0; j < nfr; j++) order[j] = k[j].j;
+    free(k);
+    return order;
 }
 
 /* The distinct chunks of a time-dependent box that frames[0..n) need
@@ -929,10 +966,12 @@ int zt_reader_read_frames(zt_reader_t *r, zt_element_t el, const int64_t *frames
     memset(rd, 0, sizeof rd);
     zt_rcmap map;
     size_t *fseg = malloc((nfr ? nfr : 1) * sizeof *fseg); /* frame -> segment of its round */
+    size_t *order = zt__rf_order(a, r->fidx[el], frames, nfr);
     zt_centry **es = NULL;
-    rc = fseg ? zt__rcmap_init(&map, per_round) : zt__err(ZT_ENOMEM, "out of memory");
+    rc = fseg && order ? zt__rcmap_init(&map, per_round) : zt__err(ZT_ENOMEM, "out of memory");
     if (rc) {
         free(fseg);
+        free(order);
         return rc;
     }
     int q = 0;
@@ -942,12 +981,12 @@ int zt_reader_read_frames(zt_reader_t *r, zt_element_t el, const int64_t *frames
     zt_centry **bes = NULL;
     size_t nb = 0;
     bool merged = false;
-    rc = zt__rf_collect(a, r->fidx[el], frames, nfr, 0, per_round, &map, fseg, &rd[q]);
+    rc = zt__rf_collect(a, r->fidx[el], frames, order, nfr, 0, per_round, &map, fseg, &rd[q]);
     if (!rc && info && out) rc = zt__box_refs(r, frames, nfr, &brefs, &nb);
     if (!rc && nb && !(bes = calloc(nb, sizeof *bes))) rc = zt__err(ZT_ENOMEM, "out of memory");
     while (!rc && j0 < nfr) {
         if (rd[q].end < nfr) {
-            rc = zt__rf_collect(a, r->fidx[el], frames, nfr, rd[q].end, per_round, &map, fseg, &rd[1 - q]);
+            rc = zt__rf_collect(a, r->fidx[el], frames, order, nfr, rd[q].end, per_round, &map, fseg, &rd[1 - q]);
             if (!rc) zt__readahead_prefetch(r, rd[1 - q].refs, rd[1 - q].n);
         }
         if (rc) break;
@@ -973,7 +1012,8 @@ int zt_reader_read_frames(zt_reader_t *r, zt_element_t el, const int64_t *frames
             memcpy(bes, es + rd[q].n, nb * sizeof *bes);
             merged = true;
         }
-        for (size_t j = j0; j < rd[q].end && out; j++) {
+        for (size_t pos = j0; pos < rd[q].end && out; pos++) {
+            size_t j = order[pos];
             int64_t s = r->fidx[el][frames[j]];
             float *o = out + j * (size_t)N * 3;
             if (s < 0) {
@@ -996,6 +1036,7 @@ int zt_reader_read_frames(zt_reader_t *r, zt_element_t el, const int64_t *frames
     }
     free(map.slot);
     free(fseg);
+    free(order);
     if (!rc && info) rc = zt__frames_info(r, frames, nfr, info, merged ? bes : NULL);
     if (merged) zt__cache_release(r->cache, bes, nb);
     free(bes);

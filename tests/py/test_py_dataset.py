@@ -161,6 +161,22 @@ def test_batches_match_zarr_python(files):
     assert st["requests"] > 0
 
 
+def test_shuffled_batch_small_cache_fetches_each_chunk_once(tmp_path):
+    """A cache smaller than the batch's chunks: the frames are gathered in
+    chunk order (a round per chunk) and land in the caller's order, so each
+    chunk is decoded once per batch however the frames are shuffled (in the
+    caller's order nearly every frame cost a chunk again)."""
+    path = write_zarrmd(tmp_path / "big.zarrmd", n_atoms=2000, n_frames=70)  # chunks of 7 frames, 168 kB
+    ref = zarr_reference(path)
+    frames = np.random.default_rng(3).permutation(70)[:50]
+    ds = FrameDataset(path, cache_bytes=64 << 10, readahead_bytes=0)
+    b = ds.read_batch(frames)
+    np.testing.assert_array_equal(b["position"], ref["position"][frames])
+    np.testing.assert_array_equal(b["step"], ref["step"][frames])
+    st = ds._pool[0].reader.stats()
+    assert st["chunks_decoded"] <= len({int(f) // ROWS for f in frames}) + 4, st  # + step/time/box chunks
+
+
 def write_zarrmd_v3(path, inner_frames, shard_frames, n_atoms=N_ATOMS, n_frames=N_FRAMES, seed=4):
     """A Zarr v3 zarrmd with sharded values (written by zarrtraj; read back by zarr-python 3)."""
     rng = np.random.default_rng(seed)
