@@ -77,8 +77,11 @@ static void test_malformed_listings(void) {
              "printf '<ListBucketResult><Contents><Key>x</Key>' > '%s/zbad' && "
              "printf '{\"items\": [{\"name\": 5}' > '%s/storage/v1/b/zbad/o' && "
              "printf '<EnumerationResults><Blobs><Blob><Name>outside</Name></Blob></Blobs></EnumerationResults>' "
-             "> '%s/devstoreaccount1/zbad' && chmod -R a+rX '%s'",
-             root, root, root, root, root, root);
+             "> '%s/devstoreaccount1/zbad' && "
+             /* only what this test made: other tests add and remove files under the same root meanwhile */
+             "chmod a+rX '%s' '%s/storage' '%s/storage/v1' '%s/storage/v1/b' '%s/storage/v1/b/zbad' '%s/devstoreaccount1' && "
+             "chmod a+r '%s/zbad' '%s/storage/v1/b/zbad/o' '%s/devstoreaccount1/zbad'",
+             root, root, root, root, root, root, root, root, root, root, root, root, root, root);
     CHECK_EQ_INT(zt_test_system("%s", cmd), 0);
     const char *urls[] = {"s3://zbad/p", "gs://zbad/p", "az://zbad/p"};
     for (int i = 0; i < 3; i++) {
