@@ -22,10 +22,12 @@
 #endif
 
 static size_t zt__page_round(size_t n) {
-    static size_t pg;
+    static size_t page; /* set once; relaxed atomics: threads may race to set the same value */
+    size_t pg = __atomic_load_n(&page, __ATOMIC_RELAXED);
     if (!pg) {
         long v = sysconf(_SC_PAGESIZE);
         pg = v > 0 ? (size_t)v : 4096;
+        __atomic_store_n(&page, pg, __ATOMIC_RELAXED);
     }
     return n > SIZE_MAX - pg ? SIZE_MAX : (n + pg - 1) & ~(pg - 1);
 }
