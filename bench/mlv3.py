@@ -187,32 +187,28 @@ class Raw:
             raise RuntimeError(f"GET {key}: HTTP {r.status}")
         return body
 
-
-def _count(self, prefix):
-    """(objects, bytes) under a key prefix (ListObjectsV2, pages of 1000)."""
-    import re
-    import urllib.parse
-    n = nb = 0
-    token = None
-    while True:
-        q = {"list-type": "2", "prefix": prefix}
-        if token:
-            q["continuation-token"] = token
-        self.c.request("GET", f"/{self.bucket}?" + urllib.parse.urlencode(q))
-        r = self.c.getresponse()
-        body = r.read().decode()
-        if r.status != 200:
-            raise RuntimeError(f"list {prefix}: HTTP {r.status}")
-        sizes = re.findall(r"<Size>(\d+)</Size>", body)
-        n += len(sizes)
-        nb += sum(int(x) for x in sizes)
-        m = re.search(r"<NextContinuationToken>([^<]+)</NextContinuationToken>", body)
-        if "<IsTruncated>true</IsTruncated>" not in body or not m:
-            return n, nb
-        token = m.group(1)
-
-
-Raw.count = _count
+    def count(self, prefix):
+        """(objects, bytes) under a key prefix (ListObjectsV2, pages of 1000)."""
+        import re
+        import urllib.parse
+        n = nb = 0
+        token = None
+        while True:
+            q = {"list-type": "2", "prefix": prefix}
+            if token:
+                q["continuation-token"] = token
+            self.c.request("GET", f"/{self.bucket}?" + urllib.parse.urlencode(q))
+            r = self.c.getresponse()
+            body = r.read().decode()
+            if r.status != 200:
+                raise RuntimeError(f"list {prefix}: HTTP {r.status}")
+            sizes = re.findall(r"<Size>(\d+)</Size>", body)
+            n += len(sizes)
+            nb += sum(int(x) for x in sizes)
+            m = re.search(r"<NextContinuationToken>([^<]+)</NextContinuationToken>", body)
+            if "<IsTruncated>true</IsTruncated>" not in body or not m:
+                return n, nb
+            token = m.group(1)
 
 
 def shard_layout(raw, prefix):
@@ -375,6 +371,34 @@ def main():
         def ds_new(url=url3):
             return zarrtraj.FrameDataset(url, storage_options=via, n_frames=[a.frames], cache_bytes=a.cache_mib << 20)
 
+        def ours_v3_section(url, batches, warmup, singles):
+            """Cold open (time and requests at the proxy), frame-by-frame sequential
+            reads, warm random batches and single frames of one layout."""
+            n0 = nreq()
+            t0 = time.perf_counter()
+            r = zarrtraj._core.Reader(url, None, a.cache_mib << 20, zarrtraj.storage_pairs(via), False, 256 << 20, 0)
+            topen = time.perf_counter() - t0
+            nopen = nreq() - n0
+            buf = np.empty((a.atoms, 3), np.float32)
+            t0 = time.perf_counter()
+            for i in range(a.frames):
+                r.read_frame(i, pos=buf)  # frame by frame, as MDAnalysis iterates (read-ahead on)
+            tseq = time.perf_counter() - t0
+            r.close()
+            ds = ds_new(url)
+            ds.read_batch(warmup)
+            rnd, sing = [], []
+            for b in batches:
+                t0 = time.perf_counter()
+                ds.read_batch(b)
+                rnd.append(time.perf_counter() - t0)
+            for i in singles:
+                t0 = time.perf_counter()
+                ds.read_batch([i])
+                sing.append(time.perf_counter() - t0)
+            ds.close()
+            return {"open_s": topen, "open_requests": nopen, "seq_s": tseq, "batch_s": rnd, "single_s": sing}
+
         common = {"endpoint": pend, "key": cred["key"], "secret": cred["secret"]}
         for lay, u in (("v3", url3), ("v2", url2)):
             n, nb = raw.count(u.split("/", 3)[3] + "/")
@@ -498,58 +522,8 @@ def main():
                 batches = [rng.choice(a.frames, a.batch, replace=False).tolist() for _ in range(3)]
                 singles = rng.choice(a.frames, 8, replace=False).tolist()
                 warmup = rng.choice(a.frames, a.batch, replace=False).tolist()
-                # cold open: requests seen by the proxy, and time in round trips
-                n0 = nreq()
-                t0 = time.perf_counter()
-                r = zarrtraj._core.Reader(url3, None, a.cache_mib << 20, zarrtraj.storage_pairs(via), False, 256 << 20, 0)
-                topen = time.perf_counter() - t0
-                nopen = nreq() - n0
-                buf = np.empty((a.atoms, 3), np.float32)
-                t0 = time.perf_counter()
-                for i in range(a.frames):
-                    r.read_frame(i, pos=buf)  # frame by frame, as MDAnalysis iterates (read-ahead on)
-                tseq = time.perf_counter() - t0
-                r.close()
-                ds = ds_new()
-                ds.read_batch(warmup)
-                rnd = []
-                for b in batches:
-                    t0 = time.perf_counter()
-                    ds.read_batch(b)
-                    rnd.append(time.perf_counter() - t0)
-                sing = []
-                for i in singles:
-                    t0 = time.perf_counter()
-                    ds.read_batch([i])
-                    sing.append(time.perf_counter() - t0)
-                ds.close()
-                emit({"section": "v3", "rep": rep, "tool": "zarrtraj", "open_s": topen, "open_requests": nopen,
-                      "seq_s": tseq, "batch_s": rnd, "single_s": sing})
-                # the same reads on our v2 layout (chunks of several frames, no shards)
-                n0 = nreq()
-                t0 = time.perf_counter()
-                r = zarrtraj._core.Reader(url2, None, a.cache_mib << 20, zarrtraj.storage_pairs(via), False, 256 << 20, 0)
-                topen2 = time.perf_counter() - t0
-                nopen2 = nreq() - n0
-                t0 = time.perf_counter()
-                for i in range(a.frames):
-                    r.read_frame(i, pos=buf)
-                tseq2 = time.perf_counter() - t0
-                r.close()
-                ds = ds_new(url2)
-                ds.read_batch(warmup)
-                rnd2, sing2 = [], []
-                for b in batches:
-                    t0 = time.perf_counter()
-                    ds.read_batch(b)
-                    rnd2.append(time.perf_counter() - t0)
-                for i in singles:
-                    t0 = time.perf_counter()
-                    ds.read_batch([i])
-                    sing2.append(time.perf_counter() - t0)
-                ds.close()
-                emit({"section": "v3", "rep": rep, "tool": "zarrtraj, our v2 layout (chunks, no shards)",
-                      "open_s": topen2, "open_requests": nopen2, "seq_s": tseq2, "batch_s": rnd2, "single_s": sing2})
+                for tool, url in (("zarrtraj", url3), ("zarrtraj, our v2 layout (chunks, no shards)", url2)):
+                    emit(dict(ours_v3_section(url, batches, warmup, singles), section="v3", rep=rep, tool=tool))
                 for tool, py, code, cfg, env in (
                         ("zarr-python", sys.executable, ZP3,
                          dict(common, url=f"s3://{bucket}/{name}-v3.zarrmd/{ARRAY}", concurrency=a.zp3_concurrency,

@@ -171,25 +171,20 @@ static void z3_shard_name(const zt_array *a, const z3level *L, int level, int64_
     if (a->ndim == 0 && k < n) snprintf(buf + k, n - k, "0");
 }
 
-/* Decode and check the index bytes of shard (level, lin); base_len is the
- * shard's length when known (nested shards), else -1. */
-static int z3_decode_index(const zt_array *a, int level, int64_t lin, const uint8_t *raw, size_t n,
-                           int64_t base_len, uint64_t **out) {
-    const z3impl *z = a->impl;
-    const z3level *L = &z->lev[level];
-    char name[ZT_MAXDIM * 21 + 32];
-    z3_shard_name(a, L, level, lin, name, sizeof name);
-    const char *f = a->file ? a->file : "";
+/* Decode and check the index bytes raw[0..n) of a shard of level L: the
+ * table of (offset, nbytes) pairs into *out (malloc'd). base_len is the
+ * shard's length when known (nested shards, a shard decoded whole), else -1.
+ * Errors carry no shard name (callers prefix theirs). */
+static int z3_index_table(const z3level *L, const uint8_t *raw, size_t n, int64_t base_len, uint64_t **out) {
     if ((int64_t)n != L->isz)
-        return zt__err(ZT_ECORRUPT, "%s: %s: %s: shard index is %zu bytes, expected %lld (%lld inner chunks%s)", f,
-                       a->path, name, n, (long long)L->isz, (long long)L->nsub, L->idx_crc ? " + crc32c" : "");
+        return zt__err(ZT_ECORRUPT, "shard index is %zu bytes, expected %lld (%lld inner chunks%s)", n,
+                       (long long)L->isz, (long long)L->nsub, L->idx_crc ? " + crc32c" : "");
     size_t tb = (size_t)L->nsub * 16;
     if (L->idx_crc) {
         uint32_t got = zt__crc32c(raw, tb), want = 0;
         for (int k = 0; k < 4; k++) want |= (uint32_t)raw[tb + (size_t)k] << (8 * k);
         if (got != want)
-            return zt__err(ZT_ECORRUPT, "%s: %s: %s: shard index crc32c mismatch (stored 0x%08x, computed 0x%08x)", f,
-                           a->path, name, want, got);
+            return zt__err(ZT_ECORRUPT, "shard index crc32c mismatch (stored 0x%08x, computed 0x%08x)", want, got);
     }
     uint64_t *tab = malloc(tb ? tb : 1);
     if (!tab) return zt__err(ZT_ENOMEM, "out of memory");
@@ -209,16 +204,31 @@ static int z3_decode_index(const zt_array *a, int level, int64_t lin, const uint
         if (off == Z3_EMPTY && nb == Z3_EMPTY) continue;
         if (off < lo || off > hi || nb > hi - off) {
             int rc = zt__err(ZT_ECORRUPT,
-                             "%s: %s: %s: inner chunk %lld at byte %llu (%llu bytes) lies outside the shard's "
+                             "inner chunk %lld at byte %llu (%llu bytes) lies outside the shard's "
                              "data (bytes %llu..%llu): corrupt shard index",
-                             f, a->path, name, (long long)i, (unsigned long long)off, (unsigned long long)nb,
-                             (unsigned long long)lo, base_len < 0 ? 0ull : (unsigned long long)hi);
+                             (long long)i, (unsigned long long)off, (unsigned long long)nb, (unsigned long long)lo,
+                             base_len < 0 ? 0ull : (unsigned long long)hi);
             free(tab);
             return rc;
         }
     }
     *out = tab;
     return 0;
+}
+
+/* Decode and check the index bytes of shard (level, lin); base_len is the
+ * shard's length when known (nested shards), else -1. */
+static int z3_decode_index(const zt_array *a, int level, int64_t lin, const uint8_t *raw, size_t n,
+                           int64_t base_len, uint64_t **out) {
+    const z3impl *z = a->impl;
+    const z3level *L = &z->lev[level];
+    int rc = z3_index_table(L, raw, n, base_len, out);
+    if (rc) {
+        char name[ZT_MAXDIM * 21 + 32];
+        z3_shard_name(a, L, level, lin, name, sizeof name);
+        rc = zt__err_prefix(rc, "%s: %s: %s: ", a->file ? a->file : "", a->path, name);
+    }
+    return rc;
 }
 
 /* Resolve chunk cidx: 0 with loc filled, 1 with *need filled (an index that
@@ -639,17 +649,10 @@ static int z3_sc_decode(const zt_codec *pc, const void *in, size_t n, zt_buf *ou
         return zt__err(ZT_ECORRUPT, "sharding_indexed: shard of %zu bytes is smaller than its index (%lld bytes)", n,
                        (long long)L->isz);
     const uint8_t *ix = L->idx_end ? p + n - (size_t)L->isz : p;
-    size_t tb = (size_t)L->nsub * 16;
-    if (L->idx_crc) {
-        uint32_t got = zt__crc32c(ix, tb), want = 0;
-        for (int k = 0; k < 4; k++) want |= (uint32_t)ix[tb + (size_t)k] << (8 * k);
-        if (got != want)
-            return zt__err(ZT_ECORRUPT, "sharding_indexed: shard index crc32c mismatch (stored 0x%08x, computed 0x%08x)",
-                           want, got);
-    }
-    /* the data region: after a leading index, before a trailing one */
-    uint64_t lo = L->idx_end ? 0 : (uint64_t)L->isz, hi = L->idx_end ? (uint64_t)(n - (size_t)L->isz) : (uint64_t)n;
-    int rc = zt__buf_resize(out, s->bytes);
+    uint64_t *tab = NULL;
+    int rc = z3_index_table(L, ix, (size_t)L->isz, (int64_t)n, &tab);
+    if (rc) return zt__err_prefix(rc, "sharding_indexed: ");
+    rc = zt__buf_resize(out, s->bytes);
     uint8_t *sub = rc ? NULL : malloc(s->subbytes ? s->subbytes : 1);
     if (!rc && !sub) rc = zt__err(ZT_ENOMEM, "out of memory");
     int nd = s->ndim;
@@ -661,11 +664,7 @@ static int z3_sc_decode(const zt_codec *pc, const void *in, size_t n, zt_buf *ou
     }
     size_t row = s->itemsize * (size_t)(nd ? L->sub[nd - 1] : 1), rows = row ? s->subbytes / row : 0;
     for (int64_t j = 0; !rc && j < L->nsub; j++) {
-        uint64_t v[2] = {0, 0};
-        for (int w = 0; w < 2; w++)
-            for (int k = 0; k < 8; k++)
-                v[w] |= (uint64_t)ix[(size_t)(2 * j + w) * 8 + (size_t)(L->idx_be ? 7 - k : k)] << (8 * k);
-        const uint8_t *src = sub;
+        const uint64_t *v = tab + 2 * j; /* offset, nbytes: checked against the data region */
         if (v[0] == Z3_EMPTY && v[1] == Z3_EMPTY) {
             if (!s->has_fill) {
                 rc = zt__err(ZT_EUNSUPPORTED, "sharding_indexed: inner chunk %lld was never written and the codecs "
@@ -673,13 +672,6 @@ static int z3_sc_decode(const zt_codec *pc, const void *in, size_t n, zt_buf *ou
                 break;
             }
             for (size_t q = 0; q < s->subbytes; q += s->itemsize) memcpy(sub + q, s->fill, s->itemsize);
-        } else if (v[0] < lo || v[0] > hi || v[1] > hi - v[0]) {
-            rc = zt__err(ZT_ECORRUPT,
-                         "sharding_indexed: inner chunk %lld at byte %llu (%llu bytes) lies outside the shard's data "
-                         "(bytes %llu..%llu): corrupt shard index",
-                         (long long)j, (unsigned long long)v[0], (unsigned long long)v[1], (unsigned long long)lo,
-                         (unsigned long long)hi);
-            break;
         } else if ((rc = zt__pipeline_decode(s->inner, 0, p + v[0], (size_t)v[1], sub, s->subbytes))) {
             rc = zt__err_prefix(rc, "sharding_indexed: inner chunk %lld: ", (long long)j);
             break;
@@ -689,7 +681,7 @@ static int z3_sc_decode(const zt_codec *pc, const void *in, size_t n, zt_buf *ou
         for (size_t r = 0; r < rows; r++) {
             int64_t eo = 0;
             for (int d = 0; d < nd; d++) eo += (g[d] * L->sub[d] + idx[d]) * stride[d];
-            memcpy(out->data + (size_t)eo * s->itemsize, src + r * row, row);
+            memcpy(out->data + (size_t)eo * s->itemsize, sub + r * row, row);
             for (int d = nd - 2; d >= 0; d--) {
                 if (++idx[d] < L->sub[d]) break;
                 idx[d] = 0;
@@ -701,6 +693,7 @@ static int z3_sc_decode(const zt_codec *pc, const void *in, size_t n, zt_buf *ou
         }
     }
     free(sub);
+    free(tab);
     return rc;
 }
 

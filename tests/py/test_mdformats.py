@@ -120,26 +120,16 @@ def test_xtc_roundtrip_exact(cli, tmp, path):
 
 
 def _xtc_as_2023(data, every=1):
-    """The frames of a 1995 XTC rewritten as GROMACS 2023 writes large systems:
-    magic 2023 and the compressed byte count as a 64-bit XDR hyper (every
-    frame, or every other one: the magic is per frame)."""
-    import struct
+    """The frames of a 1995 XTC rewritten as GROMACS 2023 writes large systems
+    (magic 2023, the byte count a 64-bit hyper; every frame or every other
+    one): the one rewriter, scripts/fuzz-seeds.py's (its fuzz seeds too)."""
+    import importlib.util
 
-    out, off, fr = bytearray(), 0, 0
-    while off < len(data):
-        natoms = struct.unpack(">i", data[off + 4:off + 8])[0]
-        if natoms <= 9:
-            n = 56 + 12 * natoms
-        else:
-            n = 92 + (struct.unpack(">i", data[off + 88:off + 92])[0] + 3) // 4 * 4
-        f = data[off:off + n]
-        if every == 1 or fr % 2 == 1:
-            f = struct.pack(">i", 2023) + f[4:]
-            if natoms > 9:
-                f = f[:88] + struct.pack(">q", struct.unpack(">i", f[88:92])[0]) + f[92:]
-        out += f
-        off, fr = off + n, fr + 1
-    return bytes(out)
+    src = os.environ.get("ZT_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
+    spec = importlib.util.spec_from_file_location("zt_fuzz_seeds", os.path.join(src, "scripts", "fuzz-seeds.py"))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.xtc_as_2023(data, every)
 
 
 @pytest.mark.parametrize("path", XTC[:3] + [f for f in XTC if "water57k" in f], ids=ident)
