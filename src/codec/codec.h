@@ -60,6 +60,9 @@ int zt__pipeline_from_zarr(const json_t *compressor, const json_t *filters,
 int zt__pipeline_new(zt_pipeline **out);
 /* Append a codec (takes ownership). */
 int zt__pipeline_push(zt_pipeline *p, zt_codec *c);
+/* Insert a codec before all others in encode order, i.e. the last to decode
+ * (takes ownership). */
+int zt__pipeline_push_first(zt_pipeline *p, zt_codec *c);
 void zt__pipeline_free(zt_pipeline *p);
 
 /* Zarr .zarray members for this pipeline: the last codec is the compressor

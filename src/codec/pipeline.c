@@ -35,6 +35,14 @@ int zt__pipeline_push(zt_pipeline *p, zt_codec *c) {
     return 0;
 }
 
+int zt__pipeline_push_first(zt_pipeline *p, zt_codec *c) {
+    int rc = zt__pipeline_push(p, c);
+    if (rc) return rc;
+    memmove(p->codecs + 1, p->codecs, (p->n - 1) * sizeof *p->codecs);
+    p->codecs[0] = c;
+    return 0;
+}
+
 void zt__pipeline_free(zt_pipeline *p) {
     if (!p) return;
     for (size_t i = 0; i < p->n; i++) zt__codec_free(p->codecs[i]);

@@ -336,7 +336,7 @@ int zt__dcd_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt
     sp.length_unit = "Angstrom";
     sp.time_unit = "AKMA";
     zt_dtype f4 = {'f', 4, false};
-    sp.el[0] = (zt_mdel){"position", nf, NULL, offs, lens, f4, pl, "Angstrom", NULL};
+    sp.el[0] = (zt_mdel){"position", nf, NULL, offs, lens, f4, pl, "Angstrom", NULL, NULL};
     sp.el[1].name = "velocity";
     sp.el[2].name = "force";
     sp.h5md_extra = json_pack("{s:s,s:i,s:i,s:i,s:f}", "dcd_flavour", c->own.charmm ? "CHARMM" : "X-PLOR", "dcd_istart",

@@ -83,6 +83,8 @@ typedef struct zt_mdel {
     const char *unit;
     const void *data;     /* instead of byte ranges: the whole array in memory
                              (native dtype, copied; one chunk) */
+    zt_array *array;      /* or an array another format serves (shape n_samples x
+                             n_atoms x 3; taken over by the tree, also on error) */
 } zt_mdel;
 
 typedef struct zt_mdspec {

@@ -179,12 +179,16 @@ int zt__md_build_tree(zt_store *s, const char *url, const zt_mdspec *sp, zt_tree
             free(t->url);
             free(t);
         }
-        for (int k = 0; k < 3; k++) zt__pipeline_free(sp->el[k].pipeline);
+        for (int k = 0; k < 3; k++) {
+            zt__pipeline_free(sp->el[k].pipeline);
+            zt__array_free(sp->el[k].array);
+        }
         return zt__err(ZT_ENOMEM, "out of memory");
     }
     t->store = s;
     t->format = sp->format;
     zt_pipeline *pls[3] = {sp->el[0].pipeline, sp->el[1].pipeline, sp->el[2].pipeline};
+    zt_array *arrs[3] = {sp->el[0].array, sp->el[1].array, sp->el[2].array};
     zt_node *md = zt__md_group(t->root, "h5md", &rc);
     if (md && (json_object_set_new(md->attrs, "version", json_pack("[i,i]", 1, 1))))
         rc = zt__err(ZT_ENOMEM, "out of memory");
@@ -229,6 +233,25 @@ int zt__md_build_tree(zt_store *s, const char *url, const zt_mdspec *sp, zt_tree
         if (rc || e->n_samples <= 0) continue;
         zt_node *en = zt__md_group(g, e->name, &rc);
         if (rc) break;
+        if (arrs[k]) {
+            zt_array *a = arrs[k];
+            zt_node *v = zt__node_new("value", en, true);
+            if (!v) {
+                rc = zt__err(ZT_ENOMEM, "out of memory");
+                break;
+            }
+            v->array = a;
+            arrs[k] = NULL;
+            a->file = t->url; /* the other format's tree goes away */
+            if ((rc = zt__node_add_child(en, v))) {
+                zt__node_free(v);
+                break;
+            }
+            if (e->unit && json_object_set_new(v->attrs, "unit", json_string(e->unit)))
+                rc = zt__err(ZT_ENOMEM, "out of memory");
+            if (!rc) rc = zt__md_axes(t, en, sp, e->n_samples == sp->n_frames ? NULL : e->frame, e->n_samples);
+            continue;
+        }
         if (e->data) {
             int64_t shape[3] = {e->n_samples, sp->n_atoms, 3};
             zt_node *v = NULL;
@@ -263,7 +286,10 @@ int zt__md_build_tree(zt_store *s, const char *url, const zt_mdspec *sp, zt_tree
             rc = zt__err(ZT_ENOMEM, "out of memory");
         if (!rc) rc = zt__md_axes(t, en, sp, e->n_samples == sp->n_frames ? NULL : e->frame, e->n_samples);
     }
-    for (int k = 0; k < 3; k++) zt__pipeline_free(pls[k]);
+    for (int k = 0; k < 3; k++) {
+        zt__pipeline_free(pls[k]);
+        zt__array_free(arrs[k]);
+    }
     if (rc) {
         t->store = NULL; /* the caller keeps the store on failure */
         zt__tree_free(t);

@@ -12,8 +12,10 @@
  * (to float32, multiplied in double as MDAnalysis does: fixedscaleoffset
  * would divide by the inverse and round differently).
  *
- * NetCDF-4 files (HDF5 inside) go through libnetcdf, which opens paths: local
- * files only, loaded whole at open (one chunk per array).
+ * NetCDF-4 files (HDF5 inside): local files through libnetcdf, loaded whole
+ * at open (one chunk per array); on every other store through our HDF5
+ * reader, whose chunks the AMBER variables become (fetched as frames are
+ * read; a scale_factor is a last decode step).
  *
  * Units come from the variables' attributes (spelled the H5MD way when they
  * are AMBER's usual ones); values are multiplied by their scale_factor. */
@@ -773,7 +775,7 @@ static int zt__nc_classic(zt_store *s, zt_ncrd *rd, zt_tree **out) {
             if ((rc = zt__ncc_new(v->type == NCT_DOUBLE ? 8 : 4, sc, (size_t)na * 3, &pls[k]))) goto done;
             dt.big_endian = false;
         }
-        sp.el[k] = (zt_mdel){zt__nc_els[k], nf, NULL, offs[k], lens[k], dt, pls[k], zt__nc_unit(units[k]), NULL};
+        sp.el[k] = (zt_mdel){zt__nc_els[k], nf, NULL, offs[k], lens[k], dt, pls[k], zt__nc_unit(units[k]), NULL, NULL};
         pls[k] = NULL; /* the tree takes it, also on failure */
     }
     sp.length_unit = zt__nc_unit(lunit ? lunit : units[0]);
@@ -964,7 +966,7 @@ static int zt__nc4_local(zt_store *s, const char *url, zt_tree **out) {
         for (int k = 0; k < 3; k++) {
             sp.el[k].name = zt__nc_els[k];
             if (!el[k]) continue;
-            sp.el[k] = (zt_mdel){zt__nc_els[k], (int64_t)nf, NULL, NULL, NULL, f4, NULL, zt__nc_unit(units[k]), el[k]};
+            sp.el[k] = (zt_mdel){zt__nc_els[k], (int64_t)nf, NULL, NULL, NULL, f4, NULL, zt__nc_unit(units[k]), el[k], NULL};
         }
         sp.h5md_extra = json_pack("{s:s}", "netcdf_format", "NetCDF-4");
         rc = zt__md_build_tree(s, url, &sp, out);
@@ -990,9 +992,181 @@ done:
 }
 #endif
 
+/* ---- NetCDF-4 (HDF5) from any store: our HDF5 reader ---------------------------------------- */
+#ifdef ZT_HAVE_HDF5
+#include "hdf5/hdf5.h"
+
+/* scale_factor of a NetCDF-4 variable: values decoded by the HDF5 pipeline
+ * (native float32/float64) multiplied in double, as libnetcdf's callers and
+ * MDAnalysis do. First in encode order, so it runs last on decode. */
+typedef struct zt_nc4scale {
+    zt_codec base;
+    double scale;
+    size_t size; /* 4 or 8 */
+} zt_nc4scale;
+
+static int zt__nc4s_decode_into(const zt_codec *pc, const void *in, size_t n, void *dst, size_t size) {
+    const zt_nc4scale *c = (const zt_nc4scale *)pc;
+    if (n != size || n % c->size) return zt__err(ZT_ECORRUPT, "NetCDF-4 scale_factor: %zu bytes, expected %zu", n, size);
+    if (c->size == 4) {
+        const float *x = in;
+        float *o = dst;
+        for (size_t i = 0; i < n / 4; i++) o[i] = (float)((double)x[i] * c->scale);
+    } else {
+        const double *x = in;
+        double *o = dst;
+        for (size_t i = 0; i < n / 8; i++) o[i] = x[i] * c->scale;
+    }
+    return 0;
+}
+
+static int zt__nc4s_decode(const zt_codec *pc, const void *in, size_t n, zt_buf *out, size_t expected) {
+    if (expected && expected != n) return zt__err(ZT_ECORRUPT, "NetCDF-4 scale_factor: %zu bytes, expected %zu", n, expected);
+    int rc = zt__buf_resize(out, n);
+    return rc ? rc : zt__nc4s_decode_into(pc, in, n, out->data, n);
+}
+
+static const zt_codec_vt zt__nc4s_vt = {"netcdf_scale", zt__ncc_encode, zt__nc4s_decode, NULL, zt__ncc_free,
+                                        zt__nc4s_decode_into};
+
+static int zt__nc4_scale_array(zt_array *a, double scale) {
+    if (a->dtype.kind != 'f' || (a->dtype.size != 4 && a->dtype.size != 8) || a->dtype.big_endian)
+        return zt__err(ZT_EUNSUPPORTED, "%s: NetCDF-4 variable %s: scale_factor on a big-endian or non-float variable "
+                       "(the chunks are scaled before the byte order is converted)", a->file, a->path);
+    zt_nc4scale *c = calloc(1, sizeof *c);
+    if (!c || !(c->base.config = json_pack("{s:s,s:f}", "id", "netcdf_scale", "scale_factor", scale))) {
+        free(c);
+        return zt__err(ZT_ENOMEM, "out of memory");
+    }
+    c->base.vt = &zt__nc4s_vt;
+    c->scale = scale;
+    c->size = a->dtype.size;
+    int rc = zt__pipeline_push_first(a->pipeline, &c->base);
+    if (rc) return rc;
+    /* the description stays HDF5's, plus the factor */
+    json_t *d = a->codecs_desc ? json_loads(a->codecs_desc, 0, NULL) : json_object();
+    char *txt = d && !json_object_set_new(d, "scale_factor", json_real(scale)) ? json_dumps(d, JSON_COMPACT) : NULL;
+    json_decref(d);
+    if (txt) {
+        free(a->codecs_desc);
+        a->codecs_desc = txt;
+    }
+    return 0;
+}
+
+/* A variable's numbers (malloc'd, scaled), n of them; absent: *out NULL. */
+static int zt__nc4_numbers(const zt_node *root, const char *url, const char *name, size_t want, double **out,
+                           const char **unit) {
+    *out = NULL;
+    if (unit) *unit = NULL;
+    zt_node *n = zt__node_child(root, name);
+    if (!n) return 0;
+    if (!n->array) return zt__err(ZT_EFORMAT, "%s: NetCDF-4 variable %s is not numeric", url, name);
+    size_t got = 0;
+    int rc = zt__array_read_all_f64(n->array, out, &got);
+    if (rc) return rc;
+    if (got != want) {
+        free(*out);
+        *out = NULL;
+        return zt__err(ZT_ESHAPE, "%s: AMBER NetCDF: %s holds %zu values, expected %zu", url, name, got, want);
+    }
+    double sc;
+    if (zt__attr_num(n, "scale_factor", &sc) && sc != 1)
+        for (size_t i = 0; i < got; i++) (*out)[i] *= sc;
+    if (unit) *unit = zt__attr_str(n, "units");
+    return 0;
+}
+
+static int zt__nc4_remote(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out) {
+    zt_tree *h = NULL;
+    int rc = zt__hdf5_open_tree(s, url, opts, &h);
+    if (rc) return rc;
+    double *time = NULL, *cl = NULL, *ca = NULL, *box = NULL;
+    int64_t *step = NULL;
+    zt_mdspec sp;
+    memset(&sp, 0, sizeof sp);
+    zt_node *root = h->root, *vn[3] = {NULL, NULL, NULL};
+    const char *conv = zt__attr_str(root, "Conventions"), *tunit = NULL, *lunit = NULL;
+    int64_t nf = -1, na = -1;
+    if (!conv || !strstr(conv, "AMBER")) {
+        rc = zt__err(ZT_EFORMAT, "%s: NetCDF file without the AMBER convention (Conventions = \"%s\")", url, conv ? conv : "");
+        goto done;
+    }
+    for (int k = 0; k < 3 && !rc; k++) {
+        zt_node *n = zt__node_child(root, zt__nc_vars[k]);
+        if (!n) continue;
+        zt_array *a = n->array;
+        if (!a || a->ndim != 3 || a->shape[2] != 3 || (nf >= 0 && (a->shape[0] != nf || a->shape[1] != na)))
+            rc = zt__err(ZT_ESHAPE, "%s: NetCDF: %s: dimensions must be (frame, atom, spatial)", url, zt__nc_vars[k]);
+        else if (a->dtype.kind != 'f')
+            rc = zt__err(ZT_EUNSUPPORTED, "%s: NetCDF: %s is not a floating-point variable", url, zt__nc_vars[k]);
+        else {
+            nf = a->shape[0];
+            na = a->shape[1];
+            vn[k] = n;
+        }
+    }
+    if (!rc && nf < 0)
+        rc = zt__err(ZT_ENODATA, "%s: AMBER NetCDF without coordinates, velocities or forces", url);
+    if (!rc && (na == 0 || na > INT32_MAX / 12 || nf > ((int64_t)1 << 30)))
+        rc = zt__err(ZT_ESHAPE, "%s: AMBER NetCDF: %lld atoms not supported", url, (long long)na);
+    if (rc) goto done;
+    size_t nn = nf ? (size_t)nf : 1;
+    if (!(step = malloc(sizeof *step * nn))) rc = zt__err(ZT_ENOMEM, "out of memory");
+    for (int64_t i = 0; !rc && i < nf; i++) step[i] = i; /* AMBER stores no step: the frame number */
+    if (!rc) rc = zt__nc4_numbers(root, url, "time", (size_t)nf, &time, &tunit);
+    if (!rc) rc = zt__nc4_numbers(root, url, "cell_lengths", (size_t)nf * 3, &cl, &lunit);
+    if (!rc && cl) rc = zt__nc4_numbers(root, url, "cell_angles", (size_t)nf * 3, &ca, NULL);
+    if (!rc && cl && ca) {
+        if (!(box = malloc(sizeof *box * nn * 9))) rc = zt__err(ZT_ENOMEM, "out of memory");
+        for (int64_t i = 0; !rc && i < nf; i++)
+            zt__md_box_vectors(cl[i * 3], cl[i * 3 + 1], cl[i * 3 + 2], ca[i * 3], ca[i * 3 + 1], ca[i * 3 + 2], box + i * 9);
+    }
+    const char *units[3] = {NULL, NULL, NULL};
+    for (int k = 0; k < 3 && !rc; k++) {
+        if (!vn[k]) continue;
+        double sc;
+        units[k] = zt__attr_str(vn[k], "units");
+        if (zt__attr_num(vn[k], "scale_factor", &sc) && sc != 1) rc = zt__nc4_scale_array(vn[k]->array, sc);
+    }
+    if (rc) goto done;
+    sp.format = "netcdf";
+    sp.n_frames = nf;
+    sp.n_atoms = na;
+    sp.step = step;
+    sp.time = time;
+    sp.box = box;
+    sp.length_unit = zt__nc_unit(lunit ? lunit : units[0]);
+    sp.time_unit = zt__nc_unit(tunit);
+    for (int k = 0; k < 3; k++) {
+        sp.el[k].name = zt__nc_els[k];
+        if (!vn[k]) continue;
+        sp.el[k].n_samples = nf;
+        sp.el[k].dtype = vn[k]->array->dtype;
+        sp.el[k].unit = zt__nc_unit(units[k]);
+        sp.el[k].array = vn[k]->array;
+    }
+    sp.h5md_extra = json_pack("{s:s}", "netcdf_format", "NetCDF-4");
+    rc = zt__md_build_tree(s, url, &sp, out); /* takes the arrays, even on error */
+    json_decref(sp.h5md_extra);
+    for (int k = 0; k < 3; k++)
+        if (vn[k]) vn[k]->array = NULL;
+done:
+    /* the units above point into h's attributes: h goes only now; the store
+     * stays with the caller on error, else with the new tree */
+    h->store = NULL;
+    zt__tree_free(h);
+    free(time);
+    free(cl);
+    free(ca);
+    free(box);
+    free(step);
+    return rc;
+}
+#endif
+
 /* ---- entry ------------------------------------------------------------------------------ */
 int zt__nc_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt_tree **out) {
-    (void)opts;
     zt_stat st;
     int rc = zt__store_head(s, "", &st);
     if (rc) return zt__err_prefix(rc, "%s: ", url);
@@ -1018,10 +1192,11 @@ int zt__nc_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt_
     if (!hdf5) return zt__err(ZT_EFORMAT, "%s: not a NetCDF file (no CDF or HDF5 signature)", url);
 #ifdef ZT_HAVE_NETCDF
     if (zt__store_can(s, ZT_STORE_CAP_LOCAL_PATH) && s->local_path) return zt__nc4_local(s, url, out);
-    return zt__err(ZT_EUNSUPPORTED, "%s: NetCDF-4 (HDF5) AMBER files are read from local files only (libnetcdf opens "
-                   "paths); the classic formats (CDF-1, CDF-2, CDF-5) are read from every store", url);
+#endif
+#ifdef ZT_HAVE_HDF5
+    return zt__nc4_remote(s, url, opts, out);
 #else
-    return zt__err(ZT_EUNSUPPORTED, "%s: NetCDF-4 (HDF5) AMBER file, but zarrtraj was built without libnetcdf (the classic "
+    return zt__err(ZT_EUNSUPPORTED, "%s: NetCDF-4 (HDF5) AMBER file, but zarrtraj was built without HDF5 (the classic "
                    "formats CDF-1, CDF-2, CDF-5 need no library)", url);
 #endif
 }

@@ -184,7 +184,7 @@ int zt__trr_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt
                     ns[k]++;
                 }
         }
-        for (int k = 0; k < 3; k++) sp.el[k] = (zt_mdel){names[k], ns[k], idx[k], offs[k], lens[k], dt, NULL, units[k], NULL};
+        for (int k = 0; k < 3; k++) sp.el[k] = (zt_mdel){names[k], ns[k], idx[k], offs[k], lens[k], dt, NULL, units[k], NULL, NULL};
         json_t *lam = json_array();
         for (int64_t i = 0; lam && i < n; i++) json_array_append_new(lam, json_real(fr[i].lambda));
         /* lambda of every frame, as MDAnalysis' ts.data['lambda'] */

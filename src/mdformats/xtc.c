@@ -334,7 +334,7 @@ int zt__xtc_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt
         sp.length_unit = "nm";
         sp.time_unit = "ps";
         zt_dtype f4 = {'f', 4, false};
-        sp.el[0] = (zt_mdel){"position", x.n, NULL, off, len, f4, pl, "nm", NULL};
+        sp.el[0] = (zt_mdel){"position", x.n, NULL, off, len, f4, pl, "nm", NULL, NULL};
         sp.el[1].name = "velocity";
         sp.el[2].name = "force";
         rc = zt__md_build_tree(s, url, &sp, out);
