@@ -133,6 +133,29 @@ def xtc_seeds(cli, tmp, data):
                 put("fuzz_xtc_codec", "%s-%s" % (name, tag), block)
 
 
+def nc4_seeds(tmp):
+    """An AMBER NetCDF-4 file (HDF5 inside) for fuzz_mdformats' NetCDF-4
+    path, written with h5py: the variables and attributes our mapping reads."""
+    try:
+        import h5py
+        import numpy as np
+    except ImportError:
+        return
+    p = os.path.join(tmp, "amber-nc4.nc")
+    rng = np.random.default_rng(3)
+    with h5py.File(p, "w") as f:
+        f.attrs["Conventions"] = np.bytes_(b"AMBER")
+        for name, unit, scale in (("coordinates", b"angstrom", None), ("velocities", b"angstrom/picosecond", 20.455)):
+            d = f.create_dataset(name, data=rng.random((3, 4, 3), dtype="f4"), chunks=(1, 4, 3), maxshape=(None, 4, 3))
+            d.attrs["units"] = np.bytes_(unit)
+            if scale:
+                d.attrs["scale_factor"] = np.float64(scale)
+        f.create_dataset("time", data=np.arange(3, dtype="f4")).attrs["units"] = np.bytes_(b"picosecond")
+        f.create_dataset("cell_lengths", data=np.full((3, 3), 30.0))
+        f.create_dataset("cell_angles", data=np.full((3, 3), 90.0))
+    put("fuzz_mdformats", "amber-nc4", open(p, "rb").read())
+
+
 def h5py_files(tmp):
     """Small HDF5 files with the storage variants our walker must handle."""
     try:
@@ -556,6 +579,7 @@ def main():
         zarr_seeds(zarrmd)
         hdf5_seeds(h5, a.cli, a.regress_hdf5, tmp)
         xtc_seeds(a.cli, tmp, a.data)
+        nc4_seeds(tmp)
         zarr3_seeds(tmp)
         codec_seeds()
         store_seeds()
