@@ -1003,19 +1003,36 @@ typedef struct zt_nc4scale {
     zt_codec base;
     double scale;
     size_t size; /* 4 or 8 */
+    bool be;     /* values in big-endian order (the array converts them after the pipeline) */
 } zt_nc4scale;
 
 static int zt__nc4s_decode_into(const zt_codec *pc, const void *in, size_t n, void *dst, size_t size) {
     const zt_nc4scale *c = (const zt_nc4scale *)pc;
     if (n != size || n % c->size) return zt__err(ZT_ECORRUPT, "NetCDF-4 scale_factor: %zu bytes, expected %zu", n, size);
-    if (c->size == 4) {
-        const float *x = in;
-        float *o = dst;
-        for (size_t i = 0; i < n / 4; i++) o[i] = (float)((double)x[i] * c->scale);
-    } else {
-        const double *x = in;
-        double *o = dst;
-        for (size_t i = 0; i < n / 8; i++) o[i] = x[i] * c->scale;
+    const uint8_t *p = in;
+    uint8_t *o = dst;
+    for (size_t i = 0; i < n; i += c->size) {
+        if (c->size == 4) {
+            uint32_t u;
+            float x;
+            memcpy(&u, p + i, 4);
+            if (c->be) u = __builtin_bswap32(u);
+            memcpy(&x, &u, 4);
+            x = (float)((double)x * c->scale);
+            memcpy(&u, &x, 4);
+            if (c->be) u = __builtin_bswap32(u);
+            memcpy(o + i, &u, 4);
+        } else {
+            uint64_t u;
+            double x;
+            memcpy(&u, p + i, 8);
+            if (c->be) u = __builtin_bswap64(u);
+            memcpy(&x, &u, 8);
+            x *= c->scale;
+            memcpy(&u, &x, 8);
+            if (c->be) u = __builtin_bswap64(u);
+            memcpy(o + i, &u, 8);
+        }
     }
     return 0;
 }
@@ -1030,9 +1047,8 @@ static const zt_codec_vt zt__nc4s_vt = {"netcdf_scale", zt__ncc_encode, zt__nc4s
                                         zt__nc4s_decode_into};
 
 static int zt__nc4_scale_array(zt_array *a, double scale) {
-    if (a->dtype.kind != 'f' || (a->dtype.size != 4 && a->dtype.size != 8) || a->dtype.big_endian)
-        return zt__err(ZT_EUNSUPPORTED, "%s: NetCDF-4 variable %s: scale_factor on a big-endian or non-float variable "
-                       "(the chunks are scaled before the byte order is converted)", a->file, a->path);
+    if (a->dtype.kind != 'f' || (a->dtype.size != 4 && a->dtype.size != 8))
+        return zt__err(ZT_EUNSUPPORTED, "%s: NetCDF-4 variable %s: scale_factor on a non-float variable", a->file, a->path);
     zt_nc4scale *c = calloc(1, sizeof *c);
     if (!c || !(c->base.config = json_pack("{s:s,s:f}", "id", "netcdf_scale", "scale_factor", scale))) {
         free(c);
@@ -1041,6 +1057,7 @@ static int zt__nc4_scale_array(zt_array *a, double scale) {
     c->base.vt = &zt__nc4s_vt;
     c->scale = scale;
     c->size = a->dtype.size;
+    c->be = a->dtype.big_endian;
     int rc = zt__pipeline_push_first(a->pipeline, &c->base);
     if (rc) return rc;
     /* the description stays HDF5's, plus the factor */

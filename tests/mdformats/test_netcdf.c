@@ -492,7 +492,7 @@ static void test_bad_input(void) {
 
 #ifdef ZT_HAVE_NETCDF
 /* The same trajectory written by libnetcdf in each format. */
-static int nc_write(const char *path, int mode, const spec *sp) {
+static int nc_write(const char *path, int mode, const spec *sp, bool big_endian) {
     int nc, st = nc_create(path, NC_CLOBBER | mode, &nc);
     if (st) return st;
     int fd, ad, sd, cs, ca, tv, xv, vv, fv, lv, av;
@@ -514,7 +514,9 @@ static int nc_write(const char *path, int mode, const spec *sp) {
     nc_put_att_text(nc, vv, "units", 19, "angstrom/picosecond");
     nc_put_att_double(nc, vv, "scale_factor", NC_DOUBLE, 1, &sp->vscale);
     nc_def_var(nc, "forces", NC_FLOAT, 3, d3, &fv);
-    if ((st = nc_enddef(nc))) return st;
+    if (big_endian) /* NetCDF-4 only: stored big-endian, scaled values included */
+        for (int k = 0; k < 3 && !st; k++) st = nc_def_var_endian(nc, (int[]){xv, vv, fv}[k], NC_ENDIAN_BIG);
+    if (st || (st = nc_enddef(nc))) return st;
     size_t n = (size_t)sp->na * 3;
     float *x = malloc(4 * n), *v = malloc(4 * n), *f = malloc(4 * n);
     for (int fr = 0; fr < sp->nf && !st; fr++) {
@@ -548,14 +550,15 @@ static int nc_write(const char *path, int mode, const spec *sp) {
 
 static void test_libnetcdf_files(void) {
     char *dir = zt_test_tmpdir("netcdf-lib");
-    static const int modes[4] = {NC_CLASSIC_MODEL, NC_64BIT_OFFSET, NC_64BIT_DATA, NC_NETCDF4};
-    for (int k = 0; k < 4; k++) {
+    /* the last: NetCDF-4 with big-endian per-atom variables */
+    static const int modes[5] = {NC_CLASSIC_MODEL, NC_64BIT_OFFSET, NC_64BIT_DATA, NC_NETCDF4, NC_NETCDF4};
+    for (int k = 0; k < 5; k++) {
         spec sp = base(k == 0 ? 1 : k == 1 ? 2 : 5);
         sp.na = 13;
         sp.spatial_var = false;
         char path[512];
         snprintf(path, sizeof path, "%s/lib%d.nc", dir, k);
-        int st = nc_write(path, modes[k] == NC_CLASSIC_MODEL ? 0 : modes[k], &sp);
+        int st = nc_write(path, modes[k] == NC_CLASSIC_MODEL ? 0 : modes[k], &sp, k == 4);
         if (st) {
             fprintf(stderr, "libnetcdf cannot write format %d: %s (skipped)\n", k, nc_strerror(st));
             continue;
