@@ -818,7 +818,9 @@ static void test_fused_encode(void) {
                                    "\"dtype\":\"<f4\",\"astype\":\"<i4\"},{\"id\":\"delta\",\"dtype\":\"<i4\"}]");
     if (!p) return;
     static const int64_t shapes[][3] = {{1, 1, 1}, {4, 4, 1}, {3, 5, 3}, {4, 7, 3}, {7, 37, 3},
-                                        {100, 61, 3}, {101, 30, 3}, {8, 9, 4}, {12, 2, 16}, {100, 1, 3}};
+                                        {100, 61, 3}, {101, 30, 3}, {8, 9, 4}, {12, 2, 16}, {100, 1, 3},
+                                        /* more edges of the 4 x 4 blocks, and a whole atom block */
+                                        {8, 8, 1}, {9, 11, 3}, {16, 24, 3}, {15, 17, 2}, {64, 3, 16}, {100, 1024, 3}};
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++) {
         const int64_t *d = shapes[si];
         size_t n = (size_t)(d[0] * d[1] * d[2]);
@@ -862,7 +864,9 @@ static void test_fused_decode(void) {
     static const char *fsos[] = {"{\"id\":\"fixedscaleoffset\",\"offset\":0.0,\"scale\":1000.0,\"dtype\":\"<f4\",\"astype\":\"<i4\"}",
                                  "{\"id\":\"fixedscaleoffset\",\"offset\":0.5,\"scale\":64.0,\"dtype\":\"<f4\",\"astype\":\"<i4\"}"};
     static const int64_t shapes[][3] = {{1, 1, 1}, {4, 4, 1}, {3, 5, 3}, {4, 7, 3}, {7, 37, 3},
-                                        {100, 61, 3}, {101, 30, 3}, {8, 9, 4}, {12, 2, 16}, {100, 1, 3}};
+                                        {100, 61, 3}, {101, 30, 3}, {8, 9, 4}, {12, 2, 16}, {100, 1, 3},
+                                        /* more edges of the 4 x 4 blocks, and a whole atom block */
+                                        {8, 8, 1}, {9, 11, 3}, {16, 24, 3}, {15, 17, 2}, {64, 3, 16}, {100, 1024, 3}};
     for (size_t fi = 0; fi < 2; fi++) {
         char filters[512];
         snprintf(filters, sizeof filters, "[%s,{\"id\":\"delta\",\"dtype\":\"<i4\"}]", fsos[fi]);
