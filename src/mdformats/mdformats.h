@@ -97,6 +97,8 @@ typedef struct zt_mdspec {
     const uint8_t *box_ok;/* per frame: has a box (NULL = all); only frames with one are samples */
     const char *length_unit, *time_unit;
     zt_mdel el[3];        /* position, velocity, force; n_samples 0 = absent */
+    const char *obs_name; /* a scalar observable of every frame (observables/NAME), or NULL */
+    const double *obs;    /* its n_frames values (float64) */
     json_t *h5md_extra;   /* attributes for the particles group (e.g. DCD header), may be NULL */
 } zt_mdspec;
 

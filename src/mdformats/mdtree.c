@@ -286,6 +286,14 @@ int zt__md_build_tree(zt_store *s, const char *url, const zt_mdspec *sp, zt_tree
             rc = zt__err(ZT_ENOMEM, "out of memory");
         if (!rc) rc = zt__md_axes(t, en, sp, e->n_samples == sp->n_frames ? NULL : e->frame, e->n_samples);
     }
+    if (!rc && sp->obs_name && sp->obs) { /* H5MD observables/NAME: value, step, time of every frame */
+        zt_node *og = zt__md_group(t->root, "observables", &rc);
+        zt_node *on = og ? zt__md_group(og, sp->obs_name, &rc) : NULL, *v = NULL;
+        zt_dtype f8 = {'f', 8, false};
+        int64_t n = sp->n_frames;
+        if (on) rc = zt__md_inline(t, on, "value", f8, 1, &n, sp->obs, &v);
+        if (!rc) rc = zt__md_axes(t, on, sp, NULL, n);
+    }
     for (int k = 0; k < 3; k++) {
         zt__pipeline_free(pls[k]);
         zt__array_free(arrs[k]);

@@ -144,7 +144,7 @@ int zt__trr_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt
     if (!rc && natoms <= 0) rc = zt__err(ZT_EFORMAT, "%s: TRR file without atoms", url);
     size_t nn = (size_t)(n ? n : 1);
     int64_t *step = malloc(sizeof *step * nn), *idx[3], *offs[3], *lens[3];
-    double *time = malloc(sizeof *time * nn), *box = malloc(sizeof *box * nn * 9);
+    double *time = malloc(sizeof *time * nn), *box = malloc(sizeof *box * nn * 9), *lam = malloc(sizeof *lam * nn);
     uint8_t *bok = malloc(nn);
     for (int k = 0; k < 3; k++) {
         idx[k] = malloc(sizeof(int64_t) * nn);
@@ -152,7 +152,7 @@ int zt__trr_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt
         lens[k] = malloc(sizeof(int64_t) * nn);
         if (!idx[k] || !offs[k] || !lens[k]) rc = rc ? rc : zt__err(ZT_ENOMEM, "out of memory");
     }
-    if (!rc && (!step || !time || !box || !bok)) rc = zt__err(ZT_ENOMEM, "out of memory");
+    if (!rc && (!step || !time || !box || !bok || !lam)) rc = zt__err(ZT_ENOMEM, "out of memory");
     if (!rc) {
         zt_mdspec sp;
         memset(&sp, 0, sizeof sp);
@@ -185,12 +185,11 @@ int zt__trr_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt
                 }
         }
         for (int k = 0; k < 3; k++) sp.el[k] = (zt_mdel){names[k], ns[k], idx[k], offs[k], lens[k], dt, NULL, units[k], NULL, NULL};
-        json_t *lam = json_array();
-        for (int64_t i = 0; lam && i < n; i++) json_array_append_new(lam, json_real(fr[i].lambda));
-        /* lambda of every frame, as MDAnalysis' ts.data['lambda'] */
-        sp.h5md_extra = lam ? json_pack("{s:o}", "trr_lambda", lam) : NULL;
+        /* lambda of every frame (MDAnalysis' ts.data['lambda']): the observable observables/lambda */
+        for (int64_t i = 0; i < n; i++) lam[i] = fr[i].lambda;
+        sp.obs_name = "lambda";
+        sp.obs = lam;
         rc = zt__md_build_tree(s, url, &sp, out);
-        json_decref(sp.h5md_extra);
     }
     for (int k = 0; k < 3; k++) {
         free(idx[k]);
@@ -200,6 +199,7 @@ int zt__trr_open_tree(zt_store *s, const char *url, const zt_options_t *opts, zt
     free(step);
     free(time);
     free(box);
+    free(lam);
     free(bok);
     free(fr);
     return rc;

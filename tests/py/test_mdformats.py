@@ -41,7 +41,7 @@ def _cache(tmp_path, monkeypatch):
 
 
 def cat(cli, path, tmp, element="position", extra=()):
-    out = tmp / f"cat-{element}.npy"
+    out = tmp / f"cat-{element.replace('/', '_')}.npy"
     run(cli, "cat", path, "-e", element, "--format", "npy", "-o", out, *extra)
     return np.load(out)
 
@@ -516,6 +516,9 @@ def test_trr_reads_like_mdanalysis(cli, tmp, path):
                            dims=None if ts.dimensions is None else ts.dimensions.copy()))
     np.testing.assert_array_equal(cat(cli, path, tmp, "step"), [f["step"] for f in frames])
     np.testing.assert_allclose(cat(cli, path, tmp, "time"), [f["time"] for f in frames], rtol=1e-7)
+    # lambda of every frame: the observable observables/lambda
+    assert "lambda: %d samples" % len(frames) in info
+    np.testing.assert_array_equal(cat(cli, path, tmp, "lambda"), np.array([f["lam"] for f in frames], dtype=np.float64))
     for el, key, fac in (("position", "x", 10.0), ("velocity", "v", 10.0), ("force", "f", 0.1)):
         if all(f[key] is None for f in frames):
             assert f"  {el} " not in info
@@ -541,6 +544,15 @@ def test_trr_convert_and_bad_input(cli, tmp):
         np.testing.assert_array_equal(cat(cli, src, tmp, el).astype(np.float32), cat(cli, out, tmp, el).astype(np.float32), err_msg=el)
     info = run(cli, "info", out).stdout
     assert "nm ps-1" in info and "kJ mol-1 nm-1" in info
+    # lambda goes along: the group's observable in zarrmd, a global one in H5MD (where MDAnalysis' H5MDReader
+    # gives it as ts.data['lambda'])
+    lam = cat(cli, src, tmp, "lambda")
+    np.testing.assert_array_equal(cat(cli, out, tmp, "trajectory/lambda"), lam)
+    h5 = tmp / "t.h5md"
+    run(cli, "convert", src, h5)
+    np.testing.assert_array_equal(cat(cli, h5, tmp, "lambda"), lam)
+    from MDAnalysis.coordinates.H5MD import H5MDReader
+    np.testing.assert_array_equal([ts.data["lambda"] for ts in H5MDReader(str(h5))], lam)
     data = open(src, "rb").read()
     fs = len(data) // 5
     cut = tmp / "cut.trr"
