@@ -39,6 +39,30 @@ static const char *zt__nc_unit(const char *u) {
 static const char *const zt__nc_vars[3] = {"coordinates", "velocities", "forces"};
 static const char *const zt__nc_els[3] = {"position", "velocity", "force"};
 
+/* The tree of an AMBER NetCDF file once the caller has set sp's elements:
+ * what every flavour shares. Steps are the frame numbers (AMBER stores none;
+ * step holds nf of them), units take their H5MD spelling (lengths from
+ * cell_lengths, else from the coordinates: cunit), and the particles group
+ * says which NetCDF format the file was. */
+static int zt__nc_build(zt_store *s, const char *url, zt_mdspec *sp, int64_t nf, int64_t na, int64_t *step,
+                        const double *time, const double *box, const char *lunit, const char *cunit,
+                        const char *tunit, const char *format, zt_tree **out) {
+    for (int64_t i = 0; i < nf; i++) step[i] = i;
+    sp->format = "netcdf";
+    sp->n_frames = nf;
+    sp->n_atoms = na;
+    sp->step = step;
+    sp->time = time;
+    sp->box = box;
+    sp->length_unit = zt__nc_unit(lunit ? lunit : cunit);
+    sp->time_unit = zt__nc_unit(tunit);
+    for (int k = 0; k < 3; k++) sp->el[k].name = zt__nc_els[k];
+    sp->h5md_extra = json_pack("{s:s}", "netcdf_format", format);
+    int rc = zt__md_build_tree(s, url, sp, out);
+    json_decref(sp->h5md_extra);
+    return rc;
+}
+
 /* ---- classic header model -------------------------------------------------------- */
 enum { NCT_BYTE = 1, NCT_CHAR, NCT_SHORT, NCT_INT, NCT_FLOAT, NCT_DOUBLE, NCT_UBYTE, NCT_USHORT, NCT_UINT, NCT_INT64, NCT_UINT64 };
 #define ZT_NC_DIMENSION 0x0A
@@ -715,7 +739,6 @@ static int zt__nc_classic(zt_store *s, zt_ncrd *rd, zt_tree **out) {
     }
     size_t np = 0;
     for (int64_t f = 0; f < nf; f++) {
-        step[f] = f; /* AMBER stores no step: the frame number */
         size_t at = 0;
         for (int k = 0; k < 3; k++) {
             const zt_ncvar *v = small[k];
@@ -748,15 +771,8 @@ static int zt__nc_classic(zt_store *s, zt_ncrd *rd, zt_tree **out) {
     if (lv) lunit = zt__nc_text(&lv->att, "units");
     zt_mdspec sp;
     memset(&sp, 0, sizeof sp);
-    sp.format = "netcdf";
-    sp.n_frames = nf;
-    sp.n_atoms = na;
-    sp.step = step;
-    sp.time = time;
-    sp.box = box;
     for (int k = 0; k < 3; k++) {
         const zt_ncvar *v = pv[k];
-        sp.el[k].name = zt__nc_els[k];
         if (!v || nf == 0) continue;
         units[k] = zt__nc_text(&v->att, "units");
         offs[k] = malloc(sizeof *offs[k] * nn);
@@ -778,12 +794,9 @@ static int zt__nc_classic(zt_store *s, zt_ncrd *rd, zt_tree **out) {
         sp.el[k] = (zt_mdel){zt__nc_els[k], nf, NULL, offs[k], lens[k], dt, pls[k], zt__nc_unit(units[k]), NULL, NULL};
         pls[k] = NULL; /* the tree takes it, also on failure */
     }
-    sp.length_unit = zt__nc_unit(lunit ? lunit : units[0]);
-    sp.time_unit = zt__nc_unit(tunit);
-    sp.h5md_extra = json_pack("{s:s}", "netcdf_format", h.version == 1 ? "CDF-1" : h.version == 2 ? "CDF-2" : "CDF-5");
     ZT_INFO("netcdf: %s: CDF-%d, %lld frames of %lld atoms", url, h.version, (long long)nf, (long long)na);
-    rc = zt__md_build_tree(s, url, &sp, out);
-    json_decref(sp.h5md_extra);
+    rc = zt__nc_build(s, url, &sp, nf, na, step, time, box, lunit, units[0], tunit,
+                      h.version == 1 ? "CDF-1" : h.version == 2 ? "CDF-2" : "CDF-5", out);
 done:
     for (int k = 0; k < 3; k++) {
         zt__pipeline_free(pls[k]);
@@ -911,7 +924,6 @@ static int zt__nc4_local(zt_store *s, const char *url, zt_tree **out) {
     step = malloc(sizeof *step * nn);
     int tv;
     if (!step) rc = zt__err(ZT_ENOMEM, "out of memory");
-    for (size_t i = 0; !rc && i < nf; i++) step[i] = (int64_t)i; /* AMBER stores no step: the frame number */
     if (!rc && nc_inq_varid(nc, "time", &tv) == NC_NOERR) {
         int nd = 0, d1[NC_MAX_VAR_DIMS];
         time = malloc(sizeof *time * nn);
@@ -954,23 +966,11 @@ static int zt__nc4_local(zt_store *s, const char *url, zt_tree **out) {
     {
         zt_mdspec sp;
         memset(&sp, 0, sizeof sp);
-        sp.format = "netcdf";
-        sp.n_frames = (int64_t)nf;
-        sp.n_atoms = (int64_t)na;
-        sp.step = step;
-        sp.time = time;
-        sp.box = box;
-        sp.length_unit = zt__nc_unit(lunit ? lunit : units[0]);
-        sp.time_unit = zt__nc_unit(tunit);
         zt_dtype f4 = {'f', 4, false};
-        for (int k = 0; k < 3; k++) {
-            sp.el[k].name = zt__nc_els[k];
-            if (!el[k]) continue;
-            sp.el[k] = (zt_mdel){zt__nc_els[k], (int64_t)nf, NULL, NULL, NULL, f4, NULL, zt__nc_unit(units[k]), el[k], NULL};
-        }
-        sp.h5md_extra = json_pack("{s:s}", "netcdf_format", "NetCDF-4");
-        rc = zt__md_build_tree(s, url, &sp, out);
-        json_decref(sp.h5md_extra);
+        for (int k = 0; k < 3; k++)
+            if (el[k])
+                sp.el[k] = (zt_mdel){zt__nc_els[k], (int64_t)nf, NULL, NULL, NULL, f4, NULL, zt__nc_unit(units[k]), el[k], NULL};
+        rc = zt__nc_build(s, url, &sp, (int64_t)nf, (int64_t)na, step, time, box, lunit, units[0], tunit, "NetCDF-4", out);
     }
     zt__nc_lock();
 done:
@@ -1130,7 +1130,6 @@ static int zt__nc4_remote(zt_store *s, const char *url, const zt_options_t *opts
     if (rc) goto done;
     size_t nn = nf ? (size_t)nf : 1;
     if (!(step = malloc(sizeof *step * nn))) rc = zt__err(ZT_ENOMEM, "out of memory");
-    for (int64_t i = 0; !rc && i < nf; i++) step[i] = i; /* AMBER stores no step: the frame number */
     if (!rc) rc = zt__nc4_numbers(root, url, "time", (size_t)nf, &time, &tunit);
     if (!rc) rc = zt__nc4_numbers(root, url, "cell_lengths", (size_t)nf * 3, &cl, &lunit);
     if (!rc && cl) rc = zt__nc4_numbers(root, url, "cell_angles", (size_t)nf * 3, &ca, NULL);
@@ -1147,25 +1146,12 @@ static int zt__nc4_remote(zt_store *s, const char *url, const zt_options_t *opts
         if (zt__attr_num(vn[k], "scale_factor", &sc) && sc != 1) rc = zt__nc4_scale_array(vn[k]->array, sc);
     }
     if (rc) goto done;
-    sp.format = "netcdf";
-    sp.n_frames = nf;
-    sp.n_atoms = na;
-    sp.step = step;
-    sp.time = time;
-    sp.box = box;
-    sp.length_unit = zt__nc_unit(lunit ? lunit : units[0]);
-    sp.time_unit = zt__nc_unit(tunit);
-    for (int k = 0; k < 3; k++) {
-        sp.el[k].name = zt__nc_els[k];
-        if (!vn[k]) continue;
-        sp.el[k].n_samples = nf;
-        sp.el[k].dtype = vn[k]->array->dtype;
-        sp.el[k].unit = zt__nc_unit(units[k]);
-        sp.el[k].array = vn[k]->array;
-    }
-    sp.h5md_extra = json_pack("{s:s}", "netcdf_format", "NetCDF-4");
-    rc = zt__md_build_tree(s, url, &sp, out); /* takes the arrays, even on error */
-    json_decref(sp.h5md_extra);
+    for (int k = 0; k < 3; k++)
+        if (vn[k])
+            sp.el[k] = (zt_mdel){zt__nc_els[k], nf, NULL, NULL, NULL, vn[k]->array->dtype, NULL, zt__nc_unit(units[k]),
+                                 NULL, vn[k]->array};
+    /* takes the arrays, even on error */
+    rc = zt__nc_build(s, url, &sp, nf, na, step, time, box, lunit, units[0], tunit, "NetCDF-4", out);
     for (int k = 0; k < 3; k++)
         if (vn[k]) vn[k]->array = NULL;
 done:

@@ -567,7 +567,7 @@ static void test_libnetcdf_files(void) {
         CHECK_OK(zt_reader_open(path, NULL, &r));
         if (r) check_values(r, &sp, path);
         zt_reader_close(r);
-        /* the same bytes on the memory store: the remote path */
+        /* the same bytes on the memory store: the remote path (NetCDF-4: our HDF5 reader) */
         FILE *fp = fopen(path, "rb");
         zt_buf b;
         zt__buf_init(&b);
@@ -575,7 +575,6 @@ static void test_libnetcdf_files(void) {
         size_t got;
         while (fp && (got = fread(tmp, 1, sizeof tmp, fp)) > 0) zt__buf_append(&b, tmp, got);
         if (fp) fclose(fp);
-        /* NetCDF-4 off a local path: our HDF5 reader, scale_factor included */
         CHECK_OK(open_bytes(&b, b.len, &r));
         if (r) check_values(r, &sp, modes[k] == NC_NETCDF4 ? "NetCDF-4 on memory://" : "libnetcdf file on memory://");
         zt_reader_close(r);
@@ -590,8 +589,6 @@ static void test_libnetcdf_files(void) {
                 rrc = zt_reader_read_frame(r, f, &fi, xb, xb + 3 * sp.na, xb + 6 * sp.na);
             if (rrc) CHECK(strstr(zt_last_error(), "memory://") != NULL);
             free(xb);
-            if (getenv("ZT_TEST_VERBOSE")) fprintf(stderr, "NetCDF-4 cut at %zu of %zu: open %s, frames %s\n", cut, b.len,
-                                                   zt_err_name(rc), zt_err_name(rrc));
             if (!rc && !rrc) { /* then the values must be those of the whole file */
                 zt_reader_close(r);
                 r = NULL;
